@@ -1,0 +1,133 @@
+"""Command line: ``python -m plasticity {book,cache,data,bench} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import book, data, runs
+from .profiles import PROFILES, ParameterError
+
+
+def _book_list(args) -> int:
+    for chapter in book.chapters():
+        print(f"{chapter.stem:32s} {chapter.title}")
+    return 0
+
+
+def _cache_ls(args) -> int:
+    rows = runs.list_entries(args.cache_dir)
+    if not rows:
+        print("cache is empty")
+        return 0
+    for row in rows:
+        state = "ok" if row["complete"] else "incomplete"
+        print(f"{row['kind']:20s} {row['key']}  {row['bytes'] / 1e6:8.2f} MB  "
+              f"{row['created_utc'] or '-':25s} {row['version'] or '-':20s} {state}")  # fmt: skip
+    print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
+    return 0
+
+
+def _cache_clear(args) -> int:
+    removed = runs.clear(args.cache_dir, kind=args.kind)
+    print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")
+    return 0
+
+
+def _data_import(args) -> int:
+    for path in args.archives:
+        ds = data.import_archive(path, args.data_dir)
+        print(json.dumps(ds.describe()))
+    return 0
+
+
+def _data_info(args) -> int:
+    for name in data.DATASETS:
+        try:
+            ds = data.load_dataset(name, args.data_dir, download=False)
+        except data.DataUnavailableError as exc:
+            print(f"{name}: not available\n{exc}\n")
+            continue
+        print(json.dumps(ds.describe()))
+    return 0
+
+
+def _bench_train(args) -> int:
+    from . import bench
+
+    if args.synthetic:
+        ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=100)
+    else:
+        ds = data.load_dataset("cifar10", args.data_dir, archives=args.data_archive or [],
+                               download=False)  # fmt: skip
+    import torch
+
+    print(f"data: {ds.title} ({ds.describe()['fingerprint']}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, batch 64, {args.steps} timed steps")  # fmt: skip
+    rows = bench.train_throughput(ds, steps=args.steps)
+    for row in rows:
+        print(f"{row['loop']:45s} {row['images_per_s']:9.1f} images/s  "
+              f"({row['images']} images in {row['seconds']:.2f} s)")  # fmt: skip
+    print(f"speed-up: {rows[0]['images_per_s'] / rows[1]['images_per_s']:.2f}x")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_book = sub.add_parser("book", help="run or list the book's chapters")
+    book_sub = p_book.add_subparsers(dest="action", required=True)
+    p_run = book_sub.add_parser("run", help="execute every chapter (or --only some) with papermill")
+    p_run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_run.add_argument("--only", action="append", metavar="CHAPTER",
+                       help="a chapter's file stem, number or name; repeatable")  # fmt: skip
+    p_run.add_argument("--data-archive", action="append", metavar="PATH",
+                       help="image-folder archive of CIFAR-10 or CIFAR-100; repeatable")  # fmt: skip
+    p_run.add_argument("--data-dir", help="data folder (default: data/)")
+    p_run.add_argument("--figures-dir", help="where figures and tables go (default: figures/)")
+    p_run.add_argument("--output-dir", help="executed notebooks (default: executed/)")
+    p_run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
+    p_run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p_run.set_defaults(func=book.main_run)
+    book_sub.add_parser("list", help="list the chapters").set_defaults(func=_book_list)
+
+    p_cache = sub.add_parser("cache", help="inspect or clear the train-or-load cache")
+    p_cache.add_argument("--cache-dir", help="cache folder (default: data/cache)")
+    cache_sub = p_cache.add_subparsers(dest="action", required=True)
+    cache_sub.add_parser("ls", help="list cached artefacts").set_defaults(func=_cache_ls)
+    p_clear = cache_sub.add_parser("clear", help="delete cached artefacts")
+    p_clear.add_argument("--kind", help="only this kind (e.g. lazarus-base)")
+    p_clear.set_defaults(func=_cache_clear)
+
+    p_data = sub.add_parser("data", help="import or inspect data sets")
+    p_data.add_argument("--data-dir", help="data folder (default: data/)")
+    data_sub = p_data.add_subparsers(dest="action", required=True)
+    p_import = data_sub.add_parser("import", help="decode image-folder archives into data/arrays")
+    p_import.add_argument("archives", nargs="+", metavar="PATH")
+    p_import.set_defaults(func=_data_import)
+    data_sub.add_parser("info", help="which data sets are available").set_defaults(func=_data_info)
+
+    p_bench = sub.add_parser("bench", help="benchmarks that print numbers")
+    bench_sub = p_bench.add_subparsers(dest="action", required=True)
+    p_train = bench_sub.add_parser("train", help="training throughput: ours vs DataLoader")
+    p_train.add_argument("--steps", type=int, default=300)
+    p_train.add_argument("--data-dir")
+    p_train.add_argument("--data-archive", action="append", metavar="PATH")
+    p_train.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    p_train.set_defaults(func=_bench_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ParameterError, data.DataUnavailableError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The book runner: sync jupytext pairs and execute every chapter with papermill.
+
+Chapters are ``notebooks/NN_name.py`` (py:percent, the source of truth), paired with
+``notebooks/NN_name.ipynb`` for JupyterLab. The runner syncs each pair, executes the
+notebook with papermill (kernel ``python3``, a per-cell timeout, ``headless=True``
+so widgets draw their static figure) and writes the executed copy to
+``executed/NN_name.ipynb``; the paired notebook itself stays free of run outputs.
+It stops at the first failing chapter and reports its error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import data, paths
+from .profiles import ParameterError, get_profile
+
+CHAPTER_PATTERN = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
+
+
+class BookError(RuntimeError):
+    """A chapter failed; the message names it and carries its error."""
+
+
+@dataclass(frozen=True)
+class ChapterFile:
+    number: str
+    stem: str
+    path: Path
+
+    @property
+    def notebook(self) -> Path:
+        return self.path.with_suffix(".ipynb")
+
+    @property
+    def title(self) -> str:
+        """The first Markdown heading of the chapter."""
+        for line in self.path.read_text().splitlines():
+            match = re.match(r"^#\s+#+\s+(.*)$", line)
+            if match:
+                return match.group(1).strip()
+        return self.stem
+
+
+def chapters(notebooks: Path | None = None) -> list[ChapterFile]:
+    """The book's chapters in reading order."""
+    folder = notebooks or paths.notebooks_dir()
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        match = CHAPTER_PATTERN.match(path.name)
+        if match:
+            found.append(ChapterFile(match.group(1), path.stem, path))
+    return found
+
+
+def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> list[ChapterFile]:
+    """Chapters matching ``only`` (a stem, its number, or its name without the number)."""
+    if not only:
+        return list(all_chapters)
+    chosen = []
+    for wanted in only:
+        hits = [c for c in all_chapters
+                if wanted in (c.stem, c.number, c.stem[3:], c.path.name)]  # fmt: skip
+        if not hits:
+            names = ", ".join(c.stem for c in all_chapters)
+            raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return sorted(chosen, key=lambda c: c.stem)
+
+
+def sync(chapter: ChapterFile) -> Path:
+    """Create or update the paired ``.ipynb`` from the ``.py`` source (jupytext --sync)."""
+    import jupytext
+    from jupytext.cli import jupytext as jupytext_cli
+
+    if not chapter.notebook.exists():
+        notebook = jupytext.read(chapter.path)
+        jupytext.write(notebook, chapter.notebook)
+    status = jupytext_cli(["--sync", "--quiet", str(chapter.path)])
+    if status:
+        raise BookError(f"jupytext --sync failed for {chapter.path} (exit {status})")
+    return chapter.notebook
+
+
+def execute(
+    chapter: ChapterFile,
+    *,
+    profile: str,
+    output_dir: Path,
+    data_dir: str | None = None,
+    figures_dir: str | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Execute one chapter with papermill; returns the executed notebook's path."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    prof = get_profile(profile)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / chapter.notebook.name
+    parameters = {
+        "profile": prof.name,
+        "headless": True,
+        "data_dir": data_dir,
+        "figures_dir": figures_dir,
+    }
+    try:
+        pm.execute_notebook(
+            str(chapter.notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name="python3",
+            language="python",
+            cwd=str(chapter.path.parent),
+            execution_timeout=timeout or prof.execution_timeout,
+            start_timeout=180,
+            progress_bar=progress,
+            request_save_on_cell_execute=True,
+        )
+    except PapermillExecutionError as exc:
+        raise BookError(
+            f"chapter {chapter.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"executed notebook with the traceback: {output}"
+        ) from exc
+    return output
+
+
+def run(
+    profile: str = "quick",
+    *,
+    only: Sequence[str] | None = None,
+    archives: Sequence[str | os.PathLike] = (),
+    data_dir: str | None = None,
+    figures_dir: str | None = None,
+    output_dir: str | os.PathLike | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+    log=print,
+) -> list[tuple[ChapterFile, float, Path]]:
+    """Run the book (or the chapters in ``only``); stop at the first failure."""
+    prof = get_profile(profile)
+    selected = select(chapters(), only)
+    archive_paths = [Path(a).expanduser().resolve() for a in archives]
+    for path in archive_paths:
+        if not path.is_file():
+            raise ParameterError(f"data_archive={str(path)!r} does not exist")
+    out = paths.executed_dir(output_dir)
+
+    # The kernels inherit this environment.
+    os.environ["PLASTICITY_HEADLESS"] = "1"
+    if archive_paths:
+        existing = data.archives_from_env()
+        os.environ[data.ARCHIVE_ENV] = os.pathsep.join(map(str, archive_paths + existing))
+        for path in archive_paths:
+            start = time.perf_counter()
+            log(f"data: {path.name} ...", end=" ", flush=True)
+            ds = data.ensure_imported(path, data_dir)
+            log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
+
+    done = []
+    log(f"book: profile {prof.name}, {len(selected)} chapter(s) -> {out}")
+    for i, chapter in enumerate(selected, 1):
+        log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
+        start = time.perf_counter()
+        sync(chapter)
+        executed = execute(chapter, profile=prof.name, output_dir=out, data_dir=data_dir,
+                           figures_dir=figures_dir, timeout=timeout, progress=progress)  # fmt: skip
+        seconds = time.perf_counter() - start
+        log(f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s", flush=True)
+        done.append((chapter, seconds, executed))
+    return done
+
+
+def main_run(args) -> int:
+    try:
+        done = run(
+            args.profile, only=args.only, archives=args.data_archive or [],
+            data_dir=args.data_dir, figures_dir=args.figures_dir, output_dir=args.output_dir,
+            timeout=args.timeout, progress=not args.no_progress,
+        )  # fmt: skip
+    except (BookError, ParameterError, data.DataUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    total = sum(s for _, s, _ in done)
+    print(f"book: {len(done)} chapter(s) in {total:.1f} s")
+    return 0

@@ -1,0 +1,71 @@
+"""The context every chapter starts from: profile, data, figures, headless flag.
+
+A notebook's parameters cell holds plain literals; the first code cell after it is
+
+    ch = plasticity.chapter.Chapter("01_base_model", profile=profile, data_dir=data_dir,
+                                    figures_dir=figures_dir, headless=headless)
+
+and from then on ``ch.dataset("cifar10")`` returns real or synthetic data as the
+profile says, and ``ch.save_figure`` / ``ch.save_table`` write into the book's
+figures folder with manifest entries that name the data actually used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import data, paths, plots
+from .profiles import Profile, get_profile
+from .widgets import is_headless
+
+
+class Chapter:
+    """Per-chapter settings and the data sets the chapter has used so far."""
+
+    def __init__(
+        self,
+        name: str,
+        profile: str | Profile = "quick",
+        *,
+        data_dir: str | os.PathLike | None = None,
+        figures_dir: str | os.PathLike | None = None,
+        headless: bool | None = None,
+    ):
+        self.profile = get_profile(profile)
+        self.name = name
+        self.data_dir = paths.data_dir(data_dir)
+        self.figures_dir = paths.figures_dir(figures_dir)
+        self.headless = is_headless(headless)
+        self.datasets: dict[str, data.ImageDataset] = {}
+        plots.use_style()
+
+    def dataset(self, kind: str) -> data.ImageDataset:
+        """CIFAR-10 / CIFAR-100, or their synthetic look-alikes in a synthetic profile."""
+        if kind not in self.datasets:
+            if self.profile.synthetic:
+                ds = data.synthetic_dataset(kind, self.profile.synthetic_train,
+                                            self.profile.synthetic_test)  # fmt: skip
+            else:
+                ds = data.load_dataset(kind, self.data_dir)
+            self.datasets[kind] = ds
+        return self.datasets[kind]
+
+    def _described(self) -> list[dict]:
+        return [ds.describe() for ds in self.datasets.values()]
+
+    def save_figure(self, fig, name: str):
+        """Save ``fig`` as ``figures/<chapter>/<name>.png`` with a manifest entry."""
+        return plots.save_figure(fig, self.name, name, profile=self.profile.name,
+                                 datasets=self._described(), figures_dir=self.figures_dir)  # fmt: skip
+
+    def save_table(self, df, name: str):
+        """Save ``df`` as ``figures/<chapter>/<name>.csv`` with a manifest entry."""
+        return plots.save_table(df, self.name, name, profile=self.profile.name,
+                                datasets=self._described(), figures_dir=self.figures_dir)  # fmt: skip
+
+    def summary(self) -> str:
+        """One Markdown paragraph: profile, its budget, the data in use."""
+        used = ", ".join(f"{d.title} ({d.describe()['fingerprint']})"
+                         for d in self.datasets.values()) or "none yet"  # fmt: skip
+        return (f"**Profile `{self.profile.name}`**: {self.profile.description}. "
+                f"Data: {used}.")  # fmt: skip

@@ -1,0 +1,70 @@
+"""Where the book keeps data, the run cache, figures and executed notebooks.
+
+Every location can be overridden by an environment variable so that tests and CI
+write into temporary folders and never touch the committed ``figures/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_ENV = {
+    "data": "PLASTICITY_DATA_DIR",
+    "cache": "PLASTICITY_CACHE_DIR",
+    "figures": "PLASTICITY_FIGURES_DIR",
+    "executed": "PLASTICITY_EXECUTED_DIR",
+}
+
+
+def project_root() -> Path:
+    """The book's repository root.
+
+    With the usual editable install (``pip install -e .``) the package lives in
+    ``<root>/lib/plasticity``; otherwise the current directory (or the nearest parent
+    holding ``pyproject.toml``) is taken.
+    """
+    here = Path(__file__).resolve().parents[2]
+    if (here / "pyproject.toml").is_file() and (here / "lib" / "plasticity").is_dir():
+        return here
+    cwd = Path.cwd().resolve()
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return cwd
+
+
+def _resolve(kind: str, explicit: str | os.PathLike | None, default: Path) -> Path:
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(_ENV[kind])
+    if env:
+        return Path(env).expanduser().resolve()
+    return default
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Data sets (torchvision layout and decoded arrays); ``$PLASTICITY_DATA_DIR``."""
+    return _resolve("data", explicit, project_root() / "data")
+
+
+def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The train-or-load cache; ``$PLASTICITY_CACHE_DIR``, else ``<data dir>/cache``."""
+    if explicit is None and not os.environ.get(_ENV["cache"]):
+        return data_dir() / "cache"
+    return _resolve("cache", explicit, data_dir() / "cache")
+
+
+def figures_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Regenerated figures and tables; ``$PLASTICITY_FIGURES_DIR``."""
+    return _resolve("figures", explicit, project_root() / "figures")
+
+
+def executed_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Executed notebooks written by the book runner; ``$PLASTICITY_EXECUTED_DIR``."""
+    return _resolve("executed", explicit, project_root() / "executed")
+
+
+def notebooks_dir() -> Path:
+    """The chapters' py:percent sources and their paired notebooks."""
+    return project_root() / "notebooks"

@@ -1,0 +1,152 @@
+"""The book's figure style, and saving figures and tables with a manifest entry.
+
+Every saved file lands in ``<figures dir>/<chapter>/<name>.png|.csv`` and gets an
+entry in ``<figures dir>/MANIFEST.json``: path, chapter, profile, data sets with
+their fingerprints (or "synthetic"), the git commit and the UTC time.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import matplotlib
+
+from . import paths
+
+MANIFEST = "MANIFEST.json"
+PALETTE = "colorblind"
+
+
+def use_style() -> None:
+    """Apply the book's one figure style (seaborn whitegrid, colour-blind palette)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
+    matplotlib.rcParams.update({
+        "figure.figsize": (6.4, 4.0),
+        "figure.dpi": 100,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "axes.titleweight": "bold",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+    })  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The project's current commit (short), with ``-dirty`` for uncommitted changes."""
+    root = paths.project_root()
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+             ".", ":(exclude)figures"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}-dirty" if status else head
+
+
+def _dataset_entries(datasets: Iterable[dict]) -> list[dict]:
+    return [{"name": d["name"], "fingerprint": d["fingerprint"]} for d in datasets]
+
+
+def _record(figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str,
+            datasets: list[dict]) -> dict:  # fmt: skip
+    """Add or replace the manifest entry of ``path`` (atomic rewrite of the manifest)."""
+    manifest_path = figures_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        manifest = {"files": {}}
+    rel = path.relative_to(figures_dir).as_posix()
+    entry = {
+        "path": rel,
+        "kind": kind,
+        "chapter": chapter,
+        "profile": profile,
+        "datasets": _dataset_entries(datasets),
+        "synthetic": any(d["fingerprint"] == "synthetic" for d in datasets),
+        "commit": git_commit(),
+        "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    manifest["files"][rel] = entry
+    manifest["files"] = dict(sorted(manifest["files"].items()))
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=figures_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, manifest_path)
+    return entry
+
+
+def _target(figures_dir: str | os.PathLike | None, chapter: str, name: str, suffix: str):
+    if not chapter or not name or "/" in name:
+        raise ValueError(f"chapter={chapter!r} and name={name!r} must be non-empty plain names")
+    root = paths.figures_dir(figures_dir)
+    path = root / chapter / f"{name}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return root, path
+
+
+def save_figure(fig, chapter: str, name: str, *, profile: str, datasets: Iterable[dict] = (),
+                figures_dir: str | os.PathLike | None = None) -> Path:  # fmt: skip
+    """Save ``fig`` as ``<chapter>/<name>.png`` and record it in the manifest.
+
+    Figures made from synthetic data get a visible "synthetic data" stamp.
+    """
+    datasets = list(datasets)
+    root, path = _target(figures_dir, chapter, name, ".png")
+    if any(d["fingerprint"] == "synthetic" for d in datasets) and not getattr(
+        fig, "_plasticity_stamped", False
+    ):
+        fig.text(0.995, 0.005, "synthetic data", ha="right", va="bottom", fontsize=8,
+                 color="crimson", style="italic")  # fmt: skip
+        fig._plasticity_stamped = True
+    fig.savefig(path)
+    _record(root, path, kind="figure", chapter=chapter, profile=profile, datasets=datasets)
+    return path
+
+
+def save_table(df, chapter: str, name: str, *, profile: str, datasets: Iterable[dict] = (),
+               figures_dir: str | os.PathLike | None = None) -> Path:  # fmt: skip
+    """Save a pandas DataFrame as ``<chapter>/<name>.csv`` and record it in the manifest."""
+    datasets = list(datasets)
+    root, path = _target(figures_dir, chapter, name, ".csv")
+    df.to_csv(path, index=False)
+    _record(root, path, kind="table", chapter=chapter, profile=profile, datasets=datasets)
+    return path
+
+
+def read_manifest(figures_dir: str | os.PathLike | None = None) -> dict:
+    """The manifest as a dict (``{"files": {path: entry}}``)."""
+    path = paths.figures_dir(figures_dir) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else {"files": {}}
+
+
+def image_grid(images, labels, class_names, *, rows: int = 4, cols: int = 8, title: str = ""):
+    """A grid of uint8 images (N, 32, 32, 3) with their class names."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.25))
+    for ax, img, label in zip(axes.flat, images, labels, strict=False):
+        ax.imshow(img, interpolation="nearest")
+        ax.set_title(class_names[int(label)], fontsize=7)
+        ax.axis("off")
+    for ax in list(axes.flat)[len(images):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

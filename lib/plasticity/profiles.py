@@ -1,0 +1,142 @@
+"""Run profiles (smoke / quick / paper) as data, and parameter validation.
+
+A profile fixes everything a chapter needs to know about scale: whether it runs on
+real or synthetic data, how long models train, how many seeds it averages. Chapters
+never branch on the profile name; they read fields of :class:`Profile`.
+
+Validation helpers raise :class:`ParameterError` *before* any compute, with a message
+that names the parameter, the value received and the valid range.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class ParameterError(ValueError):
+    """A parameter is outside its valid range; raised before any compute."""
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    integer: bool = False,
+) -> float:
+    """Check that ``value`` is a finite number in the stated range and return it.
+
+    >>> check_number("alpha", 0.35, low=0)
+    0.35
+    """
+    kind = "an integer" if integer else "a number"
+    lo = "[" if low_inclusive else "("
+    hi = "]" if high_inclusive else ")"
+    lo_text = "-inf" if low == -math.inf else f"{low:g}"
+    hi_text = "inf" if high == math.inf else f"{high:g}"
+    valid = f"{lo}{lo_text}, {hi_text}{hi}"
+    is_bool = isinstance(value, bool)
+    if integer:
+        ok_type = isinstance(value, int) and not is_bool
+    else:
+        ok_type = isinstance(value, (int, float)) and not is_bool
+    if not ok_type:
+        raise ParameterError(f"{name}={value!r} is not {kind}; valid range is {valid}")
+    if not integer and not math.isfinite(float(value)):
+        raise ParameterError(f"{name}={value!r} is not finite; valid range is {valid}")
+    too_low = value < low or (value == low and not low_inclusive)
+    too_high = value > high or (value == high and not high_inclusive)
+    if too_low or too_high:
+        raise ParameterError(f"{name}={value!r} is out of range; valid range is {valid}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Iterable[object]) -> object:
+    """Check that ``value`` is one of ``choices`` and return it."""
+    options = list(choices)
+    if value not in options:
+        listed = ", ".join(repr(c) for c in options)
+        raise ParameterError(f"{name}={value!r} is not valid; choose one of {listed}")
+    return value
+
+
+@dataclass(frozen=True)
+class BaseTraining:
+    """Supervised training of the Lazarus base network (StabilityCNN).
+
+    Defaults are the published recipe: SGD lr 0.01, momentum 0.9, batch 64, 5 epochs,
+    inputs normalised with mean = std = 0.5, no augmentation.
+    """
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    log_every: int = 100
+
+    def __post_init__(self) -> None:
+        check_number("epochs", self.epochs, low=1, integer=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        check_number("lr", self.lr, low=0, low_inclusive=False)
+        check_number("momentum", self.momentum, low=0, high=1, high_inclusive=False)
+        check_number("log_every", self.log_every, low=1, integer=True)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything about scale that a chapter reads."""
+
+    name: str
+    description: str
+    synthetic: bool
+    base: BaseTraining
+    seeds: tuple[int, ...] = (0,)
+    synthetic_train: int = 2000
+    synthetic_test: int = 500
+    execution_timeout: int = 3600
+    extras: dict = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="synthetic CIFAR look-alikes, tiny schedules: seconds per chapter; tests and CI",
+        synthetic=True,
+        base=BaseTraining(epochs=2, log_every=10),
+        seeds=(0, 1),
+        synthetic_train=2000,
+        synthetic_test=500,
+        execution_timeout=600,
+    ),
+    "quick": Profile(
+        name="quick",
+        description="real CIFAR data, the published base training (5 epochs), shortened "
+        "experiments: the whole book in well under an hour on a 2-core CPU",
+        synthetic=False,
+        base=BaseTraining(epochs=5),
+        seeds=(0, 1, 2),
+        execution_timeout=3600,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the seeds' own settings (epochs, steps, five seeds); meant for a GPU "
+        "or a long CPU run",
+        synthetic=False,
+        base=BaseTraining(epochs=5),
+        seeds=(0, 1, 2, 3, 4),
+        execution_timeout=6 * 3600,
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """Return the profile called ``name`` (``smoke``, ``quick`` or ``paper``)."""
+    if isinstance(name, Profile):
+        return name
+    check_choice("profile", name, PROFILES)
+    return PROFILES[name]
