@@ -44,7 +44,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import data, plots
 from plasticity.chapter import Chapter
 
@@ -57,11 +56,18 @@ display(Markdown(ch.summary()))
 # ## What was loaded
 
 # %%
-overview = pd.DataFrame([
-    {**ds.describe(), "classes": ds.num_classes,
-     **{f"mean {c}": round(float(ds.train_x[..., i].mean()), 2) for i, c in enumerate("RGB")}}
-    for ds in (c10, c100)
-])
+overview = pd.DataFrame(
+    [
+        {
+            **ds.describe(),
+            "classes": ds.num_classes,
+            **{
+                f"mean {c}": round(float(ds.train_x[..., i].mean()), 2) for i, c in enumerate("RGB")
+            },
+        }
+        for ds in (c10, c100)
+    ]
+)
 ch.save_table(overview, "overview")
 overview
 
@@ -71,8 +77,12 @@ overview
 # a tenth of a unit has the same images in the same colour balance.
 
 # %%
-fig = plots.image_grid(c10.train_x[:32], c10.train_y[:32], c10.classes,
-                       title=f"{c10.title}: the first 32 training images")
+fig = plots.image_grid(
+    c10.train_x[:32],
+    c10.train_y[:32],
+    c10.classes,
+    title=f"{c10.title}: the first 32 training images",
+)
 ch.save_figure(fig, "cifar10_samples")
 plt.show()
 
@@ -80,6 +90,7 @@ plt.show()
 # ## CIFAR-100: one image of each of the 100 fine classes, by superclass
 #
 # Rows are the 20 superclasses, columns their five fine classes.
+
 
 # %%
 def superclass_grid(ds):
@@ -108,17 +119,23 @@ plt.show()
 # ## The superclass table
 
 # %%
-superclasses = pd.DataFrame([
-    {"coarse label": i, "superclass": name,
-     "fine labels": ", ".join(str(data.CIFAR100_FINE.index(f)) for f in members),
-     "fine classes": ", ".join(members)}
-    for i, (name, members) in enumerate(data.CIFAR100_SUPERCLASSES.items())
-])
+superclasses = pd.DataFrame(
+    [
+        {
+            "coarse label": i,
+            "superclass": name,
+            "fine labels": ", ".join(str(data.CIFAR100_FINE.index(f)) for f in members),
+            "fine classes": ", ".join(members),
+        }
+        for i, (name, members) in enumerate(data.CIFAR100_SUPERCLASSES.items())
+    ]
+)
 ch.save_table(superclasses, "cifar100_superclasses")
 superclasses
 
 # %% [markdown]
 # ## Class balance
+
 
 # %%
 def plot_counts(datasets):
@@ -144,7 +161,9 @@ balanced = all(
     and len(set(np.bincount(ds.test_y, minlength=ds.num_classes))) == 1
     for ds in (c10, c100)
 )
-display(Markdown(
-    f"Every class has the same number of images in each split: **{balanced}**. "
-    f"Superclass sizes: {sorted(set(np.bincount(data.CIFAR100_FINE_TO_COARSE)))} fine classes each."
-))
+display(
+    Markdown(
+        f"Every class has the same number of images in each split: **{balanced}**. "
+        f"Superclass sizes: {sorted(set(np.bincount(data.CIFAR100_FINE_TO_COARSE)))} fine classes each."
+    )
+)

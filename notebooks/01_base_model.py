@@ -51,14 +51,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, plots
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
 
 check_number("seed", seed, low=0, integer=True)
-ch = Chapter("01_base_model", profile, data_dir=data_dir, figures_dir=figures_dir,
-             headless=headless)
+ch = Chapter(
+    "01_base_model", profile, data_dir=data_dir, figures_dir=figures_dir, headless=headless
+)
 ds = ch.dataset("cifar10")
 display(Markdown(ch.summary()))
 
@@ -68,17 +68,20 @@ display(Markdown(ch.summary()))
 # A look at the first training images and at the class balance of both splits.
 
 # %%
-fig = plots.image_grid(ds.train_x[:32], ds.train_y[:32], ds.classes,
-                       title=f"{ds.title}: the first 32 training images")
+fig = plots.image_grid(
+    ds.train_x[:32], ds.train_y[:32], ds.classes, title=f"{ds.title}: the first 32 training images"
+)
 ch.save_figure(fig, "samples")
 plt.show()
 
 # %%
-counts = pd.DataFrame({
-    "class": ds.classes,
-    "train": np.bincount(ds.train_y, minlength=ds.num_classes),
-    "test": np.bincount(ds.test_y, minlength=ds.num_classes),
-})
+counts = pd.DataFrame(
+    {
+        "class": ds.classes,
+        "train": np.bincount(ds.train_y, minlength=ds.num_classes),
+        "test": np.bincount(ds.test_y, minlength=ds.num_classes),
+    }
+)
 ch.save_table(counts, "class_counts")
 counts
 
@@ -91,9 +94,11 @@ result = artifact.result
 history = result["history"]
 source = "loaded from the cache" if artifact.hit else "trained now"
 print(f"base model {source}: {artifact.path}")
-print(f"test accuracy {result['test_accuracy']:.2f} % after {result['steps']} steps; "
-      f"training took {artifact.result.get('train_seconds', history['epoch_seconds'][-1]):.0f} s "
-      f"on {result['device']}")
+print(
+    f"test accuracy {result['test_accuracy']:.2f} % after {result['steps']} steps; "
+    f"training took {artifact.result.get('train_seconds', history['epoch_seconds'][-1]):.0f} s "
+    f"on {result['device']}"
+)
 
 
 # %% [markdown]
@@ -103,6 +108,7 @@ print(f"test accuracy {result['test_accuracy']:.2f} % after {result['steps']} st
 # `log_every` steps; test accuracy is measured after each epoch for this plot only
 # (nothing is chosen with it). The shaded band is the range of base accuracies the
 # seed's runs report or imply, 72.71 to 73.17 %.
+
 
 # %%
 def plot_learning_curve(history: dict, steps_per_epoch: int, title: str):
@@ -121,8 +127,9 @@ def plot_learning_curve(history: dict, steps_per_epoch: int, title: str):
     return fig
 
 
-fig = plot_learning_curve(history, result["steps"] // len(history["epoch"]),
-                          f"StabilityCNN on {ds.title}, seed {seed}")
+fig = plot_learning_curve(
+    history, result["steps"] // len(history["epoch"]), f"StabilityCNN on {ds.title}, seed {seed}"
+)
 ch.save_figure(fig, "learning_curve")
 plt.show()
 
@@ -132,27 +139,44 @@ plt.show()
 # %%
 seed_lo = min(lazarus.SEED_BASE_ACCURACY.values())
 seed_hi = max(lazarus.SEED_BASE_ACCURACY.values())
-comparison = pd.DataFrame([
-    {"quantity": "parameters", "seed (published)": "1,070,794",
-     "ours": f"{result['parameters']:,}"},
-    {"quantity": "training steps (batch 64)", "seed (published)": "3,910",
-     "ours": f"{result['steps']:,}"},
-    {"quantity": "test accuracy (%)", "seed (published)": f"{seed_lo:.2f} to {seed_hi:.2f}",
-     "ours": f"{result['test_accuracy']:.2f}"},
-])
+comparison = pd.DataFrame(
+    [
+        {
+            "quantity": "parameters",
+            "seed (published)": "1,070,794",
+            "ours": f"{result['parameters']:,}",
+        },
+        {
+            "quantity": "training steps (batch 64)",
+            "seed (published)": "3,910",
+            "ours": f"{result['steps']:,}",
+        },
+        {
+            "quantity": "test accuracy (%)",
+            "seed (published)": f"{seed_lo:.2f} to {seed_hi:.2f}",
+            "ours": f"{result['test_accuracy']:.2f}",
+        },
+    ]
+)
 ch.save_table(comparison, "base_accuracy")
 comparison
 
 # %%
 gap = result["test_accuracy"] - seed_lo
 if ch.profile.synthetic:
-    verdict = ("This run used synthetic data, so its accuracy says nothing about the "
-               "seed's numbers; it only shows that the pipeline works.")
+    verdict = (
+        "This run used synthetic data, so its accuracy says nothing about the "
+        "seed's numbers; it only shows that the pipeline works."
+    )
 elif gap >= -2.0:
-    verdict = (f"Our base model reaches {result['test_accuracy']:.2f} %, "
-               f"{gap:+.2f} points from the bottom of the seed's range: the recipe reproduces. "
-               "The offline JPEG copy of CIFAR-10 costs about a point against the original.")
+    verdict = (
+        f"Our base model reaches {result['test_accuracy']:.2f} %, "
+        f"{gap:+.2f} points from the bottom of the seed's range: the recipe reproduces. "
+        "The offline JPEG copy of CIFAR-10 costs about a point against the original."
+    )
 else:
-    verdict = (f"Our base model reaches {result['test_accuracy']:.2f} %, {gap:+.2f} points "
-               "below the seed's range: the recipe does not fully reproduce here.")
+    verdict = (
+        f"Our base model reaches {result['test_accuracy']:.2f} %, {gap:+.2f} points "
+        "below the seed's range: the recipe does not fully reproduce here."
+    )
 display(Markdown(verdict))

@@ -3,7 +3,7 @@
 The library computes; the notebooks in ``notebooks/`` narrate and plot; the CLI
 (``python -m plasticity``) orchestrates. Modules:
 
-- :mod:`plasticity.data`      CIFAR-10/100 from cache, torchvision, archives or download; synthetic look-alikes
+- :mod:`plasticity.data`      CIFAR-10/100 (cache, torchvision, archive, download); synthetic
 - :mod:`plasticity.models`    the networks
 - :mod:`plasticity.train`     supervised training and evaluation
 - :mod:`plasticity.lazarus`   the Lazarus base model (and, later, the repair)

@@ -23,8 +23,10 @@ def _cache_ls(args) -> int:
         return 0
     for row in rows:
         state = "ok" if row["complete"] else "incomplete"
-        print(f"{row['kind']:20s} {row['key']}  {row['bytes'] / 1e6:8.2f} MB  "
-              f"{row['created_utc'] or '-':25s} {row['version'] or '-':20s} {state}")  # fmt: skip
+        print(
+            f"{row['kind']:20s} {row['key']}  {row['bytes'] / 1e6:8.2f} MB  "
+            f"{row['created_utc'] or '-':25s} {row['version'] or '-':20s} {state}"
+        )
     print(f"{len(rows)} entr{'y' if len(rows) == 1 else 'ies'}")
     return 0
 
@@ -59,16 +61,21 @@ def _bench_train(args) -> int:
     if args.synthetic:
         ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=100)
     else:
-        ds = data.load_dataset("cifar10", args.data_dir, archives=args.data_archive or [],
-                               download=False)  # fmt: skip
+        ds = data.load_dataset(
+            "cifar10", args.data_dir, archives=args.data_archive or [], download=False
+        )
     import torch
 
-    print(f"data: {ds.title} ({ds.describe()['fingerprint']}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, batch 64, {args.steps} timed steps")  # fmt: skip
+    print(
+        f"data: {ds.title} ({ds.describe()['fingerprint']}), torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, batch 64, {args.steps} timed steps"
+    )
     rows = bench.train_throughput(ds, steps=args.steps)
     for row in rows:
-        print(f"{row['loop']:45s} {row['images_per_s']:9.1f} images/s  "
-              f"({row['images']} images in {row['seconds']:.2f} s)")  # fmt: skip
+        print(
+            f"{row['loop']:45s} {row['images_per_s']:9.1f} images/s  "
+            f"({row['images']} images in {row['seconds']:.2f} s)"
+        )
     print(f"speed-up: {rows[0]['images_per_s'] / rows[1]['images_per_s']:.2f}x")
     return 0
 
@@ -81,10 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     book_sub = p_book.add_subparsers(dest="action", required=True)
     p_run = book_sub.add_parser("run", help="execute every chapter (or --only some) with papermill")
     p_run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    p_run.add_argument("--only", action="append", metavar="CHAPTER",
-                       help="a chapter's file stem, number or name; repeatable")  # fmt: skip
-    p_run.add_argument("--data-archive", action="append", metavar="PATH",
-                       help="image-folder archive of CIFAR-10 or CIFAR-100; repeatable")  # fmt: skip
+    p_run.add_argument(
+        "--only",
+        action="append",
+        metavar="CHAPTER",
+        help="a chapter's file stem, number or name; repeatable",
+    )
+    p_run.add_argument(
+        "--data-archive",
+        action="append",
+        metavar="PATH",
+        help="image-folder archive of CIFAR-10 or CIFAR-100; repeatable",
+    )
     p_run.add_argument("--data-dir", help="data folder (default: data/)")
     p_run.add_argument("--figures-dir", help="where figures and tables go (default: figures/)")
     p_run.add_argument("--output-dir", help="executed notebooks (default: executed/)")

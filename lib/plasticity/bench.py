@@ -60,8 +60,9 @@ def _timed_steps(batches, steps: int, warmup: int, seed: int) -> tuple[float, in
     return time.perf_counter() - start, seen
 
 
-def train_throughput(dataset: ImageDataset, steps: int = 300, warmup: int = 20,
-                     batch_size: int = 64, seed: int = 0) -> list[dict]:  # fmt: skip
+def train_throughput(
+    dataset: ImageDataset, steps: int = 300, warmup: int = 20, batch_size: int = 64, seed: int = 0
+) -> list[dict]:
     """Images/s of both training loops on the same model, data and step count."""
     from torchvision import transforms
 
@@ -71,13 +72,24 @@ def train_throughput(dataset: ImageDataset, steps: int = 300, warmup: int = 20,
     )
     loader = torch.utils.data.DataLoader(
         _PilDataset(dataset.train_x, dataset.train_y, transform),
-        batch_size=batch_size, shuffle=True, num_workers=0,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=0,
         generator=torch.Generator().manual_seed(seed),
-    )  # fmt: skip
+    )
     rows = []
-    for label, batches in (("tensor batches (ours)", ours),
-                           ("DataLoader + per-sample ToTensor/Normalize", loader)):  # fmt: skip
+    for label, batches in (
+        ("tensor batches (ours)", ours),
+        ("DataLoader + per-sample ToTensor/Normalize", loader),
+    ):
         seconds, images = _timed_steps(batches, steps, warmup, seed)
-        rows.append({"loop": label, "steps": steps, "images": images,
-                     "seconds": round(seconds, 2), "images_per_s": round(images / seconds, 1)})  # fmt: skip
+        rows.append(
+            {
+                "loop": label,
+                "steps": steps,
+                "images": images,
+                "seconds": round(seconds, 2),
+                "images_per_s": round(images / seconds, 1),
+            }
+        )
     return rows

@@ -65,8 +65,7 @@ def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> l
         return list(all_chapters)
     chosen = []
     for wanted in only:
-        hits = [c for c in all_chapters
-                if wanted in (c.stem, c.number, c.stem[3:], c.path.name)]  # fmt: skip
+        hits = [c for c in all_chapters if wanted in (c.stem, c.number, c.stem[3:], c.path.name)]
         if not hits:
             names = ", ".join(c.stem for c in all_chapters)
             raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")
@@ -170,8 +169,15 @@ def run(
         log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
         start = time.perf_counter()
         sync(chapter)
-        executed = execute(chapter, profile=prof.name, output_dir=out, data_dir=data_dir,
-                           figures_dir=figures_dir, timeout=timeout, progress=progress)  # fmt: skip
+        executed = execute(
+            chapter,
+            profile=prof.name,
+            output_dir=out,
+            data_dir=data_dir,
+            figures_dir=figures_dir,
+            timeout=timeout,
+            progress=progress,
+        )
         seconds = time.perf_counter() - start
         log(f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s", flush=True)
         done.append((chapter, seconds, executed))
@@ -181,10 +187,15 @@ def run(
 def main_run(args) -> int:
     try:
         done = run(
-            args.profile, only=args.only, archives=args.data_archive or [],
-            data_dir=args.data_dir, figures_dir=args.figures_dir, output_dir=args.output_dir,
-            timeout=args.timeout, progress=not args.no_progress,
-        )  # fmt: skip
+            args.profile,
+            only=args.only,
+            archives=args.data_archive or [],
+            data_dir=args.data_dir,
+            figures_dir=args.figures_dir,
+            output_dir=args.output_dir,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+        )
     except (BookError, ParameterError, data.DataUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

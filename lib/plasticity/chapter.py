@@ -43,8 +43,9 @@ class Chapter:
         """CIFAR-10 / CIFAR-100, or their synthetic look-alikes in a synthetic profile."""
         if kind not in self.datasets:
             if self.profile.synthetic:
-                ds = data.synthetic_dataset(kind, self.profile.synthetic_train,
-                                            self.profile.synthetic_test)  # fmt: skip
+                ds = data.synthetic_dataset(
+                    kind, self.profile.synthetic_train, self.profile.synthetic_test
+                )
             else:
                 ds = data.load_dataset(kind, self.data_dir)
             self.datasets[kind] = ds
@@ -55,17 +56,30 @@ class Chapter:
 
     def save_figure(self, fig, name: str):
         """Save ``fig`` as ``figures/<chapter>/<name>.png`` with a manifest entry."""
-        return plots.save_figure(fig, self.name, name, profile=self.profile.name,
-                                 datasets=self._described(), figures_dir=self.figures_dir)  # fmt: skip
+        return plots.save_figure(
+            fig,
+            self.name,
+            name,
+            profile=self.profile.name,
+            datasets=self._described(),
+            figures_dir=self.figures_dir,
+        )
 
     def save_table(self, df, name: str):
         """Save ``df`` as ``figures/<chapter>/<name>.csv`` with a manifest entry."""
-        return plots.save_table(df, self.name, name, profile=self.profile.name,
-                                datasets=self._described(), figures_dir=self.figures_dir)  # fmt: skip
+        return plots.save_table(
+            df,
+            self.name,
+            name,
+            profile=self.profile.name,
+            datasets=self._described(),
+            figures_dir=self.figures_dir,
+        )
 
     def summary(self) -> str:
         """One Markdown paragraph: profile, its budget, the data in use."""
-        used = ", ".join(f"{d.title} ({d.describe()['fingerprint']})"
-                         for d in self.datasets.values()) or "none yet"  # fmt: skip
-        return (f"**Profile `{self.profile.name}`**: {self.profile.description}. "
-                f"Data: {used}.")  # fmt: skip
+        used = (
+            ", ".join(f"{d.title} ({d.describe()['fingerprint']})" for d in self.datasets.values())
+            or "none yet"
+        )
+        return f"**Profile `{self.profile.name}`**: {self.profile.description}. Data: {used}."

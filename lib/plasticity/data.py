@@ -45,24 +45,120 @@ ARRAYS_FORMAT = 1
 SPLIT_SEED = 20240601
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
-)  # fmt: skip
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 CIFAR100_FINE = (
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle",
-    "bottle", "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle",
-    "caterpillar", "cattle", "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch",
-    "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish", "forest",
-    "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower",
-    "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
-    "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear",
-    "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine", "possum", "rabbit",
-    "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk",
-    "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar", "sunflower",
-    "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor", "train",
-    "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
-)  # fmt: skip
+    "apple",
+    "aquarium_fish",
+    "baby",
+    "bear",
+    "beaver",
+    "bed",
+    "bee",
+    "beetle",
+    "bicycle",
+    "bottle",
+    "bowl",
+    "boy",
+    "bridge",
+    "bus",
+    "butterfly",
+    "camel",
+    "can",
+    "castle",
+    "caterpillar",
+    "cattle",
+    "chair",
+    "chimpanzee",
+    "clock",
+    "cloud",
+    "cockroach",
+    "couch",
+    "crab",
+    "crocodile",
+    "cup",
+    "dinosaur",
+    "dolphin",
+    "elephant",
+    "flatfish",
+    "forest",
+    "fox",
+    "girl",
+    "hamster",
+    "house",
+    "kangaroo",
+    "keyboard",
+    "lamp",
+    "lawn_mower",
+    "leopard",
+    "lion",
+    "lizard",
+    "lobster",
+    "man",
+    "maple_tree",
+    "motorcycle",
+    "mountain",
+    "mouse",
+    "mushroom",
+    "oak_tree",
+    "orange",
+    "orchid",
+    "otter",
+    "palm_tree",
+    "pear",
+    "pickup_truck",
+    "pine_tree",
+    "plain",
+    "plate",
+    "poppy",
+    "porcupine",
+    "possum",
+    "rabbit",
+    "raccoon",
+    "ray",
+    "road",
+    "rocket",
+    "rose",
+    "sea",
+    "seal",
+    "shark",
+    "shrew",
+    "skunk",
+    "skyscraper",
+    "snail",
+    "snake",
+    "spider",
+    "squirrel",
+    "streetcar",
+    "sunflower",
+    "sweet_pepper",
+    "table",
+    "tank",
+    "telephone",
+    "television",
+    "tiger",
+    "tractor",
+    "train",
+    "trout",
+    "tulip",
+    "turtle",
+    "wardrobe",
+    "whale",
+    "willow_tree",
+    "wolf",
+    "woman",
+    "worm",
+)
 
 #: The official CIFAR-100 superclasses (Krizhevsky 2009, Appendix), in label order.
 CIFAR100_SUPERCLASSES: dict[str, tuple[str, ...]] = {
@@ -508,7 +604,11 @@ def synthetic_dataset(
         classes, fine_to_coarse, coarse_names = CIFAR10_CLASSES, None, None
         class_pattern = 30.0 * patterns(10)
     else:
-        classes, fine_to_coarse, coarse_names = CIFAR100_FINE, CIFAR100_FINE_TO_COARSE, CIFAR100_COARSE
+        classes, fine_to_coarse, coarse_names = (
+            CIFAR100_FINE,
+            CIFAR100_FINE_TO_COARSE,
+            CIFAR100_COARSE,
+        )
         class_pattern = 30.0 * patterns(20)[CIFAR100_FINE_TO_COARSE] + 18.0 * patterns(100)
 
     def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -585,7 +685,9 @@ class Batches:
     ):
         check_number("batch_size", batch_size, low=1, integer=True)
         self.x = x if isinstance(x, torch.Tensor) else to_tensor(x)
-        self.y = y.long() if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, np.int64))
+        self.y = (
+            y.long() if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, np.int64))
+        )
         if len(self.x) != len(self.y):
             raise ValueError(f"x has {len(self.x)} images but y has {len(self.y)} labels")
         self.device = torch.device(device)

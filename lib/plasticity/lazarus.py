@@ -23,8 +23,11 @@ BASE_VERSION = "lazarus-base-v1"
 #: Test accuracy of the undamaged base model reported by the seed's runs (percent):
 #: 73.17 stated for the alpha curve, about 72.71 and 72.89 implied by the V-shape and
 #: pruning tables (research/lazarus_published_code.md section 1.4).
-SEED_BASE_ACCURACY = {"alpha curve (stated)": 73.17, "V-shape (implied)": 72.71,
-                      "pruning curve (implied)": 72.89}  # fmt: skip
+SEED_BASE_ACCURACY = {
+    "alpha curve (stated)": 73.17,
+    "V-shape (implied)": 72.71,
+    "pruning curve (implied)": 72.89,
+}
 
 
 def base_model(
@@ -57,13 +60,24 @@ def base_model(
     def compute():
         set_seed(seed)
         model = StabilityCNN(dataset.num_classes)
-        batches = Batches(dataset.train_x, dataset.train_y, training.batch_size,
-                          shuffle=True, seed=seed, device=device)  # fmt: skip
+        batches = Batches(
+            dataset.train_x,
+            dataset.train_y,
+            training.batch_size,
+            shuffle=True,
+            seed=seed,
+            device=device,
+        )
         history = train_classifier(
-            model, batches, epochs=training.epochs, lr=training.lr,
-            momentum=training.momentum, log_every=training.log_every,
-            eval_fn=lambda m: evaluate(m, dataset.test_x, dataset.test_y), progress=progress,
-        )  # fmt: skip
+            model,
+            batches,
+            epochs=training.epochs,
+            lr=training.lr,
+            momentum=training.momentum,
+            log_every=training.log_every,
+            eval_fn=lambda m: evaluate(m, dataset.test_x, dataset.test_y),
+            progress=progress,
+        )
         result = {
             "test_accuracy": history["epoch_eval"][-1],
             "history": history,
@@ -73,7 +87,8 @@ def base_model(
         }
         return model.state_dict(), result
 
-    artifact = train_or_load("lazarus-base", config, compute, version=BASE_VERSION,
-                             cache_dir=cache_dir)  # fmt: skip
+    artifact = train_or_load(
+        "lazarus-base", config, compute, version=BASE_VERSION, cache_dir=cache_dir
+    )
     model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
     return model, artifact

@@ -29,16 +29,18 @@ def use_style() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
-    matplotlib.rcParams.update({
-        "figure.figsize": (6.4, 4.0),
-        "figure.dpi": 100,
-        "savefig.dpi": 150,
-        "savefig.bbox": "tight",
-        "axes.titleweight": "bold",
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.frameon": False,
-    })  # fmt: skip
+    matplotlib.rcParams.update(
+        {
+            "figure.figsize": (6.4, 4.0),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "legend.frameon": False,
+        }
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,13 +48,28 @@ def git_commit() -> str:
     """The project's current commit (short), with ``-dirty`` for uncommitted changes."""
     root = paths.project_root()
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
-             ".", ":(exclude)figures"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+            [
+                "git",
+                "-C",
+                str(root),
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":(exclude)figures",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}-dirty" if status else head
@@ -62,8 +79,9 @@ def _dataset_entries(datasets: Iterable[dict]) -> list[dict]:
     return [{"name": d["name"], "fingerprint": d["fingerprint"]} for d in datasets]
 
 
-def _record(figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str,
-            datasets: list[dict]) -> dict:  # fmt: skip
+def _record(
+    figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str, datasets: list[dict]
+) -> dict:
     """Add or replace the manifest entry of ``path`` (atomic rewrite of the manifest)."""
     manifest_path = figures_dir / MANIFEST
     try:
@@ -100,8 +118,15 @@ def _target(figures_dir: str | os.PathLike | None, chapter: str, name: str, suff
     return root, path
 
 
-def save_figure(fig, chapter: str, name: str, *, profile: str, datasets: Iterable[dict] = (),
-                figures_dir: str | os.PathLike | None = None) -> Path:  # fmt: skip
+def save_figure(
+    fig,
+    chapter: str,
+    name: str,
+    *,
+    profile: str,
+    datasets: Iterable[dict] = (),
+    figures_dir: str | os.PathLike | None = None,
+) -> Path:
     """Save ``fig`` as ``<chapter>/<name>.png`` and record it in the manifest.
 
     Figures made from synthetic data get a visible "synthetic data" stamp.
@@ -111,16 +136,31 @@ def save_figure(fig, chapter: str, name: str, *, profile: str, datasets: Iterabl
     if any(d["fingerprint"] == "synthetic" for d in datasets) and not getattr(
         fig, "_plasticity_stamped", False
     ):
-        fig.text(0.995, 0.005, "synthetic data", ha="right", va="bottom", fontsize=8,
-                 color="crimson", style="italic")  # fmt: skip
+        fig.text(
+            0.995,
+            0.005,
+            "synthetic data",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="crimson",
+            style="italic",
+        )
         fig._plasticity_stamped = True
     fig.savefig(path)
     _record(root, path, kind="figure", chapter=chapter, profile=profile, datasets=datasets)
     return path
 
 
-def save_table(df, chapter: str, name: str, *, profile: str, datasets: Iterable[dict] = (),
-               figures_dir: str | os.PathLike | None = None) -> Path:  # fmt: skip
+def save_table(
+    df,
+    chapter: str,
+    name: str,
+    *,
+    profile: str,
+    datasets: Iterable[dict] = (),
+    figures_dir: str | os.PathLike | None = None,
+) -> Path:
     """Save a pandas DataFrame as ``<chapter>/<name>.csv`` and record it in the manifest."""
     datasets = list(datasets)
     root, path = _target(figures_dir, chapter, name, ".csv")
@@ -144,7 +184,7 @@ def image_grid(images, labels, class_names, *, rows: int = 4, cols: int = 8, tit
         ax.imshow(img, interpolation="nearest")
         ax.set_title(class_names[int(label)], fontsize=7)
         ax.axis("off")
-    for ax in list(axes.flat)[len(images):]:
+    for ax in list(axes.flat)[len(images) :]:
         ax.axis("off")
     if title:
         fig.suptitle(title)

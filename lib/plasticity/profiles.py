@@ -35,8 +35,8 @@ def check_number(
     0.35
     """
     kind = "an integer" if integer else "a number"
-    lo = "[" if low_inclusive else "("
-    hi = "]" if high_inclusive else ")"
+    lo = "[" if low_inclusive and low != -math.inf else "("
+    hi = "]" if high_inclusive and high != math.inf else ")"
     lo_text = "-inf" if low == -math.inf else f"{low:g}"
     hi_text = "inf" if high == math.inf else f"{high:g}"
     valid = f"{lo}{lo_text}, {hi_text}{hi}"
@@ -105,7 +105,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
-        description="synthetic CIFAR look-alikes, tiny schedules: seconds per chapter; tests and CI",
+        description="synthetic CIFAR look-alikes, tiny schedules: seconds per chapter; for tests",
         synthetic=True,
         base=BaseTraining(epochs=2, log_every=10),
         seeds=(0, 1),

@@ -127,8 +127,9 @@ def train_or_load(
         entry = _read_entry(folder)
         if entry is not None:
             tensors, meta = entry
-            return Artifact(kind, key, folder, tensors, meta["result"], True,
-                            time.perf_counter() - start)  # fmt: skip
+            return Artifact(
+                kind, key, folder, tensors, meta["result"], True, time.perf_counter() - start
+            )
 
     start = time.perf_counter()
     tensors, result = compute()
@@ -171,8 +172,11 @@ def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:
             row = {"kind": kind_dir.name, "key": folder.name, "bytes": size, "path": str(folder)}
             try:
                 meta = json.loads((folder / RESULT_FILE).read_text())
-                row.update(created_utc=meta.get("created_utc"), version=meta.get("version"),
-                           complete=not folder.name.startswith("."))  # fmt: skip
+                row.update(
+                    created_utc=meta.get("created_utc"),
+                    version=meta.get("version"),
+                    complete=not folder.name.startswith("."),
+                )
             except Exception:  # noqa: BLE001
                 row.update(created_utc=None, version=None, complete=False)
             rows.append(row)

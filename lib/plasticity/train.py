@@ -92,16 +92,24 @@ def train_classifier(
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_fn = nn.CrossEntropyLoss()
     history: dict[str, list] = {
-        "step": [], "train_loss": [], "train_acc": [],
-        "epoch": [], "epoch_eval": [], "epoch_seconds": [],
-    }  # fmt: skip
+        "step": [],
+        "train_loss": [],
+        "train_acc": [],
+        "epoch": [],
+        "epoch_eval": [],
+        "epoch_seconds": [],
+    }
     step, run_loss, run_correct, run_seen, run_steps = 0, 0.0, 0, 0, 0
     start = time.perf_counter()
     for epoch in range(epochs):
         bar = tqdm(
-            batches.epoch(epoch), total=len(batches), disable=not progress,
-            desc=f"epoch {epoch + 1}/{epochs}", leave=False, mininterval=2.0,
-        )  # fmt: skip
+            batches.epoch(epoch),
+            total=len(batches),
+            disable=not progress,
+            desc=f"epoch {epoch + 1}/{epochs}",
+            leave=False,
+            mininterval=2.0,
+        )
         for xb, yb in bar:
             logits = model(xb)
             loss = loss_fn(logits, yb)

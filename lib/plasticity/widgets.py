@@ -39,8 +39,14 @@ class Slider:
 
         integer = all(isinstance(v, int) for v in (self.min, self.max, self.step, self.value))
         cls = w.IntSlider if integer else w.FloatSlider
-        return cls(min=self.min, max=self.max, step=self.step, value=self.value,
-                   description=self.description or self.name, continuous_update=False)  # fmt: skip
+        return cls(
+            min=self.min,
+            max=self.max,
+            step=self.step,
+            value=self.value,
+            description=self.description or self.name,
+            continuous_update=False,
+        )
 
 
 def is_headless(headless: bool | None = None) -> bool:
@@ -58,8 +64,9 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
-def explore(fn: Callable[..., object], *sliders: Slider, headless: bool | None = None,
-            **fixed) -> object | None:  # fmt: skip
+def explore(
+    fn: Callable[..., object], *sliders: Slider, headless: bool | None = None, **fixed
+) -> object | None:
     """Show ``fn(**slider values, **fixed)``; interactive sliders unless headless.
 
     Returns the figure in headless mode (so callers can save it), else the widget.

@@ -1,0 +1,57 @@
+# The book's entry points. Each target sets up the virtual environment first if needed.
+#
+#   make book                       run every chapter (profile quick) and regenerate figures/
+#   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
+#   make book PROFILE=paper         the seeds' own settings (for a GPU)
+#   make test                       the test suite (offline; synthetic data)
+#   make lab                        JupyterLab on the paired notebooks
+#   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
+#   make bench                      training throughput: our batching vs a DataLoader
+#   make clean                      remove build products (keeps data/ and the cache)
+
+PYTHON ?= python3
+VENV ?= .venv
+PROFILE ?= quick
+DATA_ARCHIVE ?=
+ONLY ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
+ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: setup book test lab sync bench lint clean clean-cache
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: sync
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+bench: $(STAMP)
+	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests notebooks/*.py
+	$(BIN)/ruff format --check lib tests
+
+clean:
+	rm -rf executed _build .pytest_cache .ruff_cache notebooks/*.ipynb
+	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+clean-cache: $(STAMP)
+	$(BIN)/python -m plasticity cache clear

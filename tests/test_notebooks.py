@@ -1,0 +1,101 @@
+"""Every chapter runs under papermill in the smoke profile, through the book runner."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from plasticity import book, plots
+from plasticity.__main__ import main
+
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """Run the whole book once for this module, in its own folders."""
+    root = tmp_path_factory.mktemp("smoke-book")
+    mp = pytest.MonkeyPatch()
+    for env, sub in [
+        ("PLASTICITY_DATA_DIR", "data"),
+        ("PLASTICITY_CACHE_DIR", "cache"),
+        ("PLASTICITY_FIGURES_DIR", "figures"),
+    ]:
+        (root / sub).mkdir()
+        mp.setenv(env, str(root / sub))
+    try:
+        done = book.run(
+            "smoke", output_dir=root / "executed", progress=False, log=lambda *a, **k: None
+        )
+    finally:
+        mp.undo()
+    return root, done
+
+
+def test_every_chapter_ran(smoke_book):
+    _, done = smoke_book
+    assert [c.stem for c, _, _ in done] == [c.stem for c in book.chapters()]
+    assert len(done) >= 2
+
+
+def test_parameters_were_injected(smoke_book):
+    _, done = smoke_book
+    for chapter, _, executed in done:
+        nb = nbformat.read(executed, as_version=4)
+        injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1, chapter.stem
+        source = injected[0].source
+        assert 'profile = "smoke"' in source and "headless = True" in source
+        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+        assert nb.cells.index(injected[0]) == tagged[0] + 1
+        errors = [
+            o
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.get("output_type") == "error"
+        ]
+        assert not errors, chapter.stem
+
+
+def test_figures_and_manifest_entries_were_produced(smoke_book):
+    root, done = smoke_book
+    manifest = plots.read_manifest(root / "figures")["files"]
+    for chapter, _, _ in done:
+        entries = [e for e in manifest.values() if e["chapter"] == chapter.stem]
+        kinds = {e["kind"] for e in entries}
+        assert kinds == {"figure", "table"}, chapter.stem
+        for entry in entries:
+            assert (root / "figures" / entry["path"]).stat().st_size > 0
+            assert entry["profile"] == "smoke" and entry["synthetic"] is True
+            assert all(d["fingerprint"] == "synthetic" for d in entry["datasets"])
+
+
+def test_no_widget_state_or_progress_widgets_in_executed_notebooks(smoke_book):
+    _, done = smoke_book
+    for chapter, _, executed in done:
+        text = executed.read_text()
+        assert "application/vnd.jupyter.widget-view+json" not in text, chapter.stem
+        nb = json.loads(text)
+        pngs = [
+            o for c in nb["cells"] for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+        ]
+        assert pngs, f"{chapter.stem} shows no figure"
+
+
+def test_base_model_chapter_reuses_the_cache_on_a_second_run(smoke_book, monkeypatch, capsys):
+    root, _ = smoke_book
+    monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("PLASTICITY_DATA_DIR", str(root / "data"))
+    out = root / "again"
+    done = book.run("smoke", only=["01"], output_dir=out, progress=False, log=lambda *a, **k: None)
+    text = (out / done[0][0].notebook.name).read_text()
+    assert "loaded from the cache" in text
+
+
+def test_book_list_names_every_chapter(capsys):
+    assert main(["book", "list"]) == 0
+    listed = capsys.readouterr().out
+    for chapter in book.chapters():
+        assert chapter.stem in listed

@@ -1,0 +1,94 @@
+"""Figures, tables and the manifest; sliders that degrade to one static call."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from plasticity import plots, widgets  # noqa: E402
+from plasticity.chapter import Chapter  # noqa: E402
+
+REAL = {"name": "cifar10", "fingerprint": "6dbea93a8dad4997"}
+FAKE = {"name": "synthetic-cifar10", "fingerprint": "synthetic"}
+
+
+def test_save_figure_and_table_write_files_and_manifest_entries(isolated):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    png = plots.save_figure(fig, "01_base_model", "curve", profile="quick", datasets=[REAL])
+    csv = plots.save_table(
+        pd.DataFrame({"a": [1, 2]}), "01_base_model", "numbers", profile="quick", datasets=[REAL]
+    )
+    assert png == isolated["figures"] / "01_base_model" / "curve.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pd.read_csv(csv)["a"].tolist() == [1, 2]
+    manifest = json.loads((isolated["figures"] / "MANIFEST.json").read_text())["files"]
+    entry = manifest["01_base_model/curve.png"]
+    assert entry["chapter"] == "01_base_model" and entry["profile"] == "quick"
+    assert entry["datasets"] == [REAL] and entry["synthetic"] is False
+    assert entry["commit"] and entry["utc"].endswith("+00:00")
+    assert manifest["01_base_model/numbers.csv"]["kind"] == "table"
+
+
+def test_synthetic_figures_are_stamped():
+    fig, _ = plt.subplots()
+    plots.save_figure(fig, "ch", "fake", profile="smoke", datasets=[FAKE])
+    assert any(t.get_text() == "synthetic data" for t in fig.texts)
+    assert plots.read_manifest()["files"]["ch/fake.png"]["synthetic"] is True
+
+
+def test_bad_names_are_rejected():
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="plain names"):
+        plots.save_figure(fig, "ch", "a/b", profile="smoke")
+
+
+def test_explore_headless_calls_the_function_once_with_slider_values():
+    calls = []
+
+    def draw(alpha, steps, title):
+        calls.append((alpha, steps, title))
+        fig, ax = plt.subplots()
+        ax.set_title(title)
+        return fig
+
+    out = widgets.explore(
+        draw,
+        widgets.Slider("alpha", 0.0, 0.5, 0.05, 0.35),
+        widgets.Slider("steps", 10, 100, 10, 50),
+        headless=True,
+        title="t",
+    )
+    assert calls == [(0.35, 50, "t")]
+    assert out.axes[0].get_title() == "t"
+
+
+def test_explore_live_builds_sliders(monkeypatch):
+    monkeypatch.setenv("PLASTICITY_HEADLESS", "0")
+    calls = []
+
+    def draw(alpha):
+        calls.append(alpha)
+        return plt.figure()
+
+    widget = widgets.explore(draw, widgets.Slider("alpha", 0.0, 0.5, 0.05, 0.2))
+    slider = widget.widget.children[0]
+    assert (slider.min, slider.max, slider.value) == (0.0, 0.5, 0.2)
+    slider.value = 0.3
+    assert calls[-1] == pytest.approx(0.3)
+
+
+def test_chapter_records_the_data_it_used(isolated):
+    ch = Chapter("00_test", "smoke", headless=True)
+    ds = ch.dataset("cifar100")
+    assert ds.synthetic and ds.num_classes == 100
+    fig, _ = plt.subplots()
+    ch.save_figure(fig, "x")
+    entry = plots.read_manifest()["files"]["00_test/x.png"]
+    assert entry["datasets"] == [{"name": "synthetic-cifar100", "fingerprint": "synthetic"}]
+    assert "smoke" in ch.summary() and "synthetic CIFAR-100" in ch.summary()

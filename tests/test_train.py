@@ -1,0 +1,41 @@
+"""Training: determinism, learning on synthetic data, the shared base model cache."""
+
+from __future__ import annotations
+
+import torch
+from plasticity import data, lazarus
+from plasticity.models import StabilityCNN, count_parameters
+from plasticity.profiles import BaseTraining
+
+TINY = BaseTraining(epochs=1, log_every=5)
+
+
+def test_published_architecture_has_the_published_parameter_count():
+    counts = count_parameters(StabilityCNN())
+    assert counts["total"] == 1_070_794
+    assert counts["fc1.weight"] == 4096 * 256
+    assert StabilityCNN()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
+    ds = data.synthetic_dataset("cifar10", 640, 100)
+    a, _ = lazarus.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "a")
+    b, _ = lazarus.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "b")
+    c, _ = lazarus.base_model(ds, TINY, seed=2, progress=False, cache_dir=tmp_path / "c")
+    for name, tensor in a.state_dict().items():
+        assert torch.equal(tensor, b.state_dict()[name]), name
+    assert not torch.equal(a.fc1.weight, c.fc1.weight)
+
+
+def test_base_model_learns_the_synthetic_task_and_is_cached():
+    ds = data.synthetic_dataset("cifar10", 2000, 500)
+    model, art = lazarus.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
+    assert not art.hit
+    assert art.result["test_accuracy"] > 60.0  # chance is 10 %
+    assert len(art.result["history"]["epoch_eval"]) == 2
+    again, art2 = lazarus.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
+    assert art2.hit and art2.key == art.key
+    assert torch.equal(again.fc2.weight, model.fc2.weight)
+    # A different recipe is a different artefact.
+    _, art3 = lazarus.base_model(ds, TINY, progress=False)
+    assert not art3.hit and art3.key != art.key
