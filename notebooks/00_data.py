@@ -94,7 +94,7 @@ plt.show()
 
 # %%
 def superclass_grid(ds):
-    fig, axes = plt.subplots(20, 5, figsize=(6.5, 26))
+    fig, axes = plt.subplots(20, 5, figsize=(6.5, 24))
     for row, (coarse, members) in enumerate(data.CIFAR100_SUPERCLASSES.items()):
         for col, fine in enumerate(members):
             label = data.CIFAR100_FINE.index(fine)
@@ -106,8 +106,8 @@ def superclass_grid(ds):
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(coarse, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{ds.title}: fine classes grouped by superclass")
-    fig.tight_layout()
+    fig.suptitle(f"{ds.title}: fine classes grouped by superclass", y=0.995)
+    fig.tight_layout(rect=(0, 0, 1, 0.99))
     return fig
 
 
