@@ -88,6 +88,33 @@ class BaseTraining:
 
 
 @dataclass(frozen=True)
+class LazarusScale:
+    """How much of the Lazarus protocol a profile runs.
+
+    ``repair_steps``: Adam steps per repair (published: 1000). ``seeds``: damage draws
+    and repair seeds for the curve and the significance tests. ``base_per_seed``:
+    train one base model per seed (as the published significance script) instead of
+    sharing the seed-0 model. ``ablation_seeds``: seeds for the baseline table.
+    """
+
+    repair_steps: int = 1000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    base_per_seed: bool = True
+    ablation_seeds: tuple[int, ...] = (0,)
+    alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    prune_amounts: tuple[float, ...] = (0.3, 0.5, 0.7, 0.8, 0.9)
+
+    def __post_init__(self) -> None:
+        check_number("repair_steps", self.repair_steps, low=1, integer=True)
+        for a in self.alphas:
+            check_number("alpha", a, low=0)
+        for p in self.prune_amounts:
+            check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
+        if not self.seeds or not self.ablation_seeds:
+            raise ParameterError("seeds and ablation_seeds need at least one seed")
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything about scale that a chapter reads."""
 
@@ -96,6 +123,7 @@ class Profile:
     synthetic: bool
     base: BaseTraining
     seeds: tuple[int, ...] = (0,)
+    lazarus: LazarusScale = LazarusScale()
     synthetic_train: int = 2000
     synthetic_test: int = 500
     execution_timeout: int = 3600
@@ -109,6 +137,13 @@ PROFILES: dict[str, Profile] = {
         synthetic=True,
         base=BaseTraining(epochs=2, log_every=10),
         seeds=(0, 1),
+        lazarus=LazarusScale(
+            repair_steps=20,
+            seeds=(0, 1, 2),
+            base_per_seed=False,
+            alphas=(0.2, 0.35, 0.5),
+            prune_amounts=(0.5, 0.9),
+        ),
         synthetic_train=2000,
         synthetic_test=500,
         execution_timeout=600,
@@ -120,6 +155,7 @@ PROFILES: dict[str, Profile] = {
         synthetic=False,
         base=BaseTraining(epochs=5),
         seeds=(0, 1, 2),
+        lazarus=LazarusScale(repair_steps=300, seeds=(0, 1, 2), base_per_seed=False),
         execution_timeout=3600,
     ),
     "paper": Profile(
