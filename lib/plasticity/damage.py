@@ -101,21 +101,27 @@ def regrowth(model: nn.Module, masks: dict[str, torch.Tensor], threshold: float)
     Adam's first step moves every weight that gets any gradient by about its learning
     rate, so "non-zero" (the published measure) counts nearly everything; the share
     above the pruning threshold says how many pruned weights grew back to the size of
-    a surviving one.
+    a surviving one. Quantiles of ``|w| / threshold`` over the pruned weights say how
+    far the rest moved.
     """
-    pruned_total = nonzero = above = 0
+    magnitudes = []
     for name, keep in masks.items():
         w = effective_weight(model.get_submodule(name.rsplit(".", 1)[0]))
-        values = w[~keep.to(w.device)]
-        pruned_total += values.numel()
-        nonzero += int((values != 0).sum())
-        above += int((values.abs() > threshold).sum())
-    share = 100.0 / pruned_total if pruned_total else 0.0
+        magnitudes.append(w[~keep.to(w.device)].abs().flatten().cpu())
+    values = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    n = values.numel()
+    share = 100.0 / n if n else 0.0
+    ratio = values / threshold if threshold > 0 else values
+    quantiles = (torch.quantile(ratio[: 2**24].double(), torch.tensor([0.5, 0.9, 0.99],
+                 dtype=torch.float64)).tolist() if n else [0.0, 0.0, 0.0])  # fmt: skip
     return {
-        "pruned_weights": pruned_total,
-        "nonzero_pct": nonzero * share,
-        "above_threshold_pct": above * share,
+        "pruned_weights": n,
+        "nonzero_pct": int((values != 0).sum()) * share,
+        "above_threshold_pct": int((values > threshold).sum()) * share,
         "threshold": threshold,
+        "median_ratio": quantiles[0],
+        "p90_ratio": quantiles[1],
+        "p99_ratio": quantiles[2],
     }
 
 

@@ -110,7 +110,7 @@ LOSSES = ("lazarus", "kd", "supervised")
 DAMAGES = ("noise", "prune")
 
 #: Bump when the repair code changes what it produces.
-REPAIR_VERSION = "lazarus-repair-v1"
+REPAIR_VERSION = "lazarus-repair-v2"
 
 
 @dataclass(frozen=True)
@@ -497,3 +497,32 @@ class Lab:
             "repair_seconds": time.perf_counter() - start,
         }
         return student.state_dict(), result
+
+
+def labs_for_seeds(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seeds: tuple[int, ...],
+    *,
+    base_per_seed: bool,
+    **kwargs,
+) -> dict[int, Lab]:
+    """One :class:`Lab` per seed: its own base model when ``base_per_seed`` (as the
+    published significance script retrains per seed), else the seed-0 model shared."""
+    shared = None if base_per_seed else Lab(dataset, training, 0, **kwargs)
+    return {s: Lab(dataset, training, s, **kwargs) if base_per_seed else shared for s in seeds}
+
+
+def result_row(result: dict, **labels) -> dict:
+    """A flat table row of the headline numbers of one repair result."""
+    row = dict(labels)
+    for key in ("original", "damaged", "restored", "delta", "recovery_pct",
+                "agreement_damaged", "agreement_restored", "agreement_improvement",
+                "top1_damaged", "top1_restored", "entropy_damaged", "entropy_restored",
+                "floor_active_pct"):  # fmt: skip
+        row[key] = result[key]
+    if result.get("regrowth"):
+        row["regrowth_nonzero_pct"] = result["regrowth"]["nonzero_pct"]
+        row["regrowth_above_threshold_pct"] = result["regrowth"]["above_threshold_pct"]
+        row["sparsity_restored"] = result["sparsity_restored"]
+    return row

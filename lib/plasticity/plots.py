@@ -190,3 +190,27 @@ def image_grid(images, labels, class_names, *, rows: int = 4, cols: int = 8, tit
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def repair_history(history: dict, *, h0: float | None = None, title: str = ""):
+    """The logged terms of one repair: consistency, stability, batch entropy vs H0."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_terms, ax_ent) = plt.subplots(1, 2, figsize=(11, 3.6))
+    steps = history["step"]
+    for key, label in (("cons", "consistency MSE"), ("stab", "stability MSE"),
+                       ("total", "total loss")):  # fmt: skip
+        if any(v > 0 for v in history[key]):
+            ax_terms.plot(steps, history[key], label=label)
+    ax_terms.set(xlabel="repair step", ylabel="loss (window mean)", yscale="log",
+                 title="loss terms")  # fmt: skip
+    ax_terms.legend()
+    ax_ent.plot(steps, history["entropy"], label="batch-mean entropy")
+    if h0 is not None:
+        ax_ent.axhline(h0, color="crimson", ls="--", label=f"H0 = {h0:g} (term acts above)")
+    ax_ent.set(xlabel="repair step", ylabel="nats", title="entropy term", ylim=(0, None))
+    ax_ent.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
