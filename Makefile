@@ -7,6 +7,7 @@
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      training throughput: our batching vs a DataLoader
+#   make bench-vshape               the V-shape protocol timed: our repair vs the naive step
 #   make clean                      remove build products (keeps data/ and the cache)
 
 PYTHON ?= python3
@@ -21,7 +22,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book test lab sync bench lint clean clean-cache
+.PHONY: setup book test lab sync bench bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +45,9 @@ sync: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)
+
+bench-vshape: $(STAMP)
+	$(BIN)/python -m plasticity bench vshape $(ARCHIVE_FLAGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests notebooks/*.py

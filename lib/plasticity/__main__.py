@@ -80,6 +80,29 @@ def _bench_train(args) -> int:
     return 0
 
 
+def _bench_vshape(args) -> int:
+    from . import bench
+
+    if args.synthetic:
+        ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
+    else:
+        ds = data.load_dataset("cifar10", args.data_dir, archives=args.data_archive or [],
+                               download=False)  # fmt: skip
+    import torch
+
+    print(f"data: {ds.title}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"{args.epochs} epochs, alpha 0.35, {args.steps} repair steps")  # fmt: skip
+    rows = bench.vshape_protocol(ds, epochs=args.epochs, steps=args.steps)
+    print(f"{'phase':40s} {'steps':>6s} {'seconds':>8s} {'steps/s':>8s} {'accuracy':>9s}")
+    for r in rows:
+        print(f"{r['phase']:40s} {r['steps']:6d} {r['seconds']:8.1f} {r['steps_per_s']:8.2f} "
+              f"{r['accuracy']:8.2f}%")  # fmt: skip
+    ours = next(r for r in rows if r["phase"] == "repair, ours (loop only)")
+    naive = next(r for r in rows if r["phase"] == "repair, naive")
+    print(f"repair speed-up, ours vs naive: {ours['steps_per_s'] / naive['steps_per_s']:.2f}x")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--data-archive", action="append", metavar="PATH")
     p_train.add_argument("--synthetic", action="store_true", help="use synthetic data")
     p_train.set_defaults(func=_bench_train)
+    p_vs = bench_sub.add_parser("vshape", help="the seed's V-shape protocol, ours vs naive repair")
+    p_vs.add_argument("--epochs", type=int, default=5)
+    p_vs.add_argument("--steps", type=int, default=1000)
+    p_vs.add_argument("--data-dir")
+    p_vs.add_argument("--data-archive", action="append", metavar="PATH")
+    p_vs.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    p_vs.set_defaults(func=_bench_vshape)
     return parser
 
 
