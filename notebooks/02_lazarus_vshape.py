@@ -48,7 +48,6 @@ headless = False
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, plots, published
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -60,8 +59,7 @@ ch = Chapter("02_lazarus_vshape", profile, data_dir=data_dir, figures_dir=figure
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-lab = lazarus.Lab(ds, ch.profile.base, seed if scale.base_per_seed else 0,
-                  progress=not ch.headless)
+lab = lazarus.chapter_labs(ch, (seed,))[seed]
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 display(Markdown(ch.summary() + f" Repair: {config.steps} steps."))
 

@@ -40,7 +40,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, published, stats
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -51,8 +50,7 @@ ch = Chapter("03_lazarus_recovery_curve", profile, data_dir=data_dir,
              figures_dir=figures_dir, headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-labs = lazarus.labs_for_seeds(ds, ch.profile.base, scale.seeds,
-                              base_per_seed=scale.base_per_seed, progress=not ch.headless)
+labs = lazarus.chapter_labs(ch, scale.seeds)
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 display(Markdown(ch.summary() + f" Seeds {list(scale.seeds)}; repair {config.steps} steps."))
 

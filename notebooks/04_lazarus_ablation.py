@@ -51,7 +51,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, published, stats
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -63,8 +62,7 @@ ch = Chapter("04_lazarus_ablation", profile, data_dir=data_dir, figures_dir=figu
 scale = ch.profile.lazarus
 seeds = scale.ablation_seeds
 ds = ch.dataset("cifar10")
-labs = lazarus.labs_for_seeds(ds, ch.profile.base, seeds, base_per_seed=scale.base_per_seed,
-                              progress=not ch.headless)
+labs = lazarus.chapter_labs(ch, seeds)
 base = lazarus.RepairConfig(steps=scale.repair_steps)
 methods = ["noise_only", "entropy_only", "stability_only", "consistency_only", "full", "kd",
            "finetune_labels"]

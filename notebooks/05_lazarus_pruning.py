@@ -50,7 +50,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, published
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -62,8 +61,7 @@ ch = Chapter("05_lazarus_pruning", profile, data_dir=data_dir, figures_dir=figur
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-lab = lazarus.Lab(ds, ch.profile.base, seed if scale.base_per_seed else 0,
-                  progress=not ch.headless)
+lab = lazarus.chapter_labs(ch, (seed,))[seed]
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 modes = ("frozen", "regrow")
 display(Markdown(ch.summary() + f" Repair: {config.steps} steps."))

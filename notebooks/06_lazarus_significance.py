@@ -46,7 +46,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus, published, stats
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -59,8 +58,7 @@ ch = Chapter("06_lazarus_significance", profile, data_dir=data_dir, figures_dir=
 scale = ch.profile.lazarus
 seeds = scale.seeds
 ds = ch.dataset("cifar10")
-labs = lazarus.labs_for_seeds(ds, ch.profile.base, seeds, base_per_seed=scale.base_per_seed,
-                              progress=not ch.headless)
+labs = lazarus.chapter_labs(ch, seeds)
 base = lazarus.RepairConfig(steps=scale.repair_steps)
 conditions = {f"noise alpha={a:g}": (lambda s, a=a: lazarus.Damage("noise", a, seed=s))
               for a in alphas}

@@ -51,7 +51,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-
 from plasticity import lazarus
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
@@ -64,8 +63,7 @@ ch = Chapter("07_lazarus_what_it_needs", profile, data_dir=data_dir, figures_dir
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
 other = ch.dataset("cifar100")
-lab = lazarus.Lab(ds, ch.profile.base, seed if scale.base_per_seed else 0,
-                  extra_inputs={"cifar100": other}, progress=not ch.headless)
+lab = lazarus.chapter_labs(ch, (seed,), extra_inputs={"cifar100": other})[seed]
 base = lazarus.RepairConfig(steps=scale.repair_steps)
 damages = {f"noise alpha={alpha:g}": lazarus.Damage("noise", alpha, seed=seed),
            f"prune {prune_amount:.0%} frozen": lazarus.Damage("prune", prune_amount, "frozen")}
@@ -124,40 +122,71 @@ plt.show()
 
 # %% [markdown]
 # ## What the measurements say about the manifesto's claims
+#
+# Recovery % divides by the accuracy the damage cost; where that is small (80 %
+# pruning costs about a point here) one test image moves it by several percent. The
+# distance to the original's logits (the published "agreement", lower is closer) is a
+# steadier yardstick: below, **gap closed** is the share of that distance the repair
+# removes.
 
 # %%
-def rec(name, teacher, inputs):
+runs["gap_closed_pct"] = 100 * runs["agreement_improvement"] / runs["agreement_damaged"]
+
+
+def pick(name, teacher, inputs, key):
     part = runs[(runs["damage"] == name) & (runs["method"] == "lazarus v3")
                 & (runs["teacher"] == teacher) & (runs["inputs"] == inputs)]
-    return float(part["recovery_pct"].iloc[0])
+    return float(part[key].iloc[0])
 
 
-lines = []
+rows = []
 for name in damages:
-    published_way = rec(name, "original", "train")
-    no_train = {i: rec(name, "original", i) for i in ("cifar100", "gaussian", "uniform")}
-    damaged_teacher = {i: rec(name, "damaged", i) for i in lazarus.INPUTS}
-    lines.append(
-        f"**{name}.** As published (original teacher, CIFAR-10 training images): "
-        f"{published_way:.1f} % recovered. Without the training images, original teacher: "
-        + ", ".join(f"{k} {v:.1f} %" for k, v in no_train.items())
-        + ". With the damaged model as its own guide: "
-        + ", ".join(f"{k} {v:.1f} %" for k, v in damaged_teacher.items()) + "."
-    )
-best_free = max(rec(n, "damaged", i) for n in damages for i in lazarus.INPUTS)
-best_noise = max(rec(n, "original", i) for n in damages for i in ("gaussian", "uniform"))
-best_real = min(rec(n, "original", "train") for n in damages)
-lines.append(
-    f"*\"Without access to training data\"*: with noise images instead of real ones the "
-    f"repair recovers at most {best_noise:.1f} % (published setting: at least "
-    f"{best_real:.1f} %); real images of another data set sit in between. "
-    f"*\"The damaged version as a rough guide\"*: with the damaged model as teacher the "
-    f"best recovery is {best_free:.1f} %. "
-    + ("Both claims fail: what repairs the network in the published code is distillation "
-       "from the undamaged original on real images."
-       if max(best_free, best_noise) < 0.5 * best_real else
-       "At least one of the two claims survives here; see the grid above.")
+    lost = float((runs["original"] - runs["damaged"])[runs["damage"] == name].iloc[0])
+    for label, teacher, inputs in [
+        ("as published: original teacher, CIFAR-10 training images", "original", ["train"]),
+        ("original teacher, real images of another data set (CIFAR-100)", "original",
+         ["cifar100"]),
+        ("original teacher, noise images (best of Gaussian, uniform)", "original",
+         ["gaussian", "uniform"]),
+        ("damaged model as its own teacher (best of all inputs)", "damaged",
+         list(lazarus.INPUTS)),
+    ]:
+        best = max(inputs, key=lambda i, t=teacher: pick(name, t, i, "gap_closed_pct"))
+        rows.append({"damage": name, "points lost": lost, "setting": label,
+                     "inputs": best, "gap closed (%)": pick(name, teacher, best, "gap_closed_pct"),
+                     "recovery (%)": pick(name, teacher, best, "recovery_pct")})
+claims = pd.DataFrame(rows)
+ch.save_table(claims.round(2), "claims")
+display(claims.round(1))
+
+# %%
+def closed(setting_start):
+    part = claims[claims["setting"].str.startswith(setting_start)]
+    return part["gap closed (%)"].min(), part["gap closed (%)"].max()
+
+
+pub, other, noise, self_ = (closed("as published"), closed("original teacher, real"),
+                            closed("original teacher, noise"), closed("damaged model"))
+text = [
+    f"As published, the repair closes {pub[0]:.0f} to {pub[1]:.0f} % of the distance to the "
+    f"original. Real images of another data set close {other[0]:.0f} to {other[1]:.0f} %; "
+    f"noise images, the manifesto's \"random noise\", {noise[0]:.0f} to {noise[1]:.0f} %; "
+    f"the damaged model as its own guide {self_[0]:.0f} to {self_[1]:.0f} %.",
+]
+text.append(
+    "*\"Without access to training data\"*: "
+    + ("the CIFAR-10 training images are not what matters (other real images do about as "
+       "well), but real images are: noise inputs leave most of the damage in place."
+       if other[0] >= 0.75 * pub[0] and noise[1] < 0.5 * pub[0] else
+       "the grid does not separate the kinds of input clearly at this budget.")
+)
+text.append(
+    "*\"The damaged version as a rough guide\"*: "
+    + ("with the damaged model as teacher the repair barely moves toward the original: "
+       "the guide is the undamaged original the published code keeps."
+       if self_[1] < 0.25 * pub[0] else
+       "the damaged model as teacher does recover part of the distance here.")
 )
 if ch.profile.synthetic:
-    lines.insert(0, "Synthetic data: these numbers only show that the pipeline works.")
-display(Markdown("\n\n".join(lines)))
+    text.insert(0, "Synthetic data: these numbers only show that the pipeline works.")
+display(Markdown("\n\n".join(text)))

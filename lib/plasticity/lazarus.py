@@ -526,3 +526,12 @@ def result_row(result: dict, **labels) -> dict:
         row["regrowth_above_threshold_pct"] = result["regrowth"]["above_threshold_pct"]
         row["sparsity_restored"] = result["sparsity_restored"]
     return row
+
+
+def chapter_labs(ch, seeds: tuple[int, ...] = (0,), **kwargs) -> dict[int, Lab]:
+    """The labs a chapter works with: the profile's base recipe on the chapter's
+    CIFAR-10, one base model per seed or one shared, progress bars only when live."""
+    scale = ch.profile.lazarus
+    return labs_for_seeds(ch.dataset("cifar10"), ch.profile.base, tuple(seeds),
+                          base_per_seed=scale.base_per_seed, progress=not ch.headless,
+                          **kwargs)  # fmt: skip
