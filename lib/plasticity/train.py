@@ -55,7 +55,7 @@ def predict_logits(
 
 def accuracy(logits: torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
     """Top-1 accuracy in percent."""
-    y = torch.as_tensor(np.asarray(y)).long()
+    y = y.long() if isinstance(y, torch.Tensor) else torch.from_numpy(np.array(y, np.int64))
     return float((logits.argmax(1) == y).float().mean() * 100.0)
 
 
