@@ -86,17 +86,22 @@ def _bench_vshape(args) -> int:
     if args.synthetic:
         ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
     else:
-        ds = data.load_dataset("cifar10", args.data_dir, archives=args.data_archive or [],
-                               download=False)  # fmt: skip
+        ds = data.load_dataset(
+            "cifar10", args.data_dir, archives=args.data_archive or [], download=False
+        )
     import torch
 
-    print(f"data: {ds.title}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{args.epochs} epochs, alpha 0.35, {args.steps} repair steps")  # fmt: skip
+    print(
+        f"data: {ds.title}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{args.epochs} epochs, alpha 0.35, {args.steps} repair steps"
+    )
     rows = bench.vshape_protocol(ds, epochs=args.epochs, steps=args.steps)
     print(f"{'phase':40s} {'steps':>6s} {'seconds':>8s} {'steps/s':>8s} {'accuracy':>9s}")
     for r in rows:
-        print(f"{r['phase']:40s} {r['steps']:6d} {r['seconds']:8.1f} {r['steps_per_s']:8.2f} "
-              f"{r['accuracy']:8.2f}%")  # fmt: skip
+        print(
+            f"{r['phase']:40s} {r['steps']:6d} {r['seconds']:8.1f} {r['steps_per_s']:8.2f} "
+            f"{r['accuracy']:8.2f}%"
+        )
     ours = next(r for r in rows if r["phase"] == "repair, ours (loop only)")
     naive = next(r for r in rows if r["phase"] == "repair, naive")
     print(f"repair speed-up, ours vs naive: {ours['steps_per_s'] / naive['steps_per_s']:.2f}x")

@@ -118,15 +118,24 @@ def naive_repair(student, teacher, images: torch.Tensor, config, seed: int = 0) 
         out_pert = student(x + torch.randn(x.shape, generator=generator) * config.eps)
         logp = F.log_softmax(out, 1)
         entropy = -(logp.exp() * logp).sum(1).mean()
-        loss = (config.w_cons * F.mse_loss(out, target) + config.w_stab * F.mse_loss(out, out_pert)
-                + config.w_ent * F.relu(entropy - config.h0))  # fmt: skip
+        loss = (
+            config.w_cons * F.mse_loss(out, target)
+            + config.w_stab * F.mse_loss(out, out_pert)
+            + config.w_ent * F.relu(entropy - config.h0)
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
 
-def vshape_protocol(dataset: ImageDataset, epochs: int = 5, steps: int = 1000,
-                    alpha: float = 0.35, seed: int = 0, log=print) -> list[dict]:  # fmt: skip
+def vshape_protocol(
+    dataset: ImageDataset,
+    epochs: int = 5,
+    steps: int = 1000,
+    alpha: float = 0.35,
+    seed: int = 0,
+    log=print,
+) -> list[dict]:
     """The seed's V-shape protocol timed end to end: train, damage, repair (ours and
     naive, from the same damaged weights), evaluate."""
     import copy
@@ -141,19 +150,33 @@ def vshape_protocol(dataset: ImageDataset, epochs: int = 5, steps: int = 1000,
     model = StabilityCNN()
     batches = Batches(dataset.train_x, dataset.train_y, training.batch_size, seed=seed)
     start = time.perf_counter()
-    train_classifier(model, batches, epochs=epochs, lr=training.lr,
-                     momentum=training.momentum, progress=False)  # fmt: skip
+    train_classifier(
+        model, batches, epochs=epochs, lr=training.lr, momentum=training.momentum, progress=False
+    )
     train_s = time.perf_counter() - start
     original = evaluate(model, dataset.test_x, dataset.test_y)
     train_steps = len(batches) * epochs
     log(f"training: {train_steps} steps in {train_s:.1f} s, test accuracy {original:.2f} %")
-    rows = [{"phase": "train (SGD, batch 64)", "steps": train_steps, "seconds": train_s,
-             "steps_per_s": train_steps / train_s, "accuracy": original}]  # fmt: skip
+    rows = [
+        {
+            "phase": "train (SGD, batch 64)",
+            "steps": train_steps,
+            "seconds": train_s,
+            "steps_per_s": train_steps / train_s,
+            "accuracy": original,
+        }
+    ]
 
     damaged = damage.noisy_copy(model, alpha, seed)
-    rows.append({"phase": f"damage alpha={alpha:g}", "steps": 0, "seconds": 0.0,
-                 "steps_per_s": float("nan"),
-                 "accuracy": evaluate(damaged, dataset.test_x, dataset.test_y)})  # fmt: skip
+    rows.append(
+        {
+            "phase": f"damage alpha={alpha:g}",
+            "steps": 0,
+            "seconds": 0.0,
+            "steps_per_s": float("nan"),
+            "accuracy": evaluate(damaged, dataset.test_x, dataset.test_y),
+        }
+    )
     images = to_tensor(dataset.train_x)
     config = lazarus.RepairConfig(steps=steps)
 
@@ -164,19 +187,37 @@ def vshape_protocol(dataset: ImageDataset, epochs: int = 5, steps: int = 1000,
     start = time.perf_counter()
     lazarus.repair(ours, model, config, images=images, teacher_logits=teacher_logits, seed=seed)
     ours_s = time.perf_counter() - start
-    rows.append({"phase": "repair, ours (loop only)", "steps": steps, "seconds": ours_s,
-                 "steps_per_s": steps / ours_s,
-                 "accuracy": evaluate(ours, dataset.test_x, dataset.test_y)})  # fmt: skip
-    rows.append({"phase": "repair, ours (+ teacher logits once)", "steps": steps,
-                 "seconds": ours_s + logits_s, "steps_per_s": steps / (ours_s + logits_s),
-                 "accuracy": rows[-1]["accuracy"]})  # fmt: skip
+    rows.append(
+        {
+            "phase": "repair, ours (loop only)",
+            "steps": steps,
+            "seconds": ours_s,
+            "steps_per_s": steps / ours_s,
+            "accuracy": evaluate(ours, dataset.test_x, dataset.test_y),
+        }
+    )
+    rows.append(
+        {
+            "phase": "repair, ours (+ teacher logits once)",
+            "steps": steps,
+            "seconds": ours_s + logits_s,
+            "steps_per_s": steps / (ours_s + logits_s),
+            "accuracy": rows[-1]["accuracy"],
+        }
+    )
     log(f"our repair: {ours_s:.1f} s (+ {logits_s:.1f} s for the teacher's logits)")
 
     naive = copy.deepcopy(damaged)
     start = time.perf_counter()
     naive_repair(naive, model, images, config, seed=seed)
     naive_s = time.perf_counter() - start
-    rows.append({"phase": "repair, naive", "steps": steps, "seconds": naive_s,
-                 "steps_per_s": steps / naive_s,
-                 "accuracy": evaluate(naive, dataset.test_x, dataset.test_y)})  # fmt: skip
+    rows.append(
+        {
+            "phase": "repair, naive",
+            "steps": steps,
+            "seconds": naive_s,
+            "steps_per_s": steps / naive_s,
+            "accuracy": evaluate(naive, dataset.test_x, dataset.test_y),
+        }
+    )
     return rows

@@ -112,8 +112,13 @@ def regrowth(model: nn.Module, masks: dict[str, torch.Tensor], threshold: float)
     n = values.numel()
     share = 100.0 / n if n else 0.0
     ratio = values / threshold if threshold > 0 else values
-    quantiles = (torch.quantile(ratio[: 2**24].double(), torch.tensor([0.5, 0.9, 0.99],
-                 dtype=torch.float64)).tolist() if n else [0.0, 0.0, 0.0])  # fmt: skip
+    quantiles = (
+        torch.quantile(
+            ratio[: 2**24].double(), torch.tensor([0.5, 0.9, 0.99], dtype=torch.float64)
+        ).tolist()
+        if n
+        else [0.0, 0.0, 0.0]
+    )
     return {
         "pruned_weights": n,
         "nonzero_pct": int((values != 0).sum()) * share,

@@ -239,18 +239,29 @@ def _input_pixels(kind: str, n: int, generator: torch.Generator) -> torch.Tensor
 
 def _kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
     t = temperature
-    return F.kl_div(F.log_softmax(student / t, 1), F.log_softmax(teacher / t, 1),
-                    reduction="batchmean", log_target=True) * t * t  # fmt: skip
+    return (
+        F.kl_div(
+            F.log_softmax(student / t, 1),
+            F.log_softmax(teacher / t, 1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * t
+        * t
+    )
 
 
 @torch.no_grad()
-def logits_table(model: nn.Module, x: torch.Tensor, normalize: Normalizer,
-                 batch_size: int = 256) -> torch.Tensor:  # fmt: skip
+def logits_table(
+    model: nn.Module, x: torch.Tensor, normalize: Normalizer, batch_size: int = 256
+) -> torch.Tensor:
     """Logits of ``model`` for every image of a uint8 tensor (N, 3, 32, 32)."""
     device = next(model.parameters()).device
     model.eval()
-    out = [model(_channels_last(normalize(x[i : i + batch_size].to(device)))).float()
-           for i in range(0, len(x), batch_size)]  # fmt: skip
+    out = [
+        model(_channels_last(normalize(x[i : i + batch_size].to(device)))).float()
+        for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(out)
 
 
@@ -297,8 +308,9 @@ def repair(
     sums = dict.fromkeys(keys, 0.0)
     history: dict[str, list] = {"step": [], **{k: [] for k in keys}, "floor_active_pct": []}
     active = window = 0
-    for step in tqdm(range(config.steps), disable=not progress, desc="repair", leave=False,
-                     mininterval=2.0):  # fmt: skip
+    for step in tqdm(
+        range(config.steps), disable=not progress, desc="repair", leave=False, mininterval=2.0
+    ):
         y = t_logits = None
         if real:
             n = len(images)
@@ -377,8 +389,9 @@ class Lab:
         self.seed = seed
         self.progress = progress
         self.cache_dir = cache_dir
-        self.model, self.artifact = base_model(dataset, training, seed, device=device,
-                                               progress=progress, cache_dir=cache_dir)  # fmt: skip
+        self.model, self.artifact = base_model(
+            dataset, training, seed, device=device, progress=progress, cache_dir=cache_dir
+        )
         self.device = next(self.model.parameters()).device
         self.normalize = Normalizer()
         self.test_x = to_tensor(dataset.test_x)
@@ -416,8 +429,9 @@ class Lab:
                 "lazarus-teacher-logits",
                 {"base": self.artifact.key, "inputs": ds.name, "fingerprint": ds.fingerprint},
                 lambda: ({"logits": logits_table(self.model, images, self.normalize).cpu()}, {}),
-                version=REPAIR_VERSION, cache_dir=self.cache_dir,
-            )  # fmt: skip
+                version=REPAIR_VERSION,
+                cache_dir=self.cache_dir,
+            )
             self._teacher_logits[inputs] = art.tensors["logits"]
         return self._teacher_logits[inputs]
 
@@ -444,8 +458,13 @@ class Lab:
             "seed": seed,
             "inputs": input_set.fingerprint if input_set is not None else config.inputs,
         }
-        art = train_or_load("lazarus-repair", key, lambda: self._compute(dmg, config, seed),
-                            version=REPAIR_VERSION, cache_dir=self.cache_dir)  # fmt: skip
+        art = train_or_load(
+            "lazarus-repair",
+            key,
+            lambda: self._compute(dmg, config, seed),
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        )
         return {**art.result, "cached": art.hit}
 
     def _compute(self, dmg: Damage, config: RepairConfig, seed: int):
@@ -462,10 +481,15 @@ class Lab:
             t_logits = None
         labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
         history = repair(
-            student, teacher, config, images=self.images(config.inputs),
+            student,
+            teacher,
+            config,
+            images=self.images(config.inputs),
             labels=labels if config.loss == "supervised" else None,
-            teacher_logits=t_logits, seed=seed, progress=self.progress,
-        )  # fmt: skip
+            teacher_logits=t_logits,
+            seed=seed,
+            progress=self.progress,
+        )
         regrown = None
         if dmg.kind == "prune":
             regrown = damage.regrowth(student, info["masks"], info["threshold"])
@@ -516,10 +540,21 @@ def labs_for_seeds(
 def result_row(result: dict, **labels) -> dict:
     """A flat table row of the headline numbers of one repair result."""
     row = dict(labels)
-    for key in ("original", "damaged", "restored", "delta", "recovery_pct",
-                "agreement_damaged", "agreement_restored", "agreement_improvement",
-                "top1_damaged", "top1_restored", "entropy_damaged", "entropy_restored",
-                "floor_active_pct"):  # fmt: skip
+    for key in (
+        "original",
+        "damaged",
+        "restored",
+        "delta",
+        "recovery_pct",
+        "agreement_damaged",
+        "agreement_restored",
+        "agreement_improvement",
+        "top1_damaged",
+        "top1_restored",
+        "entropy_damaged",
+        "entropy_restored",
+        "floor_active_pct",
+    ):
         row[key] = result[key]
     if result.get("regrowth"):
         row["regrowth_nonzero_pct"] = result["regrowth"]["nonzero_pct"]
@@ -532,6 +567,11 @@ def chapter_labs(ch, seeds: tuple[int, ...] = (0,), **kwargs) -> dict[int, Lab]:
     """The labs a chapter works with: the profile's base recipe on the chapter's
     CIFAR-10, one base model per seed or one shared, progress bars only when live."""
     scale = ch.profile.lazarus
-    return labs_for_seeds(ch.dataset("cifar10"), ch.profile.base, tuple(seeds),
-                          base_per_seed=scale.base_per_seed, progress=not ch.headless,
-                          **kwargs)  # fmt: skip
+    return labs_for_seeds(
+        ch.dataset("cifar10"),
+        ch.profile.base,
+        tuple(seeds),
+        base_per_seed=scale.base_per_seed,
+        progress=not ch.headless,
+        **kwargs,
+    )

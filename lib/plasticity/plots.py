@@ -198,12 +198,16 @@ def repair_history(history: dict, *, h0: float | None = None, title: str = ""):
 
     fig, (ax_terms, ax_ent) = plt.subplots(1, 2, figsize=(11, 3.6))
     steps = history["step"]
-    for key, label in (("cons", "consistency MSE"), ("stab", "stability MSE"),
-                       ("total", "total loss")):  # fmt: skip
+    for key, label in (
+        ("cons", "consistency MSE"),
+        ("stab", "stability MSE"),
+        ("total", "total loss"),
+    ):
         if any(v > 0 for v in history[key]):
             ax_terms.plot(steps, history[key], label=label)
-    ax_terms.set(xlabel="repair step", ylabel="loss (window mean)", yscale="log",
-                 title="loss terms")  # fmt: skip
+    ax_terms.set(
+        xlabel="repair step", ylabel="loss (window mean)", yscale="log", title="loss terms"
+    )
     ax_terms.legend()
     ax_ent.plot(steps, history["entropy"], label="batch-mean entropy")
     if h0 is not None:

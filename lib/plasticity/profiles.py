@@ -124,6 +124,9 @@ class Profile:
     base: BaseTraining
     seeds: tuple[int, ...] = (0,)
     lazarus: LazarusScale = LazarusScale()
+    #: Changes to :class:`plasticity.sovereign.SovereignConfig` (empty: the paper's).
+    sovereign: dict = field(default_factory=dict)
+    sovereign_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     synthetic_train: int = 2000
     synthetic_test: int = 500
     execution_timeout: int = 3600
@@ -156,6 +159,15 @@ PROFILES: dict[str, Profile] = {
         base=BaseTraining(epochs=5),
         seeds=(0, 1, 2),
         lazarus=LazarusScale(repair_steps=300, seeds=(0, 1, 2), base_per_seed=False),
+        sovereign={
+            "cycles": 4,
+            "epochs_per_cycle": 3,
+            "curriculum": ((1, 2000), (2, 4000), (4, 8000)),
+            "warmup": 3,
+            "val_size": 1000,
+            "report_test_size": 2000,
+        },
+        sovereign_seeds=(0, 1),
         execution_timeout=3600,
     ),
     "paper": Profile(

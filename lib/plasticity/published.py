@@ -8,18 +8,41 @@ unseeded run except the per-seed deltas of the significance run.
 from __future__ import annotations
 
 #: V-shape (manifesto section 3): alpha = 0.35, one run; original implied ~72.71.
-LAZARUS_VSHAPE = {"alpha": 0.35, "original": 72.71, "damaged": 68.30, "restored": 72.44,
-                  "recovery_pct": 93.9}  # fmt: skip
+LAZARUS_VSHAPE = {
+    "alpha": 0.35,
+    "original": 72.71,
+    "damaged": 68.30,
+    "restored": 72.44,
+    "recovery_pct": 93.9,
+}
 
 #: Noise recovery curve, Full v3 (manifesto 7.1); original 73.17 %.
 LAZARUS_CURVE = {
-    0.1: {"original": 73.17, "damaged": 72.78, "restored": 72.98, "delta": 0.20,
-          "recovery_pct": 51.3, "agreement_improvement": 2.5641},
-    0.2: {"original": 73.17, "damaged": 71.06, "restored": 72.96, "delta": 1.90,
-          "recovery_pct": 90.0, "agreement_improvement": 4.6874},
-    0.3: {"original": 73.17, "damaged": 69.84, "restored": 72.57, "delta": 2.73,
-          "recovery_pct": 82.0, "agreement_improvement": 9.3713},
-}  # fmt: skip
+    0.1: {
+        "original": 73.17,
+        "damaged": 72.78,
+        "restored": 72.98,
+        "delta": 0.20,
+        "recovery_pct": 51.3,
+        "agreement_improvement": 2.5641,
+    },
+    0.2: {
+        "original": 73.17,
+        "damaged": 71.06,
+        "restored": 72.96,
+        "delta": 1.90,
+        "recovery_pct": 90.0,
+        "agreement_improvement": 4.6874,
+    },
+    0.3: {
+        "original": 73.17,
+        "damaged": 69.84,
+        "restored": 72.57,
+        "delta": 2.73,
+        "recovery_pct": 82.0,
+        "agreement_improvement": 9.3713,
+    },
+}
 
 #: Baselines at alpha = 0.2 (manifesto 7.3; RESULTS_SUMMARY), plus Consistency Only at
 #: 0.1 and 0.3. The published "Noise Only" is an empty function; "Entropy Only" never
@@ -27,32 +50,71 @@ LAZARUS_CURVE = {
 LAZARUS_BASELINES = {
     (0.2, "noise_only"): {"restored": 71.06, "recovery_pct": 0.0, "agreement_improvement": 0.0},
     (0.2, "entropy_only"): {"restored": 71.06, "recovery_pct": 0.0, "agreement_improvement": 0.0},
-    (0.2, "consistency_only"): {"restored": 72.99, "recovery_pct": 91.5,
-                                "agreement_improvement": 4.72},
+    (0.2, "consistency_only"): {
+        "restored": 72.99,
+        "recovery_pct": 91.5,
+        "agreement_improvement": 4.72,
+    },
     (0.2, "full"): {"restored": 72.96, "recovery_pct": 90.0, "agreement_improvement": 4.69},
     (0.3, "consistency_only"): {"restored": 72.80, "recovery_pct": 88.9},
     (0.3, "full"): {"restored": 72.57, "recovery_pct": 82.0, "agreement_improvement": 9.37},
-}  # fmt: skip
+}
 
 #: Pruning curve (manifesto 3, 7.2 and 8.3); original implied ~72.89 %.
 LAZARUS_PRUNING = {
-    (0.3, "frozen"): {"pruned": 72.77, "restored": 72.68, "recovery_pct": -75.0,
-                      "agreement_improvement": -0.0462},
-    (0.5, "frozen"): {"pruned": 72.52, "restored": 72.66, "recovery_pct": 37.8,
-                      "agreement_improvement": 0.2720},
-    (0.7, "frozen"): {"pruned": 71.85, "restored": 72.65, "recovery_pct": 76.9,
-                      "agreement_improvement": 1.9332},
-    (0.8, "frozen"): {"pruned": 70.99, "restored": 72.61, "recovery_pct": 85.3,
-                      "agreement_improvement": 5.3914},
-    (0.3, "regrow"): {"pruned": 72.77, "restored": 72.56, "recovery_pct": -175.0,
-                      "agreement_improvement": -0.0662, "regrowth_pct": 99.9},
-    (0.5, "regrow"): {"pruned": 72.52, "restored": 72.66, "recovery_pct": 37.8,
-                      "agreement_improvement": 0.2584, "regrowth_pct": 100.0},
-    (0.7, "regrow"): {"pruned": 71.85, "restored": 72.59, "recovery_pct": 71.2,
-                      "agreement_improvement": 1.9795, "regrowth_pct": 99.0},
-    (0.8, "regrow"): {"pruned": 70.99, "restored": 72.50, "recovery_pct": 79.5,
-                      "agreement_improvement": 5.5864, "regrowth_pct": 97.6},
-}  # fmt: skip
+    (0.3, "frozen"): {
+        "pruned": 72.77,
+        "restored": 72.68,
+        "recovery_pct": -75.0,
+        "agreement_improvement": -0.0462,
+    },
+    (0.5, "frozen"): {
+        "pruned": 72.52,
+        "restored": 72.66,
+        "recovery_pct": 37.8,
+        "agreement_improvement": 0.2720,
+    },
+    (0.7, "frozen"): {
+        "pruned": 71.85,
+        "restored": 72.65,
+        "recovery_pct": 76.9,
+        "agreement_improvement": 1.9332,
+    },
+    (0.8, "frozen"): {
+        "pruned": 70.99,
+        "restored": 72.61,
+        "recovery_pct": 85.3,
+        "agreement_improvement": 5.3914,
+    },
+    (0.3, "regrow"): {
+        "pruned": 72.77,
+        "restored": 72.56,
+        "recovery_pct": -175.0,
+        "agreement_improvement": -0.0662,
+        "regrowth_pct": 99.9,
+    },
+    (0.5, "regrow"): {
+        "pruned": 72.52,
+        "restored": 72.66,
+        "recovery_pct": 37.8,
+        "agreement_improvement": 0.2584,
+        "regrowth_pct": 100.0,
+    },
+    (0.7, "regrow"): {
+        "pruned": 71.85,
+        "restored": 72.59,
+        "recovery_pct": 71.2,
+        "agreement_improvement": 1.9795,
+        "regrowth_pct": 99.0,
+    },
+    (0.8, "regrow"): {
+        "pruned": 70.99,
+        "restored": 72.50,
+        "recovery_pct": 79.5,
+        "agreement_improvement": 5.5864,
+        "regrowth_pct": 97.6,
+    },
+}
 
 #: Significance run (RESULTS_SUMMARY, "preliminary"): per-seed accuracy deltas
 #: (restored - damaged, points) for seeds 0-4; no test was run.

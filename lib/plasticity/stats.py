@@ -48,13 +48,25 @@ def summarize(values: Sequence[float]) -> dict:
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
     n = len(x)
     if n == 0:
-        return {"n": 0, "mean": math.nan, "std": math.nan, "std_pop": math.nan,
-                "ci_low": math.nan, "ci_high": math.nan}  # fmt: skip
+        return {
+            "n": 0,
+            "mean": math.nan,
+            "std": math.nan,
+            "std_pop": math.nan,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+        }
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if n > 1 else math.nan
     half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
-    return {"n": n, "mean": mean, "std": std, "std_pop": float(x.std(ddof=0)),
-            "ci_low": mean - half, "ci_high": mean + half}  # fmt: skip
+    return {
+        "n": n,
+        "mean": mean,
+        "std": std,
+        "std_pop": float(x.std(ddof=0)),
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+    }
 
 
 def paired_test(a: Sequence[float], b: Sequence[float]) -> dict:

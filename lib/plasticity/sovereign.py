@@ -1,0 +1,643 @@
+"""NeuroSovereign v15.4 as the paper describes it, built correctly.
+
+* APEX = patch extractor + gated token mixer + taxonomic MLP, trained end to end;
+  BLIND = the same MLP on a frozen random patch projection, no mixer. Both start
+  from the same projection and MLP weights and get the same losses.
+* Loss: fine CE + lambda_tax * coarse CE (official superclasses) + 0.05 * spectral
+  ``L_opt`` on fc1 (and on the mixer's token-MLP layers for APEX) + L1 (1e-4) on the
+  MLP weights during the mask warm-up.
+* Hierarchical shock: lambda_tax = 0.7 for an epoch whenever the previous epoch's
+  train - validation accuracy gap (points) exceeds ``shock_threshold``, else 0.15.
+* Mask warm-up: no hard masks before global epoch ``warmup``; then magnitude masks
+  at ``sparsity`` per layer, kept fixed; pruned weights stay exactly zero.
+* Phase detection: Ratio = L_opt_total / L_mon; z against the mean and std of the
+  previous ``window`` values (the current one excluded); SHIFTING if z > 1.5.
+* Evolution: cycles; a child starts from the current alpha, trains one cycle, and
+  replaces the alpha if its validation accuracy does not drop. One safetensors
+  checkpoint per cycle; an interrupted run resumes at the last finished cycle and
+  gives the same result as an uninterrupted one.
+
+Validation accuracy comes from a split carved from train; the test set is only
+evaluated for reporting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from . import paths
+from .data import Batches, ImageDataset, Normalizer, to_tensor
+from .models import SovereignNet, TaxonomicMLP
+from .profiles import ParameterError, check_choice, check_number
+from .runs import cache_key
+
+VERSION = "sovereign-v1"
+MASK_MODES = ("warmup", "gradual", "none")
+CHAINS = ("apex", "blind")
+
+
+@dataclass(frozen=True)
+class SovereignConfig:
+    """Every constant of the system; defaults are the paper's (and the published
+    code's where the paper gives none).
+
+    ``curriculum`` maps a cycle to its training-set size; a cycle between two keys
+    uses the size of the nearest key below it (1-3: 5k, 4-6: 20k, 7+: 50k, capped at
+    the training split), the growing schedule the paper describes.
+    """
+
+    cycles: int = 15
+    epochs_per_cycle: int = 100
+    curriculum: tuple[tuple[int, int], ...] = ((1, 5000), (4, 20000), (7, 50000), (10, 50000))
+    batch_size: int = 64
+    lr: float = 0.005
+    mixer_lr: float = 0.025
+    weight_decay_early: float = 0.1
+    weight_decay_late: float = 0.01
+    weight_decay_switch: int = 5
+    clip: float = 1.0
+    lambda_base: float = 0.15
+    lambda_shock: float = 0.7
+    shock: bool = True
+    shock_threshold: float = 4.0
+    masks: str = "warmup"
+    warmup: int = 20
+    sparsity: float = 0.35
+    l1: float = 1e-4
+    spectral_weight: float = 0.05
+    window: int = 5
+    z_threshold: float = 1.5
+    mixer: bool = True
+    val_size: int = 5000
+    report_test_size: int = 10000
+
+    def __post_init__(self) -> None:
+        check_number("cycles", self.cycles, low=1, integer=True)
+        check_number("epochs_per_cycle", self.epochs_per_cycle, low=1, integer=True)
+        check_number("batch_size", self.batch_size, low=1, integer=True)
+        for name in ("lr", "mixer_lr"):
+            check_number(name, getattr(self, name), low=0, low_inclusive=False)
+        for name in (
+            "weight_decay_early",
+            "weight_decay_late",
+            "clip",
+            "l1",
+            "spectral_weight",
+            "lambda_base",
+            "lambda_shock",
+        ):
+            check_number(name, getattr(self, name), low=0)
+        check_number("shock_threshold", self.shock_threshold, low=0)
+        check_choice("masks", self.masks, MASK_MODES)
+        check_number("warmup", self.warmup, low=0, integer=True)
+        check_number("sparsity", self.sparsity, low=0, high=1, high_inclusive=False)
+        check_number("window", self.window, low=2, integer=True)
+        check_number("z_threshold", self.z_threshold, low=0, low_inclusive=False)
+        check_number("val_size", self.val_size, low=1, integer=True)
+        check_number("report_test_size", self.report_test_size, low=1, integer=True)
+        if not self.curriculum or any(c < 1 or n < 1 for c, n in self.curriculum):
+            raise ParameterError(f"curriculum={self.curriculum!r}: need (cycle >= 1, size >= 1)")
+
+    def train_size(self, cycle: int, available: int) -> int:
+        """Training images of ``cycle`` (nearest curriculum key at or below it)."""
+        keys = sorted(self.curriculum)
+        size = keys[0][1]
+        for c, n in keys:
+            if c <= cycle:
+                size = n
+        return min(size, available)
+
+    def weight_decay(self, cycle: int) -> float:
+        return (
+            self.weight_decay_early if cycle < self.weight_decay_switch else self.weight_decay_late
+        )
+
+    @property
+    def total_epochs(self) -> int:
+        return self.cycles * self.epochs_per_cycle
+
+
+# --------------------------------------------------------------------------- spectra
+
+
+def spectral_terms(weight: torch.Tensor) -> tuple[torch.Tensor, float, int]:
+    """``L_opt(W) = |H(S_norm) - log(rank_eff + 1)|`` with the published definitions.
+
+    ``S_norm`` = singular values divided by their sum; ``H`` its entropy (nats);
+    ``rank_eff`` = the number of singular values above 5 % of the largest (a hard
+    count, so the gradient flows through ``H`` only). Returns (L_opt, H, rank_eff).
+    """
+    s = torch.linalg.svdvals(weight.float())
+    p = s / s.sum().clamp_min(1e-12)
+    entropy = -(p * torch.log(p + 1e-12)).sum()
+    rank = int((s > 0.05 * s.max()).sum())
+    return (entropy - math.log(rank + 1)).abs(), float(entropy.detach()), rank
+
+
+def l_mon(weight: torch.Tensor) -> float:
+    """The monitor ``L_mon = 1 / (L_opt + 0.3)`` (never part of the loss)."""
+    with torch.no_grad():
+        return 1.0 / (float(spectral_terms(weight)[0]) + 0.3)
+
+
+def spectral_weights(net: SovereignNet) -> dict[str, torch.Tensor]:
+    """The named matrices the spectral loss acts on: fc1, and the mixer's token MLP."""
+    out = {"fc1": net.mlp.masked("fc1")}
+    mixer = net.extractor.mixer
+    if mixer is not None:
+        out["token_mlp.0"] = mixer.token_mlp[0].weight
+        out["token_mlp.2"] = mixer.token_mlp[2].weight
+    return out
+
+
+# --------------------------------------------------------------------------- shock, masks, phase
+
+
+def shock_lambda(previous_gap: float | None, config: SovereignConfig) -> float:
+    """lambda_tax for the coming epoch: shock if the previous epoch's gap exceeds the
+    threshold (strictly), else the base weight; no shock without a previous epoch."""
+    if config.shock and previous_gap is not None and previous_gap > config.shock_threshold:
+        return config.lambda_shock
+    return config.lambda_base
+
+
+@torch.no_grad()
+def set_magnitude_masks(mlp: TaxonomicMLP, sparsity: float) -> None:
+    """Per layer, mask the ``sparsity`` fraction of smallest-magnitude weights (among
+    all, so masks only grow) and zero them."""
+    check_number("sparsity", sparsity, low=0, high=1, high_inclusive=False)
+    for name in TaxonomicMLP.LAYERS:
+        weight = getattr(mlp, name).weight
+        mask = getattr(mlp, f"mask_{name}")
+        k = int(round(sparsity * weight.numel()))
+        new = torch.ones_like(mask)
+        if k > 0:
+            scores = (weight * mask).abs().flatten()
+            new.view(-1)[torch.topk(scores, k, largest=False).indices] = 0.0
+        mask.copy_(new * mask)
+        weight.mul_(mask)
+
+
+def gradual_sparsity(epoch: int, start: int, end: int, final: float) -> float:
+    """Zhu & Gupta (2017) cubic schedule from 0 at ``start`` to ``final`` at ``end``."""
+    if epoch < start:
+        return 0.0
+    if end <= start or epoch >= end:
+        return final
+    return final * (1.0 - (1.0 - (epoch - start) / (end - start)) ** 3)
+
+
+def mask_sparsity(mlp: TaxonomicMLP) -> float:
+    """Percent of masked-out MLP weights."""
+    total = sum(getattr(mlp, f"mask_{n}").numel() for n in TaxonomicMLP.LAYERS)
+    zeros = sum(int((getattr(mlp, f"mask_{n}") == 0).sum()) for n in TaxonomicMLP.LAYERS)
+    return 100.0 * zeros / total
+
+
+class PhaseDetector:
+    """z-score of the topology ratio against the previous ``window`` values."""
+
+    def __init__(self, window: int = 5, threshold: float = 1.5):
+        self.window, self.threshold = window, threshold
+        self.ratios: list[float] = []
+
+    def update(self, ratio: float) -> tuple[float | None, str]:
+        """Add this epoch's ratio; return (z, phase) with z computed *before* adding it."""
+        previous = self.ratios[-self.window :]
+        self.ratios.append(ratio)
+        if len(previous) < self.window:
+            return None, "INIT"
+        mean, std = float(np.mean(previous)), float(np.std(previous))
+        if std < 1e-12:
+            z = 0.0 if abs(ratio - mean) < 1e-12 else math.inf
+        else:
+            z = abs(ratio - mean) / std
+        return z, "SHIFTING" if z > self.threshold else "STABLE"
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class SovereignData:
+    """CIFAR-100 split for the evolution: train (minus validation), val, test."""
+
+    dataset: ImageDataset
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    fine_to_coarse: torch.Tensor
+
+    @classmethod
+    def from_dataset(cls, ds: ImageDataset, val_size: int) -> SovereignData:
+        if ds.fine_to_coarse is None:
+            raise ParameterError(f"dataset={ds.name!r} has no superclasses; use CIFAR-100")
+        split = ds.with_validation(val_size)
+
+        def labels(y):
+            return torch.from_numpy(np.array(y, dtype=np.int64))
+
+        return cls(
+            ds,
+            to_tensor(split.train_x),
+            labels(split.train_y),
+            to_tensor(split.val_x),
+            labels(split.val_y),
+            to_tensor(ds.test_x),
+            labels(ds.test_y),
+            torch.from_numpy(np.array(ds.fine_to_coarse, dtype=np.int64)),
+        )
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _seed_for(*parts: int) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
+
+
+@torch.no_grad()
+def evaluate_net(
+    net: SovereignNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    fine_to_coarse: torch.Tensor,
+    batch: int = 500,
+) -> dict:
+    """Fine accuracy, coarse-head accuracy and coarse accuracy of the fine predictions."""
+    net.eval()
+    normalize = Normalizer()
+    fine_hits = coarse_hits = mapped_hits = 0
+    for i in range(0, len(x), batch):
+        fine, coarse = net(normalize(x[i : i + batch]))
+        yb = y[i : i + batch]
+        cb = fine_to_coarse[yb]
+        fine_hits += int((fine.argmax(1) == yb).sum())
+        coarse_hits += int((coarse.argmax(1) == cb).sum())
+        mapped_hits += int((fine_to_coarse[fine.argmax(1)] == cb).sum())
+    n = len(x)
+    return {
+        "fine": 100.0 * fine_hits / n,
+        "coarse_head": 100.0 * coarse_hits / n,
+        "coarse_from_fine": 100.0 * mapped_hits / n,
+    }
+
+
+def build_chains(config: SovereignConfig, seed: int) -> dict[str, SovereignNet]:
+    """APEX and BLIND with the same initial projection and MLP."""
+    torch.manual_seed(seed)
+    apex = SovereignNet(mixer=config.mixer, train_extractor=True)
+    blind = SovereignNet(mixer=False, train_extractor=False)
+    blind.extractor.proj.load_state_dict(apex.extractor.proj.state_dict())
+    blind.mlp.load_state_dict(apex.mlp.state_dict())
+    return {"apex": apex, "blind": blind}
+
+
+def _optimizer(net: SovereignNet, config: SovereignConfig, cycle: int):
+    mixer = net.extractor.mixer
+    mixer_params = {id(p) for p in mixer.parameters()} if mixer is not None else set()
+    main = [p for p in net.parameters() if p.requires_grad and id(p) not in mixer_params]
+    groups = [{"params": main, "lr": config.lr}]
+    if mixer is not None and net.train_extractor:
+        groups.append({"params": list(mixer.parameters()), "lr": config.mixer_lr})
+    return torch.optim.AdamW(groups, weight_decay=config.weight_decay(cycle))
+
+
+def train_cycle(
+    net: SovereignNet,
+    config: SovereignConfig,
+    data: SovereignData,
+    cycle: int,
+    first_epoch: int,
+    seed: int,
+    chain: str,
+) -> list[dict]:
+    """Train ``net`` for one cycle in place; returns one log entry per epoch."""
+    n = config.train_size(cycle, len(data.train_y))
+    order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
+    subset = order[:n]
+    batches = Batches(
+        data.train_x[subset],
+        data.train_y[subset],
+        config.batch_size,
+        seed=_seed_for(seed, cycle, CHAINS.index(chain)),
+    )
+    opt = _optimizer(net, config, cycle)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs_per_cycle)
+    clip_params = [p for p in net.parameters() if p.requires_grad]
+    detector_state = getattr(net, "_phase", None)
+    logs = []
+    previous_gap = None
+    for e in range(config.epochs_per_cycle):
+        epoch = first_epoch + e
+        lam = shock_lambda(previous_gap, config)
+        if config.masks == "warmup" and epoch >= config.warmup and mask_sparsity(net.mlp) == 0:
+            set_magnitude_masks(net.mlp, config.sparsity)
+        elif config.masks == "gradual" and epoch >= config.warmup:
+            target = gradual_sparsity(
+                epoch, config.warmup, config.total_epochs - 1, config.sparsity
+            )
+            if target > mask_sparsity(net.mlp) / 100 + 1e-9:
+                set_magnitude_masks(net.mlp, target)
+        l1_on = config.l1 > 0 and epoch < config.warmup
+        net.train()
+        hits = seen = 0
+        loss_sum = 0.0
+        for xb, yb in batches.epoch(e):
+            fine, coarse = net(xb)
+            loss = F.cross_entropy(fine, yb) + lam * F.cross_entropy(
+                coarse, data.fine_to_coarse[yb]
+            )
+            if config.spectral_weight > 0:
+                loss = loss + config.spectral_weight * sum(
+                    spectral_terms(w)[0] for w in spectral_weights(net).values()
+                )
+            if l1_on:
+                loss = loss + config.l1 * sum(
+                    getattr(net.mlp, n).weight.abs().sum() for n in TaxonomicMLP.LAYERS
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(clip_params, config.clip)
+            opt.step()
+            with torch.no_grad():
+                for name in TaxonomicMLP.LAYERS:
+                    getattr(net.mlp, name).weight.mul_(getattr(net.mlp, f"mask_{name}"))
+            hits += int((fine.argmax(1) == yb).sum())
+            seen += len(yb)
+            loss_sum += float(loss.detach()) * len(yb)
+        sched.step()
+        train_acc = 100.0 * hits / seen
+        val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
+        gap = train_acc - val["fine"]
+        with torch.no_grad():
+            l_opt_total = float(sum(spectral_terms(w)[0] for w in spectral_weights(net).values()))
+            monitor = l_mon(net.mlp.masked("fc1"))
+        ratio = l_opt_total / monitor
+        z, phase = detector_state.update(ratio) if detector_state is not None else (None, "INIT")
+        logs.append(
+            {
+                "cycle": cycle,
+                "epoch": epoch,
+                "train_size": n,
+                "lambda_tax": lam,
+                "shock": lam == config.lambda_shock and config.lambda_shock != config.lambda_base,
+                "train_loss": loss_sum / seen,
+                "train_acc": train_acc,
+                "val_acc": val["fine"],
+                "val_coarse": val["coarse_head"],
+                "gap": gap,
+                "l_opt_total": l_opt_total,
+                "l_mon": monitor,
+                "ratio": ratio,
+                "z": z,
+                "phase": phase,
+                "sparsity": mask_sparsity(net.mlp),
+            }
+        )
+        previous_gap = gap
+    return logs
+
+
+# --------------------------------------------------------------------------- evolution
+
+
+def _checkpoint_paths(run_dir: Path, cycle: int) -> tuple[Path, Path]:
+    return run_dir / f"cycle_{cycle:02d}.safetensors", run_dir / f"cycle_{cycle:02d}.json"
+
+
+def _save_checkpoint(run_dir: Path, cycle: int, alphas: dict, state: dict) -> None:
+    """Tensors first, then the JSON (with the tensors' digest) as the commit marker."""
+    tensors = {
+        f"{chain}.{k}": v.detach().cpu().contiguous()
+        for chain, net in alphas.items()
+        for k, v in net.state_dict().items()
+    }
+    weights, meta = _checkpoint_paths(run_dir, cycle)
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", dir=run_dir)
+    os.close(fd)
+    save_file(tensors, tmp)
+    os.replace(tmp, weights)
+    state = {**state, "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", dir=run_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(state, f)
+    os.replace(tmp, meta)
+
+
+def _load_checkpoint(run_dir: Path, cycle: int) -> tuple[dict, dict] | None:
+    weights, meta = _checkpoint_paths(run_dir, cycle)
+    try:
+        state = json.loads(meta.read_text())
+        if hashlib.sha256(weights.read_bytes()).hexdigest() != state["weights_sha256"]:
+            return None
+        return load_file(str(weights)), state
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def run_dir_for(
+    config: SovereignConfig,
+    seed: int,
+    data: SovereignData,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    key = cache_key(
+        "sovereign-run",
+        {"config": asdict(config), "seed": seed, "fingerprint": data.dataset.fingerprint},
+        VERSION,
+    )
+    return paths.cache_dir(cache_dir) / "sovereign-run" / key
+
+
+def evolve(
+    data: SovereignData,
+    config: SovereignConfig,
+    seed: int = 0,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    stop_after_cycle: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Run (or resume, or load) the APEX-vs-BLIND evolution; returns the result dict.
+
+    ``stop_after_cycle`` ends the run early after that cycle's checkpoint (to test
+    resumption); the result is then marked incomplete and nothing final is cached.
+    """
+    check_number("seed", seed, low=0, integer=True)
+    run_dir = run_dir_for(config, seed, data, cache_dir)
+    final = run_dir / "result.json"
+    if final.is_file():
+        try:
+            return {**json.loads(final.read_text())["result"], "cached": True}
+        except (OSError, ValueError, KeyError):
+            pass
+    run_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    alphas = build_chains(config, seed)
+    state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
+    for chain, net in alphas.items():
+        state["alpha_val"][chain] = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)[
+            "fine"
+        ]
+    state["cycles"].append(
+        _cycle_report(0, alphas, data, {c: True for c in CHAINS}, state, config.report_test_size)
+    )
+    done = max((c for c in range(config.cycles + 1) if _load_checkpoint(run_dir, c)), default=-1)
+    if done >= 0:
+        tensors, state = _load_checkpoint(run_dir, done)
+        for chain, net in alphas.items():
+            prefix = f"{chain}."
+            net.load_state_dict(
+                {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            )
+        if log:
+            log(f"resuming after cycle {done}")
+    else:
+        _save_checkpoint(run_dir, 0, alphas, state)
+    for cycle in range(state["cycle"] + 1, config.cycles + 1):
+        accepted = {}
+        for chain in CHAINS:
+            child = _copy_net(alphas[chain], config)
+            child._phase = PhaseDetector(config.window, config.z_threshold)
+            child._phase.ratios = [e["ratio"] for e in state["epochs"] if e["chain"] == chain]
+            first_epoch = (cycle - 1) * config.epochs_per_cycle
+            logs = train_cycle(
+                child, config, data, cycle, first_epoch, _seed_for(seed, cycle, 7), chain
+            )
+            del child._phase
+            child_val = logs[-1]["val_acc"]
+            accepted[chain] = child_val >= state["alpha_val"][chain]
+            if accepted[chain]:
+                alphas[chain] = child
+                state["alpha_val"][chain] = child_val
+            state["epochs"].extend({**e, "chain": chain} for e in logs)
+        state["cycle"] = cycle
+        state["cycles"].append(
+            _cycle_report(cycle, alphas, data, accepted, state, config.report_test_size)
+        )
+        _save_checkpoint(run_dir, cycle, alphas, state)
+        if log:
+            r = state["cycles"][-1]
+            log(
+                f"cycle {cycle}/{config.cycles}: APEX {r['apex_fine']:.2f} %, "
+                f"BLIND {r['blind_fine']:.2f} % (test), {time.perf_counter() - start:.0f} s"
+            )
+        if stop_after_cycle is not None and cycle >= stop_after_cycle and cycle < config.cycles:
+            return {**_result(state, alphas, data, config), "complete": False, "cached": False}
+    result = {
+        **_result(state, alphas, data, config),
+        "complete": True,
+        "seconds": time.perf_counter() - start,
+    }
+    payload = {
+        "format": 1,
+        "kind": "sovereign-run",
+        "version": VERSION,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "config": asdict(config),
+        "seed": seed,
+        "result": result,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=".result-", dir=run_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f)
+    os.replace(tmp, final)
+    return {**result, "cached": False}
+
+
+def _copy_net(net: SovereignNet, config: SovereignConfig) -> SovereignNet:
+    child = SovereignNet(mixer=net.extractor.mixer is not None, train_extractor=net.train_extractor)
+    child.load_state_dict(net.state_dict())
+    return child
+
+
+def _cycle_report(
+    cycle: int, alphas: dict, data: SovereignData, accepted: dict, state: dict, test_size: int
+) -> dict:
+    """Test-set metrics of the alphas after a cycle (reporting only; the first
+    ``test_size`` test images)."""
+    out = {"cycle": cycle}
+    for chain, net in alphas.items():
+        m = evaluate_net(net, data.test_x[:test_size], data.test_y[:test_size], data.fine_to_coarse)
+        out[f"{chain}_fine"] = m["fine"]
+        out[f"{chain}_coarse_head"] = m["coarse_head"]
+        out[f"{chain}_coarse_from_fine"] = m["coarse_from_fine"]
+        out[f"{chain}_val"] = state["alpha_val"][chain]
+        out[f"{chain}_accepted"] = bool(accepted[chain])
+        out[f"{chain}_sparsity"] = mask_sparsity(net.mlp)
+    out["d_struct"] = out["apex_fine"] - out["blind_fine"]
+    out["d_hier"] = out["apex_coarse_head"] - out["blind_coarse_head"]
+    return out
+
+
+def _result(state: dict, alphas: dict, data: SovereignData, config: SovereignConfig) -> dict:
+    epochs = state["epochs"]
+    phases = {
+        chain: {
+            p: sum(1 for e in epochs if e["chain"] == chain and e["phase"] == p)
+            for p in ("INIT", "STABLE", "SHIFTING")
+        }
+        for chain in CHAINS
+    }
+    benchmark = {
+        chain: evaluate_net(net, data.test_x, data.test_y, data.fine_to_coarse)
+        for chain, net in alphas.items()
+    }
+    return {
+        "cycles": state["cycles"],
+        "epochs": epochs,
+        "phases": phases,
+        "benchmark": benchmark,
+        "d_struct": benchmark["apex"]["fine"] - benchmark["blind"]["fine"],
+        "d_hier": benchmark["apex"]["coarse_head"] - benchmark["blind"]["coarse_head"],
+        "sparsity": {chain: mask_sparsity(net.mlp) for chain, net in alphas.items()},
+        "mean_lambda_apex": float(
+            np.mean(
+                [e["lambda_tax"] for e in epochs if e["chain"] == "apex"] or [config.lambda_base]
+            )
+        ),
+    }
+
+
+def ablation_configs(base: SovereignConfig, mean_lambda: float | None = None) -> dict:
+    """The seed's ablations and the two baselines the claim must beat."""
+    configs = {
+        "full": base,
+        "no warm-up": replace(base, warmup=0),
+        "no shock": replace(base, shock=False),
+        "no mixer": replace(base, mixer=False),
+        "gradual pruning (GMP)": replace(base, masks="gradual", shock=True),
+    }
+    if mean_lambda is not None:
+        configs["constant lambda_tax"] = replace(
+            base, shock=False, lambda_base=round(mean_lambda, 4)
+        )
+    return configs
+
+
+def clear_run(
+    config: SovereignConfig,
+    seed: int,
+    data: SovereignData,
+    cache_dir: str | os.PathLike | None = None,
+) -> None:
+    """Delete a run's checkpoints and result."""
+    shutil.rmtree(run_dir_for(config, seed, data, cache_dir), ignore_errors=True)
