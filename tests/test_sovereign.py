@@ -1,0 +1,163 @@
+"""NeuroSovereign: shock, masks, phase detector, training, resumable evolution."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from plasticity import data, sovereign
+from plasticity.models import SovereignNet, count_parameters
+from plasticity.profiles import ParameterError
+
+TINY = sovereign.SovereignConfig(cycles=2, epochs_per_cycle=2, curriculum=((1, 200), (2, 300)),
+                                 warmup=2, window=2, val_size=100, report_test_size=100)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    ds = data.synthetic_dataset("cifar100", 600, 200)
+    return sovereign.SovereignData.from_dataset(ds, TINY.val_size)
+
+
+def test_parameter_counts_match_the_published_modules():
+    apex, blind = SovereignNet(True, True), SovereignNet(False, False)
+    assert count_parameters(apex)["total"] == 312_256
+    assert count_parameters(blind)["total"] == 147_840
+    fine, coarse = apex(torch.zeros(3, 3, 32, 32))
+    assert fine.shape == (3, 100) and coarse.shape == (3, 20)
+
+
+@pytest.mark.parametrize("gap, expected", [
+    (None, 0.15), (3.9, 0.15), (4.0, 0.15), (4.0001, 0.7), (25.0, 0.7), (-3.0, 0.15),
+])  # fmt: skip
+def test_shock_fires_exactly_when_the_gap_exceeds_the_threshold(gap, expected):
+    assert sovereign.shock_lambda(gap, sovereign.SovereignConfig()) == expected
+
+
+def test_no_shock_ablation_never_fires():
+    cfg = sovereign.SovereignConfig(shock=False)
+    assert sovereign.shock_lambda(50.0, cfg) == cfg.lambda_base
+
+
+def test_shock_follows_the_previous_epochs_gap_in_training(tiny_data):
+    cfg = sovereign.SovereignConfig(cycles=1, epochs_per_cycle=4, curriculum=((1, 200),),
+                                    warmup=10, window=2, val_size=100, shock_threshold=1.0)
+    net = sovereign.build_chains(cfg, 0)["apex"]
+    logs = sovereign.train_cycle(net, cfg, tiny_data, 1, 0, 0, "apex")
+    assert logs[0]["lambda_tax"] == cfg.lambda_base
+    for before, after in zip(logs, logs[1:], strict=False):
+        fired = before["gap"] > cfg.shock_threshold
+        assert after["lambda_tax"] == (cfg.lambda_shock if fired else cfg.lambda_base)
+
+
+def test_masks_are_all_ones_before_warmup_and_pruned_weights_stay_zero(tiny_data):
+    cfg = sovereign.SovereignConfig(cycles=1, epochs_per_cycle=4, curriculum=((1, 200),),
+                                    warmup=2, window=2, val_size=100, sparsity=0.35)
+    net = sovereign.build_chains(cfg, 0)["apex"]
+    logs = sovereign.train_cycle(net, cfg, tiny_data, 1, 0, 0, "apex")
+    assert [round(e["sparsity"], 1) for e in logs] == [0.0, 0.0, 35.0, 35.0]
+    for name in ("fc1", "fc2", "fc_super"):
+        mask = getattr(net.mlp, f"mask_{name}")
+        weight = getattr(net.mlp, name).weight
+        assert torch.all(weight[mask == 0] == 0), name
+        assert (mask == 0).float().mean().item() == pytest.approx(0.35, abs=1e-3)
+
+
+def test_masks_stay_fixed_once_set():
+    torch.manual_seed(0)
+    net = SovereignNet(True, True)
+    sovereign.set_magnitude_masks(net.mlp, 0.35)
+    first = net.mlp.mask_fc1.clone()
+    with torch.no_grad():
+        net.mlp.fc1.weight.add_(torch.randn_like(net.mlp.fc1.weight))
+    assert sovereign.mask_sparsity(net.mlp) == pytest.approx(35.0, abs=0.01)
+    assert torch.equal(net.mlp.mask_fc1, first)
+
+
+def test_phase_z_excludes_the_current_value():
+    detector = sovereign.PhaseDetector(window=5, threshold=1.5)
+    history = [1.0, 2.0, 1.0, 2.0, 1.0]
+    assert [detector.update(v)[1] for v in history] == ["INIT"] * 5
+    z, phase = detector.update(10.0)
+    expected = abs(10.0 - np.mean(history)) / np.std(history)
+    assert z == pytest.approx(expected) and phase == "SHIFTING"
+    assert z > 2.0  # impossible if the current value were inside the window
+    z, phase = detector.update(np.mean([2.0, 1.0, 2.0, 1.0, 10.0]))
+    assert z == pytest.approx(0.0) and phase == "STABLE"
+
+
+def test_spectral_loss_follows_the_published_definition():
+    w = torch.diag(torch.tensor([4.0, 2.0, 1.0, 0.1]))
+    loss, entropy, rank = sovereign.spectral_terms(w)
+    p = np.array([4.0, 2.0, 1.0, 0.1]) / 7.1
+    assert entropy == pytest.approx(float(-(p * np.log(p)).sum()), rel=1e-5)
+    assert rank == 3  # 0.1 < 5 % of 4
+    assert float(loss) == pytest.approx(abs(entropy - math.log(4)), rel=1e-5)
+    assert sovereign.l_mon(w) == pytest.approx(1 / (float(loss) + 0.3), rel=1e-5)
+
+
+def test_apex_mixer_learns_and_blind_extractor_stays_frozen(tiny_data):
+    chains = sovereign.build_chains(TINY, 0)
+    before = {k: copy.deepcopy(v.state_dict()) for k, v in chains.items()}
+    assert torch.equal(before["apex"]["extractor.proj.weight"],
+                       before["blind"]["extractor.proj.weight"])  # fmt: skip
+    for chain, net in chains.items():
+        sovereign.train_cycle(net, TINY, tiny_data, 1, 0, 0, chain)
+    apex, blind = chains["apex"].state_dict(), chains["blind"].state_dict()
+    assert not torch.equal(apex["extractor.mixer.gate.weight"],
+                           before["apex"]["extractor.mixer.gate.weight"])  # fmt: skip
+    assert not torch.equal(apex["extractor.mixer.token_mlp.0.weight"],
+                           before["apex"]["extractor.mixer.token_mlp.0.weight"])  # fmt: skip
+    for key in ("extractor.proj.weight", "extractor.proj.bias"):
+        assert torch.equal(blind[key], before["blind"][key]), key
+    assert not torch.equal(blind["mlp.fc1.weight"], before["blind"]["mlp.fc1.weight"])
+
+
+def test_evolution_resumes_after_an_interruption_with_the_same_result(tiny_data, tmp_path):
+    whole = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "a")
+    part = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b", stop_after_cycle=1)
+    assert part["complete"] is False and len(part["cycles"]) == 2
+    resumed = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
+    assert resumed["complete"] and not resumed["cached"]
+    assert resumed["cycles"] == whole["cycles"]
+    assert resumed["epochs"] == whole["epochs"]
+    assert resumed["benchmark"] == whole["benchmark"]
+    again = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
+    assert again["cached"] and again["cycles"] == whole["cycles"]
+
+
+def test_selection_keeps_the_alpha_when_validation_drops(tiny_data, tmp_path):
+    result = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path)
+    for prev, cur in zip(result["cycles"], result["cycles"][1:], strict=False):
+        for chain in ("apex", "blind"):
+            assert cur[f"{chain}_val"] >= prev[f"{chain}_val"]
+            if not cur[f"{chain}_accepted"]:
+                assert cur[f"{chain}_fine"] == prev[f"{chain}_fine"]
+
+
+def test_curriculum_between_keys_uses_the_key_below():
+    cfg = sovereign.SovereignConfig()
+    sizes = [cfg.train_size(c, 45_000) for c in range(1, 16)]
+    assert sizes[:3] == [5000] * 3 and sizes[3:6] == [20000] * 3 and sizes[6:] == [45000] * 9
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"shock_threshold": -1.0}, r"shock_threshold=-1.0 .*\[0, inf\)"),
+    ({"sparsity": 1.0}, r"sparsity=1.0 .*\[0, 1\)"),
+    ({"warmup": -5}, r"warmup=-5 .*\[0, inf\)"),
+    ({"warmup": 2.5}, "warmup=2.5 is not an integer"),
+    ({"masks": "random"}, "masks='random'"),
+])  # fmt: skip
+def test_bad_settings_raise_before_compute(kwargs, message, monkeypatch):
+    monkeypatch.setattr(sovereign, "train_cycle", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ParameterError, match=message):
+        sovereign.SovereignConfig(**kwargs)
+
+
+def test_cifar10_is_refused_for_the_hierarchy():
+    with pytest.raises(ParameterError, match="no superclasses"):
+        sovereign.SovereignData.from_dataset(data.synthetic_dataset("cifar10", 300, 50), 50)
