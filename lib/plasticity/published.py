@@ -122,3 +122,53 @@ LAZARUS_SEED_DELTAS = {
     0.2: [1.02, 4.82, 1.94, 2.40, 1.61],
     0.3: [4.66, 6.63, 2.89, 3.07, 5.37],
 }
+
+#: NeuroSovereign v15.4, section 5.1: per-cycle fine and coarse accuracy (percent).
+SOVEREIGN_CYCLES = {
+    0: {
+        "apex_fine": 4.4,
+        "blind_fine": 4.3,
+        "d_struct": 0.1,
+        "apex_coarse": 20.8,
+        "blind_coarse": 5.4,
+        "d_hier": 15.4,
+    },
+    5: {
+        "apex_fine": 28.7,
+        "blind_fine": 24.2,
+        "d_struct": 4.5,
+        "apex_coarse": 38.2,
+        "blind_coarse": 18.1,
+        "d_hier": 20.1,
+    },
+    10: {
+        "apex_fine": 45.3,
+        "blind_fine": 40.1,
+        "d_struct": 5.2,
+        "apex_coarse": 52.4,
+        "blind_coarse": 30.8,
+        "d_hier": 21.6,
+    },
+    15: {
+        "apex_fine": 53.2,
+        "blind_fine": 47.8,
+        "d_struct": 5.4,
+        "apex_coarse": 61.3,
+        "blind_coarse": 37.2,
+        "d_hier": 24.1,
+    },
+}
+
+#: Final hierarchy benchmark on CoarseCIFAR100 (section 5.1).
+SOVEREIGN_BENCHMARK = {"apex": 42.7, "blind": 14.5, "delta": 28.2, "delta_std": 1.1, "runs": 5}
+
+#: Phase claims (section 5.2).
+SOVEREIGN_PHASES = {"stable_pct": 68.0, "apex_over_blind_shifting": 3.2, "l_mon": 2.2}
+
+#: Ablation (section 5.3): dHier, dAcc (points) and sparsity (percent).
+SOVEREIGN_ABLATION = {
+    "full": {"d_hier": 28.2, "d_struct": 5.4, "sparsity": 34.7},
+    "no warm-up": {"d_hier": 22.1, "d_struct": 3.8, "sparsity": 41.2},
+    "no shock": {"d_hier": 18.3, "d_struct": 2.1, "sparsity": 33.9},
+    "no mixer": {"d_hier": 14.5, "d_struct": -1.2, "sparsity": 35.1},
+}

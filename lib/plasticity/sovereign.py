@@ -641,3 +641,67 @@ def clear_run(
 ) -> None:
     """Delete a run's checkpoints and result."""
     shutil.rmtree(run_dir_for(config, seed, data, cache_dir), ignore_errors=True)
+
+
+# ----------------------------------------------------------------- published simplification
+
+
+@torch.no_grad()
+def _features(extractor, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    normalize = Normalizer()
+    extractor.eval()
+    return torch.cat([extractor(normalize(x[i : i + batch])) for i in range(0, len(x), batch)])
+
+
+def frozen_extractor_ceiling(
+    data: SovereignData, epochs: int = 30, seed: int = 0, lr: float = 0.005, batch_size: int = 256
+) -> dict:
+    """Train the taxonomic MLP on a frozen random patch projection with mean pooling
+    (the published code's extractor, no mixer) on the whole training split.
+
+    The features are computed once (the extractor is frozen and there is no
+    augmentation), so many epochs are cheap. Returns the feature rank, the per-epoch
+    train / validation accuracy and the final test accuracies.
+    """
+    check_number("epochs", epochs, low=1, integer=True)
+    torch.manual_seed(seed)
+    net = SovereignNet(mixer=False, train_extractor=False)
+    feats = {
+        k: _features(net.extractor, x)
+        for k, x in (("train", data.train_x), ("val", data.val_x), ("test", data.test_x))
+    }
+    centred = feats["train"][:5000] - feats["train"][:5000].mean(0)
+    sv = torch.linalg.svdvals(centred.double())
+    rank = int((sv > sv[0] * 1e-6).sum())
+    opt = torch.optim.AdamW(net.mlp.parameters(), lr=lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    y, c = data.train_y, data.fine_to_coarse
+    history = []
+    g = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        net.mlp.train()
+        order = torch.randperm(len(y), generator=g)
+        hits = 0
+        for i in range(0, len(y), batch_size):
+            idx = order[i : i + batch_size]
+            fine, coarse = net.mlp(feats["train"][idx])
+            loss = F.cross_entropy(fine, y[idx]) + 0.15 * F.cross_entropy(coarse, c[y[idx]])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            hits += int((fine.argmax(1) == y[idx]).sum())
+        sched.step()
+        with torch.no_grad():
+            val = float((net.mlp(feats["val"])[0].argmax(1) == data.val_y).float().mean() * 100)
+        history.append({"epoch": epoch + 1, "train_acc": 100.0 * hits / len(y), "val_acc": val})
+    with torch.no_grad():
+        fine, coarse = net.mlp(feats["test"])
+    cy = c[data.test_y]
+    return {
+        "feature_rank": rank,
+        "feature_dim": int(feats["train"].shape[1]),
+        "history": history,
+        "test_fine": float((fine.argmax(1) == data.test_y).float().mean() * 100),
+        "test_coarse_head": float((coarse.argmax(1) == cy).float().mean() * 100),
+        "test_coarse_from_fine": float((c[fine.argmax(1)] == cy).float().mean() * 100),
+    }
