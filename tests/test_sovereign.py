@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from plasticity import data, sovereign
 from plasticity.models import SovereignNet, count_parameters
 from plasticity.profiles import ParameterError
