@@ -155,9 +155,9 @@ fired = int(runs[runs["variant"] == "full"]["shock_epochs"].sum())
 if fired == 0:
     lines.append(
         f"At this budget the train - validation gap never exceeded {base.shock_threshold:g} "
-        "points, so the shock never fired: 'no shock' and 'constant lambda_tax' are the "
-        "same run as 'full' for the shock's part, and only a longer schedule (the `paper` "
-        "profile) or a lower threshold (chapter 9's slider) can test it."
+        "points, so the shock never fired and 'no shock' and 'constant lambda_tax' train "
+        "exactly like 'full'; only a longer schedule (the `paper` profile) or a lower "
+        "threshold (chapter 9's slider) can test the shock."
     )
 best = summary.loc[summary["d_hier_mean"].idxmax(), "variant"]
 lines.append(f"The largest mean dHier comes from **{best}**.")
