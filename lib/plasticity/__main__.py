@@ -55,21 +55,27 @@ def _data_info(args) -> int:
     return 0
 
 
-def _bench_train(args) -> int:
-    from . import bench
+def _bench_data(args):
+    """CIFAR-10 for a benchmark (or its synthetic look-alike), and a header line."""
+    import torch
 
     if args.synthetic:
-        ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=100)
+        ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
     else:
         ds = data.load_dataset(
             "cifar10", args.data_dir, archives=args.data_archive or [], download=False
         )
-    import torch
+    fingerprint = ds.describe()["fingerprint"]
+    threads = torch.get_num_threads()
+    print(f"data: {ds.title} ({fingerprint}), torch {torch.__version__}, {threads} threads")
+    return ds
 
-    print(
-        f"data: {ds.title} ({ds.describe()['fingerprint']}), torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads, batch 64, {args.steps} timed steps"
-    )
+
+def _bench_train(args) -> int:
+    from . import bench
+
+    ds = _bench_data(args)
+    print(f"batch 64, {args.steps} timed steps")
     rows = bench.train_throughput(ds, steps=args.steps)
     for row in rows:
         print(
@@ -83,18 +89,8 @@ def _bench_train(args) -> int:
 def _bench_vshape(args) -> int:
     from . import bench
 
-    if args.synthetic:
-        ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
-    else:
-        ds = data.load_dataset(
-            "cifar10", args.data_dir, archives=args.data_archive or [], download=False
-        )
-    import torch
-
-    print(
-        f"data: {ds.title}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"{args.epochs} epochs, alpha 0.35, {args.steps} repair steps"
-    )
+    ds = _bench_data(args)
+    print(f"{args.epochs} epochs, alpha 0.35, {args.steps} repair steps")
     rows = bench.vshape_protocol(ds, epochs=args.epochs, steps=args.steps)
     print(f"{'phase':40s} {'steps':>6s} {'seconds':>8s} {'steps/s':>8s} {'accuracy':>9s}")
     for r in rows:
