@@ -26,7 +26,9 @@
 # What runs here is the system the paper describes (chapter 8): both networks get the
 # fine and the coarse loss with the **official** superclasses; the shock raises
 # lambda_tax from 0.15 to 0.7 for an epoch whenever the previous epoch's
-# train - validation gap exceeds `shock_threshold`; after the mask warm-up, 35 % of
+# train - validation gap exceeds `shock_threshold` (the gap is tracked within a
+# cycle, so each cycle's first epoch runs at the base weight, as in the published
+# code); after the mask warm-up, 35 % of
 # every MLP weight matrix is pruned by magnitude and stays zero; each cycle's child
 # replaces the alpha only if its **validation** accuracy (a split carved from train)
 # does not drop. Test accuracy is measured after each cycle for reporting only.
