@@ -59,8 +59,7 @@ def _repair_pruned(lab, mode: str):
     student, info = lazarus.Damage("prune", 0.8, mode).apply(lab.model)
     teacher = lab.model
     images = lab.images("train")
-    lazarus.repair(student, teacher, lazarus.RepairConfig(steps=15, lr=1e-3),
-                   images=images, seed=0)  # fmt: skip
+    lazarus.repair(student, teacher, lazarus.RepairConfig(steps=15, lr=1e-3), images=images, seed=0)
     return student, info
 
 
@@ -137,25 +136,31 @@ def test_noise_only_baseline_trains_on_noise_inputs(lab):
     assert not torch.equal(student.fc1.weight, before)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"w_cons": -1.0}, r"w_cons=-1.0 is out of range; valid range is \[0, inf\)"),
-    ({"w_cons": 0.0, "w_stab": 0.0, "w_ent": 0.0}, "at least one loss weight"),
-    ({"inputs": "imagenet"}, "inputs='imagenet'"),
-    ({"teacher": "oracle"}, "teacher='oracle'"),
-    ({"loss": "supervised", "inputs": "gaussian"}, "needs inputs='train'"),
-    ({"steps": 0}, "steps=0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"w_cons": -1.0}, r"w_cons=-1.0 is out of range; valid range is \[0, inf\)"),
+        ({"w_cons": 0.0, "w_stab": 0.0, "w_ent": 0.0}, "at least one loss weight"),
+        ({"inputs": "imagenet"}, "inputs='imagenet'"),
+        ({"teacher": "oracle"}, "teacher='oracle'"),
+        ({"loss": "supervised", "inputs": "gaussian"}, "needs inputs='train'"),
+        ({"steps": 0}, "steps=0"),
+    ],
+)
 def test_bad_repair_settings_raise(kwargs, message):
     with pytest.raises(ParameterError, match=message):
         lazarus.RepairConfig(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"kind": "noise", "level": -0.1}, r"alpha=-0.1 .*\[0, inf\)"),
-    ({"kind": "prune", "level": 1.0}, r"prune_amount=1.0 .*\[0, 1\)"),
-    ({"kind": "prune", "level": 0.5, "mode": "grow"}, "prune_mode='grow'"),
-    ({"kind": "melt", "level": 0.5}, "damage='melt'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kind": "noise", "level": -0.1}, r"alpha=-0.1 .*\[0, inf\)"),
+        ({"kind": "prune", "level": 1.0}, r"prune_amount=1.0 .*\[0, 1\)"),
+        ({"kind": "prune", "level": 0.5, "mode": "grow"}, "prune_mode='grow'"),
+        ({"kind": "melt", "level": 0.5}, "damage='melt'"),
+    ],
+)
 def test_bad_damage_raises_before_compute(kwargs, message, monkeypatch):
     monkeypatch.setattr(lazarus, "repair", lambda *a, **k: pytest.fail("repair started"))
     with pytest.raises(ParameterError, match=message):

@@ -12,8 +12,15 @@ from plasticity import data, sovereign
 from plasticity.models import SovereignNet, count_parameters
 from plasticity.profiles import ParameterError
 
-TINY = sovereign.SovereignConfig(cycles=2, epochs_per_cycle=2, curriculum=((1, 200), (2, 300)),
-                                 warmup=2, window=2, val_size=100, report_test_size=100)
+TINY = sovereign.SovereignConfig(
+    cycles=2,
+    epochs_per_cycle=2,
+    curriculum=((1, 200), (2, 300)),
+    warmup=2,
+    window=2,
+    val_size=100,
+    report_test_size=100,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +37,17 @@ def test_parameter_counts_match_the_published_modules():
     assert fine.shape == (3, 100) and coarse.shape == (3, 20)
 
 
-@pytest.mark.parametrize("gap, expected", [
-    (None, 0.15), (3.9, 0.15), (4.0, 0.15), (4.0001, 0.7), (25.0, 0.7), (-3.0, 0.15),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "gap, expected",
+    [
+        (None, 0.15),
+        (3.9, 0.15),
+        (4.0, 0.15),
+        (4.0001, 0.7),
+        (25.0, 0.7),
+        (-3.0, 0.15),
+    ],
+)
 def test_shock_fires_exactly_when_the_gap_exceeds_the_threshold(gap, expected):
     assert sovereign.shock_lambda(gap, sovereign.SovereignConfig()) == expected
 
@@ -43,8 +58,15 @@ def test_no_shock_ablation_never_fires():
 
 
 def test_shock_follows_the_previous_epochs_gap_in_training(tiny_data):
-    cfg = sovereign.SovereignConfig(cycles=1, epochs_per_cycle=4, curriculum=((1, 200),),
-                                    warmup=10, window=2, val_size=100, shock_threshold=1.0)
+    cfg = sovereign.SovereignConfig(
+        cycles=1,
+        epochs_per_cycle=4,
+        curriculum=((1, 200),),
+        warmup=10,
+        window=2,
+        val_size=100,
+        shock_threshold=1.0,
+    )
     net = sovereign.build_chains(cfg, 0)["apex"]
     logs = sovereign.train_cycle(net, cfg, tiny_data, 1, 0, 0, "apex")
     assert logs[0]["lambda_tax"] == cfg.lambda_base
@@ -54,8 +76,15 @@ def test_shock_follows_the_previous_epochs_gap_in_training(tiny_data):
 
 
 def test_masks_are_all_ones_before_warmup_and_pruned_weights_stay_zero(tiny_data):
-    cfg = sovereign.SovereignConfig(cycles=1, epochs_per_cycle=4, curriculum=((1, 200),),
-                                    warmup=2, window=2, val_size=100, sparsity=0.35)
+    cfg = sovereign.SovereignConfig(
+        cycles=1,
+        epochs_per_cycle=4,
+        curriculum=((1, 200),),
+        warmup=2,
+        window=2,
+        val_size=100,
+        sparsity=0.35,
+    )
     net = sovereign.build_chains(cfg, 0)["apex"]
     logs = sovereign.train_cycle(net, cfg, tiny_data, 1, 0, 0, "apex")
     assert [round(e["sparsity"], 1) for e in logs] == [0.0, 0.0, 35.0, 35.0]
@@ -102,15 +131,19 @@ def test_spectral_loss_follows_the_published_definition():
 def test_apex_mixer_learns_and_blind_extractor_stays_frozen(tiny_data):
     chains = sovereign.build_chains(TINY, 0)
     before = {k: copy.deepcopy(v.state_dict()) for k, v in chains.items()}
-    assert torch.equal(before["apex"]["extractor.proj.weight"],
-                       before["blind"]["extractor.proj.weight"])  # fmt: skip
+    assert torch.equal(
+        before["apex"]["extractor.proj.weight"], before["blind"]["extractor.proj.weight"]
+    )
     for chain, net in chains.items():
         sovereign.train_cycle(net, TINY, tiny_data, 1, 0, 0, chain)
     apex, blind = chains["apex"].state_dict(), chains["blind"].state_dict()
-    assert not torch.equal(apex["extractor.mixer.gate.weight"],
-                           before["apex"]["extractor.mixer.gate.weight"])  # fmt: skip
-    assert not torch.equal(apex["extractor.mixer.token_mlp.0.weight"],
-                           before["apex"]["extractor.mixer.token_mlp.0.weight"])  # fmt: skip
+    assert not torch.equal(
+        apex["extractor.mixer.gate.weight"], before["apex"]["extractor.mixer.gate.weight"]
+    )
+    assert not torch.equal(
+        apex["extractor.mixer.token_mlp.0.weight"],
+        before["apex"]["extractor.mixer.token_mlp.0.weight"],
+    )
     for key in ("extractor.proj.weight", "extractor.proj.bias"):
         assert torch.equal(blind[key], before["blind"][key]), key
     assert not torch.equal(blind["mlp.fc1.weight"], before["blind"]["mlp.fc1.weight"])
@@ -144,13 +177,16 @@ def test_curriculum_between_keys_uses_the_key_below():
     assert sizes[:3] == [5000] * 3 and sizes[3:6] == [20000] * 3 and sizes[6:] == [45000] * 9
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"shock_threshold": -1.0}, r"shock_threshold=-1.0 .*\[0, inf\)"),
-    ({"sparsity": 1.0}, r"sparsity=1.0 .*\[0, 1\)"),
-    ({"warmup": -5}, r"warmup=-5 .*\[0, inf\)"),
-    ({"warmup": 2.5}, "warmup=2.5 is not an integer"),
-    ({"masks": "random"}, "masks='random'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"shock_threshold": -1.0}, r"shock_threshold=-1.0 .*\[0, inf\)"),
+        ({"sparsity": 1.0}, r"sparsity=1.0 .*\[0, 1\)"),
+        ({"warmup": -5}, r"warmup=-5 .*\[0, inf\)"),
+        ({"warmup": 2.5}, "warmup=2.5 is not an integer"),
+        ({"masks": "random"}, "masks='random'"),
+    ],
+)
 def test_bad_settings_raise_before_compute(kwargs, message, monkeypatch):
     monkeypatch.setattr(sovereign, "train_cycle", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ParameterError, match=message):
