@@ -159,8 +159,9 @@ if fired == 0:
         "exactly like 'full'; only a longer schedule (the `paper` profile) or a lower "
         "threshold (chapter 9's slider) can test the shock."
     )
-best = summary.loc[summary["d_hier_mean"].idxmax(), "variant"]
-lines.append(f"The largest mean dHier comes from **{best}**.")
+top = summary["d_hier_mean"].max()
+best = summary[np.isclose(summary["d_hier_mean"], top)]["variant"].tolist()
+lines.append(f"The largest mean dHier ({top:+.2f}) comes from **{', '.join(best)}**.")
 if ch.profile.synthetic:
     lines.insert(0, "Synthetic data: these numbers only show that the pipeline works.")
 display(Markdown("\n\n".join(lines)))
