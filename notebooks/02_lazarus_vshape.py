@@ -26,8 +26,9 @@
 # direction scaled to `alpha * ||p||`.
 #
 # **Repair.** Adam (lr 1e-4, batch 64) on
-# $L = 1.0\,\mathrm{MSE}(f(x), f_\mathrm{ref}(x)) + 0.5\,\mathrm{MSE}(f(x), f(x + 0.05\,\epsilon))
-#  + 0.05\,\mathrm{ReLU}(H(f(x)) - 1.5)$,
+#
+# $$L = 1.0 \cdot \mathrm{MSE}(f(x), f_\mathrm{ref}(x)) + 0.5 \cdot \mathrm{MSE}(f(x), f(x + 0.05 \epsilon)) + 0.05 \cdot \mathrm{ReLU}(H(f(x)) - 1.5)$$
+#
 # exactly as the published code runs it: `x` are the **CIFAR-10 training images**
 # (labels discarded) and `f_ref` is the **undamaged original model**. Chapter 7 asks
 # what happens without either.
