@@ -492,17 +492,12 @@ def evolve(
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     alphas = build_chains(config, seed)
-    state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
-    for chain, net in alphas.items():
-        state["alpha_val"][chain] = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)[
-            "fine"
-        ]
-    state["cycles"].append(
-        _cycle_report(0, alphas, data, {c: True for c in CHAINS}, state, config.report_test_size)
+    latest = next(
+        ((c, ckpt) for c in range(config.cycles, -1, -1) if (ckpt := _load_checkpoint(run_dir, c))),
+        None,
     )
-    done = max((c for c in range(config.cycles + 1) if _load_checkpoint(run_dir, c)), default=-1)
-    if done >= 0:
-        tensors, state = _load_checkpoint(run_dir, done)
+    if latest is not None:
+        done, (tensors, state) = latest
         for chain, net in alphas.items():
             prefix = f"{chain}."
             net.load_state_dict(
@@ -511,6 +506,15 @@ def evolve(
         if log:
             log(f"resuming after cycle {done}")
     else:
+        state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
+        for chain, net in alphas.items():
+            val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
+            state["alpha_val"][chain] = val["fine"]
+        state["cycles"].append(
+            _cycle_report(
+                0, alphas, data, dict.fromkeys(CHAINS, True), state, config.report_test_size
+            )
+        )
         _save_checkpoint(run_dir, 0, alphas, state)
     for cycle in range(state["cycle"] + 1, config.cycles + 1):
         accepted = {}
