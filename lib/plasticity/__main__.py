@@ -1,4 +1,4 @@
-"""Command line: ``python -m plasticity {book,cache,data,bench} ...``."""
+"""Command line: ``python -m plasticity {book,site,cache,data,bench} ...``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,12 @@ def _bench_vshape(args) -> int:
     return 0
 
 
+def _site_build(args) -> int:
+    from . import site
+
+    return site.main_build(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     p_run.set_defaults(func=book.main_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=_book_list)
+
+    p_site = sub.add_parser("site", help="the executed book as a static site (offline)")
+    site_sub = p_site.add_subparsers(dest="action", required=True)
+    p_build = site_sub.add_parser("build", help="myst.yml's pages to static HTML in _build/html")
+    p_build.add_argument("--root", help="folder with myst.yml and executed/ (default: the book)")
+    p_build.add_argument("--out", help="output folder (default: <root>/_build/html)")
+    p_build.set_defaults(func=_site_build)
 
     p_cache = sub.add_parser("cache", help="inspect or clear the train-or-load cache")
     p_cache.add_argument("--cache-dir", help="cache folder (default: data/cache)")

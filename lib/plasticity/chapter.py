@@ -54,25 +54,36 @@ class Chapter:
     def _described(self) -> list[dict]:
         return [ds.describe() for ds in self.datasets.values()]
 
-    def save_figure(self, fig, name: str):
+    def save_figure(self, fig, name: str, datasets: list[dict] | None = None):
         """Save ``fig`` as ``figures/<chapter>/<name>.png`` with a manifest entry."""
         return plots.save_figure(
             fig,
             self.name,
             name,
             profile=self.profile.name,
-            datasets=self._described(),
+            datasets=self._described() if datasets is None else datasets,
             figures_dir=self.figures_dir,
         )
 
-    def save_table(self, df, name: str):
+    def save_table(self, df, name: str, datasets: list[dict] | None = None):
         """Save ``df`` as ``figures/<chapter>/<name>.csv`` with a manifest entry."""
         return plots.save_table(
             df,
             self.name,
             name,
             profile=self.profile.name,
-            datasets=self._described(),
+            datasets=self._described() if datasets is None else datasets,
+            figures_dir=self.figures_dir,
+        )
+
+    def save_markdown(self, text: str, name: str, datasets: list[dict] | None = None):
+        """Save Markdown as ``figures/<chapter>/<name>.md`` with a manifest entry."""
+        return plots.save_markdown(
+            text,
+            self.name,
+            name,
+            profile=self.profile.name,
+            datasets=self._described() if datasets is None else datasets,
             figures_dir=self.figures_dir,
         )
 

@@ -169,6 +169,23 @@ def save_table(
     return path
 
 
+def save_markdown(
+    text: str,
+    chapter: str,
+    name: str,
+    *,
+    profile: str,
+    datasets: Iterable[dict] = (),
+    figures_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Save Markdown (a table for a page to include) as ``<chapter>/<name>.md``."""
+    datasets = list(datasets)
+    root, path = _target(figures_dir, chapter, name, ".md")
+    path.write_text(text)
+    _record(root, path, kind="table", chapter=chapter, profile=profile, datasets=datasets)
+    return path
+
+
 def read_manifest(figures_dir: str | os.PathLike | None = None) -> dict:
     """The manifest as a dict (``{"files": {path: entry}}``)."""
     path = paths.figures_dir(figures_dir) / MANIFEST

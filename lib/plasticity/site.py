@@ -1,0 +1,202 @@
+"""The book as a static site: ``myst.yml``'s pages built into ``_build/html``, offline.
+
+Two steps, both from the MyST project's own tools:
+
+1. ``myst build --site`` (mystmd, installed from PyPI with the package) reads
+   ``myst.yml`` and the executed notebooks and writes each page's AST to
+   ``_build/site/``. ``myst.yml`` names a project-owned site template
+   (``site/template.yml``), so nothing is downloaded.
+2. ``site/render.mjs`` turns that AST into static HTML with ``myst-to-html`` (and
+   ``myst-parser`` for Markdown outputs, KaTeX's stylesheet for math): one file per
+   page, relative links, images and notebooks under ``assets/``.
+
+The pages come from the notebooks ``make book`` executed (``executed/``); nothing is
+re-executed. With internet, MyST's own book theme works too: ``myst build --html``
+after setting ``site: template: book-theme`` in ``myst.yml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import book, paths
+
+MIN_NODE = 20
+CONFIG = "myst.yml"
+EXECUTED_PREFIX = "executed/"
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built; the message says what is missing and how to get it."""
+
+
+@dataclass(frozen=True)
+class Built:
+    out_dir: Path
+    pages: list[dict]
+    seconds: float
+
+
+def sources_dir() -> Path:
+    """``site/``: the template, the renderer, its npm lock file and the stylesheet."""
+    return paths.project_root() / "site"
+
+
+def read_config(root: Path) -> dict:
+    import yaml
+
+    path = root / CONFIG
+    if not path.is_file():
+        raise SiteError(f"{path} not found: the site is described by {CONFIG} at the book's root")
+    return yaml.safe_load(path.read_text())
+
+
+def toc_files(config: dict) -> list[str]:
+    """Every ``file:`` in the table of contents, in reading order."""
+    found: list[str] = []
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("children"))
+
+    walk(config.get("project", {}).get("toc"))
+    return found
+
+
+def check_sources(root: Path, chapters: list[book.ChapterFile] | None = None) -> list[str]:
+    """Raise unless the toc lists every chapter and every listed file exists."""
+    files = toc_files(read_config(root))
+    chapters = book.chapters() if chapters is None else chapters
+    expected = [f"{EXECUTED_PREFIX}{c.stem}.ipynb" for c in chapters]
+    left_out = [f for f in expected if f not in files]
+    if left_out:
+        raise SiteError(f"{CONFIG}'s toc leaves out chapters: {', '.join(left_out)}")
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise SiteError(
+            f"{len(missing)} page(s) of the site are missing: {', '.join(missing)}. "
+            "The chapters' pages are the notebooks `make book` executes; run it first "
+            "(or `make book ONLY=\"NN\"` for single chapters)."
+        )
+    return files
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise SiteError(
+            f"Node.js >= {MIN_NODE} is needed to build the site and was not found on PATH "
+            "(Debian/Ubuntu: apt install nodejs; or https://nodejs.org)"
+        )
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+    match = re.match(r"v(\d+)", out.strip())
+    if not match or int(match.group(1)) < MIN_NODE:
+        raise SiteError(f"Node.js >= {MIN_NODE} is needed to build the site; found {out.strip()}")
+    return node
+
+
+def ensure_renderer(site_sources: Path | None = None, log=print) -> Path:
+    """Install the renderer's npm packages (``npm ci``) unless they are up to date."""
+    site_sources = site_sources or sources_dir()
+    lock = site_sources / "package-lock.json"
+    installed = site_sources / "node_modules" / ".package-lock.json"
+    if installed.is_file() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return site_sources
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SiteError("npm (from Node.js) is needed once to install the site renderer")
+    log("installing the site renderer (npm ci in site/)")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=site_sources,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SiteError(f"npm ci in {site_sources} failed:\n{result.stderr[-3000:]}")
+    return site_sources
+
+
+def myst_script() -> Path:
+    """The MyST command line bundled in the ``mystmd`` Python package."""
+    try:
+        from importlib.resources import files
+
+        script = Path(str(files("mystmd_py") / "myst.cjs"))
+    except ModuleNotFoundError as exc:
+        raise SiteError("the mystmd package is missing: pip install -e '.[dev]'") from exc
+    if not script.is_file():
+        raise SiteError(f"mystmd's command line is missing at {script}")
+    return script
+
+
+def _run(cmd: list[str], cwd: Path, what: str, env: dict | None = None) -> str:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise SiteError(f"{what} failed (exit {result.returncode}):\n{output[-4000:]}")
+    return output
+
+
+def build(
+    root: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    log=print,
+) -> Built:
+    """Build the static site of the project at ``root`` into ``out_dir``.
+
+    ``root`` holds ``myst.yml`` and the executed notebooks (default: the book's
+    root); ``out_dir`` defaults to ``<root>/_build/html``. Checks come first: a
+    missing chapter raises before anything is built, and a previous site stays
+    untouched.
+    """
+    import time
+
+    start = time.perf_counter()
+    root = Path(root).resolve() if root else paths.project_root()
+    out = Path(out_dir).resolve() if out_dir else root / "_build" / "html"
+    files = check_sources(root)
+    node = node_binary()
+    renderer = ensure_renderer(log=log)
+
+    env = {**os.environ, "MYST_LANG": "PYTHON", "BROWSER": "none"}
+    log(f"myst build --site ({len(files)} pages)")
+    output = _run([node, str(myst_script()), "build", "--site", "--ci"], root, "myst build", env)
+    problems = [line for line in output.splitlines() if line.lstrip().startswith(("⛔", "🛑"))]
+    if problems:
+        raise SiteError("myst build reported errors:\n" + "\n".join(problems))
+
+    staging = out.with_name(out.name + ".partial")
+    _run([node, str(renderer / "render.mjs"), str(root / "_build" / "site"), str(staging)],
+         root, "render.mjs")
+    pages = json.loads((staging / "pages.json").read_text())["pages"]
+    rendered = {p["source"].lstrip("/") for p in pages if p.get("source")}
+    lost = [f for f in files if f not in rendered]
+    if lost:
+        raise SiteError(f"the site was built without these pages: {', '.join(lost)}")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    seconds = time.perf_counter() - start
+    log(f"site: {len(pages)} pages in {out} ({seconds:.1f} s)")
+    return Built(out, pages, seconds)
+
+
+def main_build(args) -> int:
+    try:
+        built = build(args.root, args.out, log=lambda *a: print(*a, file=sys.stderr))
+    except SiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(built.out_dir / "index.html")
+    return 0

@@ -1,0 +1,313 @@
+// Render the MyST site content (the AST that `myst build --site` writes) to static HTML.
+//
+//   node site/render.mjs <site-dir> <out-dir>
+//
+// <site-dir> is MyST's _build/site (config.json, content/<slug>.json, public/);
+// <out-dir> receives <slug>.html for every page, index.html, assets/ and pages.json.
+// Text, math, code and tables go through MyST's own myst-to-html; notebook outputs
+// (figures, HTML tables, Markdown, streams, errors) are rendered here, since
+// myst-to-html leaves them empty. Every link is relative, so the site works from any
+// sub-path or straight from the file system, with no network.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mystToHtml } from 'myst-to-html';
+import { mystParse } from 'myst-parser';
+import { all } from 'mdast-util-to-hast';
+import katex from 'katex';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const IMAGE_TYPES = ['image/svg+xml', 'image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+const WIDGET_TYPE = 'application/vnd.jupyter.widget-view+json';
+
+function fail(message) {
+  console.error(`render.mjs: ${message}`);
+  process.exit(2);
+}
+
+function escapeHtml(text) {
+  return String(text)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+}
+
+function stripAnsi(text) {
+  // eslint-disable-next-line no-control-regex
+  return String(text).replace(/\u001b\[[0-9;]*[A-Za-z]/g, '');
+}
+
+function readJson(file) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    fail(`cannot read ${file}: ${err.message}`);
+  }
+}
+
+// ---------------------------------------------------------------- links and assets
+
+function pageFile(slug, indexSlug) {
+  return slug === indexSlug ? 'index.html' : `${slug}.html`;
+}
+
+function makeUrlRewriter(slugs, indexSlug) {
+  return (url) => {
+    if (typeof url !== 'string' || !url.startsWith('/') || url.startsWith('//')) return url;
+    const [target, hash] = url.slice(1).split('#', 2);
+    const suffix = hash ? `#${hash}` : '';
+    if (target === '' || target === indexSlug) return `index.html${suffix}`;
+    if (slugs.has(target)) return `${pageFile(target, indexSlug)}${suffix}`;
+    if (target.startsWith('build/')) return `assets/${target.slice('build/'.length)}${suffix}`;
+    return `assets/${target}${suffix}`;
+  };
+}
+
+// Cells and outputs tagged remove-* are dropped; hide-* ones fold into a <details>.
+function applyVisibility(node) {
+  if (!node?.children) return;
+  node.children = node.children.filter((child) => child.visibility !== 'remove');
+  for (const child of node.children) applyVisibility(child);
+}
+
+function rewriteUrls(node, rewrite) {
+  if (!node || typeof node !== 'object') return;
+  if ((node.type === 'link' || node.type === 'image' || node.type === 'linkBlock') && node.url) {
+    node.url = rewrite(node.url);
+  }
+  if (node.type === 'crossReference' && node.url) node.url = rewrite(node.url);
+  for (const child of node.children ?? []) rewriteUrls(child, rewrite);
+}
+
+// ---------------------------------------------------------------- math
+
+function mathHtml(node, displayMode) {
+  if (node.html) return node.html;
+  try {
+    return katex.renderToString(node.value ?? '', { displayMode, throwOnError: false });
+  } catch {
+    return `<code>${escapeHtml(node.value ?? '')}</code>`;
+  }
+}
+
+// ---------------------------------------------------------------- notebook outputs
+
+function plainText(data) {
+  const text = data['text/plain'];
+  return text ? stripAnsi(text.content ?? text) : '';
+}
+
+function renderMarkdown(content, rewrite) {
+  const tree = mystParse(content);
+  rewriteUrls(tree, rewrite);
+  return mystToHtml(tree, htmlOptions(rewrite));
+}
+
+function renderOutput(jupyter, rewrite) {
+  if (!jupyter) return '';
+  const kind = jupyter.output_type;
+  if (kind === 'stream') {
+    const cls = jupyter.name === 'stderr' ? 'output-stderr' : 'output-stream';
+    return `<pre class="${cls}">${escapeHtml(stripAnsi(jupyter.text ?? ''))}</pre>`;
+  }
+  if (kind === 'error') {
+    const trace = (jupyter.traceback ?? []).map(stripAnsi).join('\n');
+    return `<pre class="output-error">${escapeHtml(trace || `${jupyter.ename}: ${jupyter.evalue}`)}</pre>`;
+  }
+  const data = jupyter.data ?? {};
+  for (const type of IMAGE_TYPES) {
+    if (data[type]?.path) {
+      const alt = plainText(data).startsWith('<Figure') ? 'figure' : plainText(data) || 'figure';
+      return `<img class="output-image" src="${escapeHtml(rewrite(data[type].path))}" alt="${escapeHtml(alt)}">`;
+    }
+  }
+  if (data['text/html']) {
+    return `<div class="output-html">${data['text/html'].content ?? ''}</div>`;
+  }
+  if (data['text/markdown']) {
+    return `<div class="output-markdown">${renderMarkdown(data['text/markdown'].content ?? '', rewrite)}</div>`;
+  }
+  if (data['text/latex']) {
+    return `<div class="output-latex">${mathHtml({ value: data['text/latex'].content.replace(/^\$+|\$+$/g, '') }, true)}</div>`;
+  }
+  // A widget without a static fallback has nothing a static page can show; its
+  // text/plain is a repr like "VBox(...)", which is noise, so it is dropped.
+  if (data[WIDGET_TYPE]) return '';
+  const text = plainText(data);
+  return text ? `<pre class="output-text">${escapeHtml(text)}</pre>` : '';
+}
+
+// ---------------------------------------------------------------- myst-to-html options
+
+function htmlOptions(rewrite) {
+  const raw = (value) => ({ type: 'raw', value });
+  return {
+    hast: {
+      allowDangerousHtml: true,
+      handlers: {
+        math: (h, node) => raw(`<div class="math-display">${mathHtml(node, true)}</div>`),
+        inlineMath: (h, node) => raw(mathHtml(node, false)),
+        output: (h, node) => raw(`<div class="output">${renderOutput(node.jupyter_data, rewrite)}</div>`),
+        outputs: (h, node) => h(node, 'div', { class: 'outputs' }, all(h, node)),
+        include: (h, node) => h(node, 'div', { class: 'include' }, all(h, node)),
+        block: (h, node) => {
+          const cls = node.kind === 'notebook-code' ? 'cell code-cell' : 'cell';
+          const inner = all(h, node);
+          if (node.visibility !== 'hide') return h(node, 'div', { class: cls }, inner);
+          const summary = h(node, 'summary', [{ type: 'text', value: 'Show cell' }]);
+          return h(node, 'div', { class: cls }, [h(node, 'details', [summary, ...inner])]);
+        },
+        code: (h, node) => {
+          const lang = node.lang ? `language-${node.lang}` : undefined;
+          const pre = h(node, 'pre', [h(node, 'code', { className: lang }, [{ type: 'text', value: `${node.value ?? ''}\n` }])]);
+          if (node.visibility !== 'hide') return pre;
+          return h(node, 'details', [h(node, 'summary', [{ type: 'text', value: 'Show code' }]), pre]);
+        },
+        crossReference: (h, node) =>
+          h(node, 'a', { href: node.url ?? `#${node.identifier}`, class: 'xref' }, all(h, node)),
+      },
+    },
+    formatHtml: {},
+    stringifyHtml: { allowDangerousHtml: true },
+  };
+}
+
+// ---------------------------------------------------------------- layout
+
+function navHtml(pages, current, indexSlug, projectTitle) {
+  const items = [
+    `<li class="${current === indexSlug ? 'active' : ''}"><a href="index.html">${escapeHtml(projectTitle)}</a></li>`,
+  ];
+  for (const page of pages) {
+    if (!page.slug) {
+      items.push(`<li class="section">${escapeHtml(page.title)}</li>`);
+      continue;
+    }
+    const cls = page.slug === current ? 'active' : '';
+    items.push(
+      `<li class="${cls} level-${page.level ?? 1}"><a href="${pageFile(page.slug, indexSlug)}">${escapeHtml(page.title)}</a></li>`,
+    );
+  }
+  return `<nav class="toc" aria-label="Contents"><ul>${items.join('')}</ul></nav>`;
+}
+
+function pagerHtml(order, position, titles, indexSlug) {
+  const prev = position > 0 ? order[position - 1] : null;
+  const next = position < order.length - 1 ? order[position + 1] : null;
+  const link = (slug, rel, label) =>
+    slug
+      ? `<a rel="${rel}" href="${pageFile(slug, indexSlug)}"><span>${label}</span> ${escapeHtml(titles.get(slug))}</a>`
+      : '<span></span>';
+  return `<nav class="pager">${link(prev, 'prev', '&larr;')}${link(next, 'next', '&rarr;')}</nav>`;
+}
+
+function downloadsHtml(frontmatter, rewrite) {
+  const links = (frontmatter.exports ?? [])
+    .filter((e) => e.url && e.format === 'ipynb')
+    .map((e) => `<a href="${escapeHtml(rewrite(e.url))}" download="${escapeHtml(e.filename ?? '')}">Download the executed notebook (${escapeHtml(e.filename ?? 'ipynb')})</a>`);
+  return links.length ? `<p class="downloads">${links.join(' ')}</p>` : '';
+}
+
+function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
+  const heading = title ? `<h1 class="page-title">${escapeHtml(title)}</h1>` : '';
+  const docTitle = title && title !== projectTitle ? `${title} · ${projectTitle}` : projectTitle;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(docTitle)}</title>
+<link rel="stylesheet" href="assets/katex/katex.min.css">
+<link rel="stylesheet" href="assets/style.css">
+</head>
+<body>
+<header class="site-header"><a href="index.html">${escapeHtml(projectTitle)}</a></header>
+<div class="layout">
+${nav}
+<main>
+<article>
+${heading}
+${downloads}
+${body}
+</article>
+${pager}
+</main>
+</div>
+</body>
+</html>
+`;
+}
+
+// ---------------------------------------------------------------- main
+
+function copyDir(from, to) {
+  fs.mkdirSync(to, { recursive: true });
+  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
+    const src = path.join(from, entry.name);
+    const dst = path.join(to, entry.name);
+    if (entry.isDirectory()) copyDir(src, dst);
+    else fs.copyFileSync(src, dst);
+  }
+}
+
+function main() {
+  const [siteDir, outDir] = process.argv.slice(2);
+  if (!siteDir || !outDir) fail('usage: node render.mjs <site-dir> <out-dir>');
+  const config = readJson(path.join(siteDir, 'config.json'));
+  const project = config.projects?.[0];
+  if (!project) fail(`${siteDir}/config.json lists no project`);
+  const projectTitle = project.title ?? 'Book';
+  const indexSlug = project.index ?? 'index';
+  const pages = project.pages ?? [];
+  const order = [indexSlug, ...pages.filter((p) => p.slug).map((p) => p.slug)];
+  const slugs = new Set(order);
+  const rewrite = makeUrlRewriter(slugs, indexSlug);
+
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
+  const publicDir = path.join(siteDir, 'public');
+  if (fs.existsSync(publicDir)) copyDir(publicDir, path.join(outDir, 'assets'));
+  const katexDist = path.join(path.dirname(fileURLToPath(import.meta.resolve('katex'))));
+  fs.mkdirSync(path.join(outDir, 'assets', 'katex'), { recursive: true });
+  fs.copyFileSync(path.join(katexDist, 'katex.min.css'), path.join(outDir, 'assets', 'katex', 'katex.min.css'));
+  copyDir(path.join(katexDist, 'fonts'), path.join(outDir, 'assets', 'katex', 'fonts'));
+  fs.copyFileSync(path.join(HERE, 'style.css'), path.join(outDir, 'assets', 'style.css'));
+
+  const titles = new Map();
+  const contents = new Map();
+  for (const slug of order) {
+    const content = readJson(path.join(siteDir, 'content', `${slug}.json`));
+    contents.set(slug, content);
+    titles.set(slug, content.frontmatter?.title ?? slug);
+  }
+
+  const written = [];
+  order.forEach((slug, position) => {
+    const content = contents.get(slug);
+    const tree = content.mdast;
+    applyVisibility(tree);
+    rewriteUrls(tree, rewrite);
+    const body = mystToHtml(tree, htmlOptions(rewrite));
+    const title = titles.get(slug);
+    const file = pageFile(slug, indexSlug);
+    const html = pageHtml({
+      title,
+      projectTitle,
+      nav: navHtml(pages, slug, indexSlug, projectTitle),
+      body,
+      pager: pagerHtml(order, position, titles, indexSlug),
+      downloads: downloadsHtml(content.frontmatter ?? {}, rewrite),
+    });
+    fs.writeFileSync(path.join(outDir, file), html);
+    written.push({ slug, title, file, source: content.location ?? null });
+  });
+  fs.writeFileSync(
+    path.join(outDir, 'pages.json'),
+    JSON.stringify({ project: projectTitle, pages: written }, null, 1),
+  );
+  console.log(`rendered ${written.length} pages to ${outDir}`);
+}
+
+main();
