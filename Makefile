@@ -3,6 +3,7 @@
 #   make book                       run every chapter (profile quick) and regenerate figures/
 #   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
 #   make book PROFILE=paper         the seeds' own settings (for a GPU)
+#   make site                       the executed book as a static site in _build/html (offline)
 #   make test                       the test suite (offline; synthetic data)
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
@@ -22,7 +23,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book test lab sync bench bench-vshape lint clean clean-cache
+.PHONY: setup book site test lab sync bench bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,9 @@ setup: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+
+site: $(STAMP)
+	$(BIN)/python -m plasticity site build
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -54,7 +58,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check lib tests
 
 clean:
-	rm -rf executed _build .pytest_cache .ruff_cache notebooks/*.ipynb
+	rm -rf executed _build .pytest_cache .ruff_cache notebooks/*.ipynb site/node_modules
 	find . -name __pycache__ -type d -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 clean-cache: $(STAMP)

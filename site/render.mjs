@@ -169,7 +169,7 @@ function htmlOptions(rewrite) {
           h(node, 'a', { href: node.url ?? `#${node.identifier}`, class: 'xref' }, all(h, node)),
       },
     },
-    formatHtml: {},
+    formatHtml: false,
     stringifyHtml: { allowDangerousHtml: true },
   };
 }

@@ -92,6 +92,33 @@ def make_archive(
     return written
 
 
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """Run the whole book once per test session (smoke profile), in its own folders.
+
+    Returns the folder (with ``data``, ``cache``, ``figures`` and ``executed``) and the
+    runner's list of (chapter, seconds, executed notebook).
+    """
+    from plasticity import book
+
+    root = tmp_path_factory.mktemp("smoke-book")
+    mp = pytest.MonkeyPatch()
+    for env, sub in [
+        ("PLASTICITY_DATA_DIR", "data"),
+        ("PLASTICITY_CACHE_DIR", "cache"),
+        ("PLASTICITY_FIGURES_DIR", "figures"),
+    ]:
+        (root / sub).mkdir()
+        mp.setenv(env, str(root / sub))
+    try:
+        done = book.run(
+            "smoke", output_dir=root / "executed", progress=False, log=lambda *a, **k: None
+        )
+    finally:
+        mp.undo()
+    return root, done
+
+
 @pytest.fixture
 def real_archives() -> Path:
     """The folder with the real CIFAR archives, if the environment names one."""

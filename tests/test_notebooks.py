@@ -12,27 +12,6 @@ from plasticity.__main__ import main
 pytestmark = pytest.mark.notebooks
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    """Run the whole book once for this module, in its own folders."""
-    root = tmp_path_factory.mktemp("smoke-book")
-    mp = pytest.MonkeyPatch()
-    for env, sub in [
-        ("PLASTICITY_DATA_DIR", "data"),
-        ("PLASTICITY_CACHE_DIR", "cache"),
-        ("PLASTICITY_FIGURES_DIR", "figures"),
-    ]:
-        (root / sub).mkdir()
-        mp.setenv(env, str(root / sub))
-    try:
-        done = book.run(
-            "smoke", output_dir=root / "executed", progress=False, log=lambda *a, **k: None
-        )
-    finally:
-        mp.undo()
-    return root, done
-
-
 def test_every_chapter_ran(smoke_book):
     _, done = smoke_book
     assert [c.stem for c, _, _ in done] == [c.stem for c in book.chapters()]

@@ -104,8 +104,12 @@ def base_accuracy(t: Tables) -> Claim:
     low = 72.71
     verdict = REPRODUCES if ours >= low - 2.0 else WEAKER if ours >= low - 5.0 else FAILS
     return Claim(
-        "Lazarus", "01", "the base CNN reaches 72.7-73.2 % after 5 epochs",
-        "72.71-73.17 %", _pct(ours, 2), verdict,
+        "Lazarus",
+        "01",
+        "the base CNN reaches 72.7-73.2 % after 5 epochs",
+        "72.71-73.17 %",
+        _pct(ours, 2),
+        verdict,
         "reproduces within 2 points of 72.71 %; weaker within 5",
     )
 
@@ -116,9 +120,13 @@ def vshape(t: Tables) -> Claim:
     seed = published.LAZARUS_VSHAPE["recovery_pct"]
     steps = int(float(df.loc["repair steps", "ours"]))
     return Claim(
-        "Lazarus", "02", "alpha = 0.35 noise: the repair recovers 93.9 % of the lost accuracy",
-        _pct(seed) + " (1000 steps)", f"{_pct(ours)} ({steps} steps)",
-        _effect_verdict(ours, seed), EFFECT_RULE,
+        "Lazarus",
+        "02",
+        "alpha = 0.35 noise: the repair recovers 93.9 % of the lost accuracy",
+        _pct(seed) + " (1000 steps)",
+        f"{_pct(ours)} ({steps} steps)",
+        _effect_verdict(ours, seed),
+        EFFECT_RULE,
     )
 
 
@@ -131,9 +139,12 @@ def curve_optimum(t: Tables) -> Claim:
     else:
         verdict = REPRODUCES if inside else FAILS
     return Claim(
-        "Lazarus", "03", "recovery peaks for moderate damage, alpha in [0.15, 0.25]",
-        "peak 90.0 % at alpha 0.2", f"peak {_pct(best['recovery_pct_mean'])} at alpha "
-        f"{best['alpha']:g} (of {len(df)} alphas)", verdict,
+        "Lazarus",
+        "03",
+        "recovery peaks for moderate damage, alpha in [0.15, 0.25]",
+        "peak 90.0 % at alpha 0.2",
+        f"peak {_pct(best['recovery_pct_mean'])} at alpha {best['alpha']:g} (of {len(df)} alphas)",
+        verdict,
         "reproduces if the alpha with the highest mean recovery lies in [0.15, 0.25]",
     )
 
@@ -156,10 +167,16 @@ def repair_significant(t: Tables) -> Claim:
         f"{c}: {g:+.2f} (p = {p:.3f})" for c, g, p in zip(rows["condition"], gains, ps, strict=True)
     )
     seeds = published.LAZARUS_SEED_DELTAS
-    seed = "; ".join(f"alpha {a}: {sum(v) / len(v):+.2f} (5 seeds, no test)" for a, v in seeds.items())
+    seed = "; ".join(
+        f"alpha {a}: {sum(v) / len(v):+.2f} (5 seeds, no test)" for a, v in seeds.items()
+    )
     return Claim(
-        "Lazarus", "06", "the repair improves accuracy significantly over the damaged model",
-        seed, f"{detail}; n = {int(rows['n'].iloc[0])} seeds", verdict,
+        "Lazarus",
+        "06",
+        "the repair improves accuracy significantly over the damaged model",
+        seed,
+        f"{detail}; n = {int(rows['n'].iloc[0])} seeds",
+        verdict,
         f"reproduces if the gain is > 0 with paired t p < {ALPHA_TEST} in every condition",
     )
 
@@ -175,10 +192,12 @@ def extra_terms(t: Tables) -> Claim:
     seed = published.LAZARUS_BASELINES
     s02 = seed[(0.2, "full")]["recovery_pct"] - seed[(0.2, "consistency_only")]["recovery_pct"]
     return Claim(
-        "Lazarus", "06",
+        "Lazarus",
+        "06",
         "the stability and entropy-floor terms are what make the repair work",
         f"full minus consistency only at alpha 0.2: {s02:+.1f} recovery points (one run)",
-        detail, REPRODUCES if helps else FAILS,
+        detail,
+        REPRODUCES if helps else FAILS,
         f"reproduces if full beats consistency only with paired t p < {ALPHA_TEST} anywhere",
     )
 
@@ -196,9 +215,13 @@ def pruning_recovery(t: Tables) -> Claim:
     row = df[(df["prune_amount"] == amount) & (df["mode"] == "frozen")].iloc[0]
     ours, seed = float(row["recovery_pct"]), float(row["seed_recovery_pct"])
     return Claim(
-        "Lazarus", "05", f"after {amount:.0%} magnitude pruning the repair recovers "
-        f"{seed:.1f} % (frozen mask)", _pct(seed), _pct(ours),
-        _effect_verdict(ours, seed), EFFECT_RULE,
+        "Lazarus",
+        "05",
+        f"after {amount:.0%} magnitude pruning the repair recovers {seed:.1f} % (frozen mask)",
+        _pct(seed),
+        _pct(ours),
+        _effect_verdict(ours, seed),
+        EFFECT_RULE,
     )
 
 
@@ -210,9 +233,12 @@ def regrowth(t: Tables) -> Claim:
     seed = float(row["seed_regrowth_pct"])
     verdict = REPRODUCES if above >= CLOSE * seed else FAILS
     return Claim(
-        "Lazarus", "05", f"without the mask, {seed:.1f} % of the pruned weights regrow",
-        f"{_pct(seed)} regrown", f"{_pct(nonzero)} non-zero, {_pct(above, 2)} above the "
-        "pruning threshold", verdict,
+        "Lazarus",
+        "05",
+        f"without the mask, {seed:.1f} % of the pruned weights regrow",
+        f"{_pct(seed)} regrown",
+        f"{_pct(nonzero)} non-zero, {_pct(above, 2)} above the pruning threshold",
+        verdict,
         "regrown means back above the smallest surviving magnitude; reproduces if that "
         f"share is >= {CLOSE:.0%} of the seed's",
     )
@@ -226,17 +252,24 @@ def _needs(t: Tables, prefix: str) -> tuple[float, float, str]:
     other = rows[rows["setting"].str.startswith(prefix)]
     if published_row.empty or other.empty:
         raise MissingTable(f"07_lazarus_what_it_needs/claims.csv has no {prefix!r} row")
-    return float(published_row["gap closed (%)"].iloc[0]), float(other["gap closed (%)"].iloc[0]), first
+    return (
+        float(published_row["gap closed (%)"].iloc[0]),
+        float(other["gap closed (%)"].iloc[0]),
+        first,
+    )
 
 
 def no_training_data(t: Tables) -> Claim:
     as_published, noise, damage = _needs(t, "original teacher, noise images")
     verdict = REPRODUCES if noise >= CLOSE * as_published else FAILS
     return Claim(
-        "Lazarus", "07", "the repair needs no training data (it runs on noise)",
+        "Lazarus",
+        "07",
+        "the repair needs no training data (it runs on noise)",
         "stated; the published code feeds CIFAR-10 training images",
         f"{damage}: noise inputs close {_pct(noise)} of the logit gap, training images "
-        f"{_pct(as_published)}", verdict,
+        f"{_pct(as_published)}",
+        verdict,
         f"reproduces if noise inputs close >= {CLOSE:.0%} of what training images close",
     )
 
@@ -245,10 +278,13 @@ def damaged_teacher(t: Tables) -> Claim:
     as_published, own, damage = _needs(t, "damaged model as its own teacher")
     verdict = REPRODUCES if own >= 0.5 * as_published else FAILS
     return Claim(
-        "Lazarus", "07", "the damaged model is its own guide; the original is not needed",
+        "Lazarus",
+        "07",
+        "the damaged model is its own guide; the original is not needed",
         "stated; the published code uses the undamaged original as teacher",
         f"{damage}: the damaged model as teacher closes {_pct(own, 2)} of the gap, the "
-        f"original {_pct(as_published)}", verdict,
+        f"original {_pct(as_published)}",
+        verdict,
         "reproduces if the damaged teacher closes >= 50 % of what the original closes",
     )
 
@@ -262,13 +298,17 @@ def _benchmark(t: Tables) -> pd.DataFrame:
 
 def hierarchy_advantage(t: Tables) -> Claim:
     df = _benchmark(t)
-    ours = float(df.loc["APEX", "coarse head"] - df.loc["BLIND", "coarse head"])
+    apex, blind = float(df.loc["APEX", "coarse head"]), float(df.loc["BLIND", "coarse head"])
+    ours = apex - blind
     seed = published.SOVEREIGN_BENCHMARK["delta"]
     return Claim(
-        "NeuroSovereign", "09", "APEX beats BLIND on superclasses by +28.2 points (dHier)",
+        "NeuroSovereign",
+        "09",
+        "APEX beats BLIND on superclasses by +28.2 points (dHier)",
         f"{_pts(seed, 1)} (42.7 vs 14.5 %)",
-        f"{_pts(ours)} ({df.loc['APEX', 'coarse head']:.2f} vs {df.loc['BLIND', 'coarse head']:.2f} %)",
-        _effect_verdict(ours, seed), EFFECT_RULE,
+        f"{_pts(ours)} ({apex:.2f} vs {blind:.2f} %)",
+        _effect_verdict(ours, seed),
+        EFFECT_RULE,
     )
 
 
@@ -278,10 +318,13 @@ def structure_advantage(t: Tables) -> Claim:
     final = published.SOVEREIGN_CYCLES[15]
     seed = final["d_struct"]
     return Claim(
-        "NeuroSovereign", "09", "APEX beats BLIND on the 100 fine classes by +5.4 points (dStruct)",
+        "NeuroSovereign",
+        "09",
+        "APEX beats BLIND on the 100 fine classes by +5.4 points (dStruct)",
         f"{_pts(seed, 1)} ({final['apex_fine']} vs {final['blind_fine']} %)",
         f"{_pts(ours)} ({df.loc['APEX', 'fine']:.2f} vs {df.loc['BLIND', 'fine']:.2f} %)",
-        _effect_verdict(ours, seed), EFFECT_RULE,
+        _effect_verdict(ours, seed),
+        EFFECT_RULE,
     )
 
 
@@ -303,8 +346,12 @@ def _ablation(t: Tables, variant: str, paper_key: str) -> Claim:
         verdict = FAILS
     p_text = f"p = {p:.2f}" if math.isfinite(p) else "no spread: identical runs"
     return Claim(
-        "NeuroSovereign", "10", f"removing the {variant[3:]} lowers dHier",
-        f"{_pts(seed, 1)} (5 runs)", f"{_pts(diff)} ({p_text}, n = {n} seeds)", verdict,
+        "NeuroSovereign",
+        "10",
+        f"removing the {variant[3:]} lowers dHier",
+        f"{_pts(seed, 1)} (5 runs)",
+        f"{_pts(diff)} ({p_text}, n = {n} seeds)",
+        verdict,
         f"reproduces if dHier drops with paired t p < {ALPHA_TEST}; weaker if it drops "
         "without significance",
     )
@@ -321,9 +368,13 @@ def shock_matters(t: Tables) -> Claim:
     if fired > 0:
         return claim
     return Claim(
-        claim.paper, claim.chapter, claim.claim, claim.seed,
-        f"{claim.ours}; the shock never fired in the full runs, so this schedule cannot "
-        "test it", NOT_MEASURED, claim.rule + "; not measured if the shock never fired",
+        claim.paper,
+        claim.chapter,
+        claim.claim,
+        claim.seed,
+        f"{claim.ours}; the shock never fired in the full runs, so this schedule cannot test it",
+        NOT_MEASURED,
+        claim.rule + "; not measured if the shock never fired",
     )
 
 
@@ -337,9 +388,11 @@ def published_extractor(t: Tables) -> Claim:
     rank = float(df.loc["feature rank (of 384)", "published simplification"])
     seed = published.SOVEREIGN_CYCLES[15]["blind_fine"]
     return Claim(
-        "NeuroSovereign", "11",
+        "NeuroSovereign",
+        "11",
         "BLIND (the published code's frozen random extractor + MLP) reaches 47.8 % fine accuracy",
-        _pct(seed), f"{_pct(ours, 2)} at best; its features have rank {rank:.0f} of 384",
+        _pct(seed),
+        f"{_pct(ours, 2)} at best; its features have rank {rank:.0f} of 384",
         REPRODUCES if ours >= CLOSE * seed else FAILS,
         f"reproduces if the extractor's accuracy ceiling is >= {CLOSE:.0%} of 47.8 %",
     )
@@ -386,10 +439,14 @@ def markdown_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     columns = columns or list(df.columns)
 
     def cell(value) -> str:
-        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        text = (
+            "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+        )
         return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df[columns].itertuples(index=False)]
+    lines += [
+        "| " + " | ".join(cell(v) for v in row) + " |"
+        for row in df[columns].itertuples(index=False)
+    ]
     return "\n".join(lines) + "\n"
-

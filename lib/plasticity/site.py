@@ -85,7 +85,7 @@ def check_sources(root: Path, chapters: list[book.ChapterFile] | None = None) ->
         raise SiteError(
             f"{len(missing)} page(s) of the site are missing: {', '.join(missing)}. "
             "The chapters' pages are the notebooks `make book` executes; run it first "
-            "(or `make book ONLY=\"NN\"` for single chapters)."
+            '(or `make book ONLY="NN"` for single chapters).'
         )
     return files
 
@@ -177,8 +177,11 @@ def build(
         raise SiteError("myst build reported errors:\n" + "\n".join(problems))
 
     staging = out.with_name(out.name + ".partial")
-    _run([node, str(renderer / "render.mjs"), str(root / "_build" / "site"), str(staging)],
-         root, "render.mjs")
+    _run(
+        [node, str(renderer / "render.mjs"), str(root / "_build" / "site"), str(staging)],
+        root,
+        "render.mjs",
+    )
     pages = json.loads((staging / "pages.json").read_text())["pages"]
     rendered = {p["source"].lstrip("/") for p in pages if p.get("source")}
     lost = [f for f in files if f not in rendered]

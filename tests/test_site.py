@@ -1,0 +1,268 @@
+"""The static site: built offline from the smoke-profile book, opened in headless Chromium.
+
+The browser part needs Node.js >= 20 and Chromium. When Chromium is missing, the
+set-up installs Debian's ``chromium`` (as root, or with password-less sudo). If that is
+impossible the browser tests are skipped, unless ``PLASTICITY_REQUIRE_BROWSER=1``
+(set by CI), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from plasticity import book, headlines, paths, site
+
+REQUIRE_ENV = "PLASTICITY_REQUIRE_BROWSER"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDGET_LEFTOVERS = [
+    "application/vnd.jupyter.widget",
+    "FloatSlider(",
+    "IntSlider(",
+    "VBox(",
+    "HBox(",
+    "Output()",
+    "<IPython.core.display",
+    "<Figure size",
+]
+
+
+def _unavailable(reason: str):
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1)")
+    pytest.skip(reason)
+
+
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _install_chromium() -> None:
+    """Debian's chromium, as root or through password-less sudo."""
+    if shutil.which("apt-get") is None:
+        return
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if prefix and shutil.which("sudo") is None:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ):
+        subprocess.run(prefix + cmd, env=env, capture_output=True, timeout=1200, check=False)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = _find_chromium()
+    if found is None:
+        _install_chromium()
+        found = _find_chromium()
+    if found is None:
+        _unavailable("Chromium is not installed and could not be installed (apt install chromium)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def node_ready() -> None:
+    try:
+        site.node_binary()
+    except site.SiteError as exc:
+        _unavailable(str(exc))
+
+
+def _project_copy(dest: Path, executed: Path, figures: Path) -> Path:
+    """The book's site sources in ``dest``, with the given executed notebooks and figures."""
+    root = paths.project_root()
+    for rel in ("myst.yml", "README.md", "site/index.md", "site/template.yml"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest / rel)
+    shutil.copytree(executed, dest / "executed")
+    shutil.copytree(figures, dest / "figures")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def built_site(smoke_book, node_ready, tmp_path_factory):
+    book_root, _ = smoke_book
+    dest = _project_copy(
+        tmp_path_factory.mktemp("site-root"), book_root / "executed", book_root / "figures"
+    )
+    built = site.build(dest, dest / "_build" / "html", log=lambda *a: None)
+    return dest, built
+
+
+@pytest.fixture(scope="module")
+def served(built_site):
+    """The built site over HTTP on localhost, as a host would serve it."""
+    _, built = built_site
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built.out_dir))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()
+
+
+# ---------------------------------------------------------------- no browser needed
+
+
+def test_toc_lists_every_chapter_in_order():
+    files = site.toc_files(site.read_config(paths.project_root()))
+    chapters = [f"executed/{c.stem}.ipynb" for c in book.chapters()]
+    assert files[0] == "site/index.md"
+    assert [f for f in files if f.startswith("executed/")] == chapters
+
+
+def test_missing_chapter_in_toc_is_refused(tmp_path):
+    text = (paths.project_root() / "myst.yml").read_text()
+    (tmp_path / "myst.yml").write_text(
+        text.replace("- file: executed/05_lazarus_pruning.ipynb", "")
+    )
+    with pytest.raises(site.SiteError, match="05_lazarus_pruning"):
+        site.check_sources(tmp_path)
+
+
+def test_missing_executed_notebook_fails_before_anything_is_built(tmp_path):
+    shutil.copy2(paths.project_root() / "myst.yml", tmp_path / "myst.yml")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.html").write_text("previous site")
+    with pytest.raises(site.SiteError, match="make book"):
+        site.build(tmp_path, out, log=lambda *a: None)
+    assert (out / "keep.html").read_text() == "previous site"
+    assert not (tmp_path / "_build").exists()
+
+
+# ---------------------------------------------------------------- the built site
+
+
+def test_site_has_a_page_for_every_chapter(built_site):
+    _, built = built_site
+    sources = {p["source"] for p in built.pages}
+    for chapter in book.chapters():
+        assert f"/executed/{chapter.stem}.ipynb" in sources, chapter.stem
+    assert built.pages[0]["file"] == "index.html"
+    for page in built.pages:
+        assert (built.out_dir / page["file"]).stat().st_size > 0
+
+
+def test_intro_table_is_generated_from_the_saved_tables(built_site):
+    dest, built = built_site
+    saved = pd.read_csv(dest / "figures" / "12_headlines" / "headlines.csv")
+    html = (built.out_dir / "index.html").read_text()
+
+    # MyST typesets quotes and dashes; compare letters and digits only
+    def plain(text: str) -> str:
+        return "".join(ch for ch in text if ch.isalnum())
+
+    page = plain(html)
+    assert len(saved) == len(headlines.CLAIMS)
+    for row in saved.itertuples(index=False):
+        assert plain(row.claim) in page, row.claim
+        assert plain(str(row.ours)) in page, row.ours
+    assert set(saved["verdict"]) <= set(headlines.VERDICTS)
+
+
+def test_every_page_loads_with_title_images_and_no_widget_leftovers(built_site, served, browser):
+    dest, built = built_site
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    chapters = {f"/executed/{c.stem}.ipynb" for c in book.chapters()}
+    seen = set()
+    for entry in built.pages:
+        response = page.goto(served + entry["file"], wait_until="load")
+        assert response is not None and response.ok, entry["file"]
+        assert entry["title"] in page.title(), entry["file"]
+        assert page.inner_text("h1.page-title").strip() == entry["title"]
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete,"
+            " i.naturalWidth])"
+        )
+        broken = [src for src, complete, width in images if not complete or width == 0]
+        assert not broken, f"{entry['file']}: images that did not load: {broken}"
+        text = page.inner_text("article")
+        for leftover in WIDGET_LEFTOVERS:
+            assert leftover not in text, f"{entry['file']} shows {leftover!r}"
+        empty = page.evaluate(
+            "Array.from(document.querySelectorAll('.output')).filter("
+            "o => !o.innerText.trim() && !o.querySelector('img')).length"
+        )
+        assert empty == 0, f"{entry['file']}: {empty} blank outputs"
+        nav = page.evaluate("Array.from(document.querySelectorAll('nav.toc a')).length")
+        assert nav == len(built.pages), entry["file"]
+        if entry["source"] in chapters:
+            assert images, f"{entry['file']} shows no figure"
+            seen.add(entry["source"])
+    assert seen == chapters
+    assert not failed, f"requests that failed: {failed}"
+    page.close()
+
+
+def test_math_is_typeset_and_the_intro_links_to_the_headline_chapter(served, browser):
+    page = browser.new_page()
+    page.goto(served + "lazarus-vshape.html", wait_until="load")
+    assert page.locator(".math-display .katex").count() >= 1
+    page.goto(served + "index.html", wait_until="load")
+    page.click("text=the headline chapter")
+    assert page.url.endswith("headlines.html")
+    assert "Headline results" in page.inner_text("h1.page-title")
+    page.close()
+
+
+def test_screenshot_of_the_index_page(built_site, served, browser):
+    dest, _ = built_site
+    from PIL import Image
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(served + "index.html", wait_until="load")
+    shot = dest / "_build" / "screenshots" / "index.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shot), full_page=True)
+    page.close()
+    with Image.open(shot) as img:
+        assert img.width == 1280 and img.height >= 1000
+        colours = img.convert("L").getextrema()
+    assert colours[1] - colours[0] > 100, "the screenshot is blank"
+    print(f"screenshot of the index page: {shot}")
+
+
+def test_pages_manifest_matches_myst_config(built_site):
+    dest, built = built_site
+    config = json.loads((dest / "_build" / "site" / "config.json").read_text())
+    slugs = [p["slug"] for p in config["projects"][0]["pages"] if "slug" in p]
+    assert [p["slug"] for p in built.pages[1:]] == slugs
