@@ -166,6 +166,15 @@ def test_missing_executed_notebook_fails_before_anything_is_built(tmp_path):
     assert not (tmp_path / "_build").exists()
 
 
+def test_myst_errors_fail_the_build(smoke_book, node_ready, tmp_path):
+    book_root, _ = smoke_book
+    dest = _project_copy(tmp_path, book_root / "executed", book_root / "figures")
+    (dest / "figures" / "12_headlines" / "headlines.md").unlink()
+    with pytest.raises(site.SiteError, match="headlines.md"):
+        site.build(dest, dest / "_build" / "html", log=lambda *a: None)
+    assert not (dest / "_build" / "html").exists()
+
+
 # ---------------------------------------------------------------- the built site
 
 

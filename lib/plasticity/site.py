@@ -169,6 +169,8 @@ def build(
     node = node_binary()
     renderer = ensure_renderer(log=log)
 
+    # Start from an empty AST folder so that no page or image of an earlier build lingers.
+    shutil.rmtree(root / "_build" / "site", ignore_errors=True)
     env = {**os.environ, "MYST_LANG": "PYTHON", "BROWSER": "none"}
     log(f"myst build --site ({len(files)} pages)")
     output = _run([node, str(myst_script()), "build", "--site", "--ci"], root, "myst build", env)
