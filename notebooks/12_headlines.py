@@ -72,8 +72,9 @@ display(Markdown(
 ch.save_table(claims, "headlines", datasets=datasets)
 stamp = (f"Generated from the saved tables of the `{', '.join(profiles)}` profile by "
          "chapter 12; the rule behind each verdict is given there.")
+intro = claims.assign(verdict="**" + claims["verdict"] + "**")
 ch.save_markdown(
-    headlines.markdown_table(claims, ["paper", "claim", "seed document", "ours", "verdict"])
+    headlines.markdown_table(intro, ["paper", "claim", "seed document", "ours", "verdict"])
     + f"\n{stamp}\n",
     "headlines",
     datasets=datasets,

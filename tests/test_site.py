@@ -253,6 +253,20 @@ def test_math_is_typeset_and_the_intro_links_to_the_headline_chapter(served, bro
     page.close()
 
 
+def test_pages_work_straight_from_the_file_system(built_site, browser):
+    _, built = built_site
+    page = browser.new_page()
+    for name in ("index.html", "lazarus-vshape.html"):
+        page.goto((built.out_dir / name).as_uri(), wait_until="load")
+        toc = page.evaluate("getComputedStyle(document.querySelector('nav.toc')).position")
+        assert toc == "sticky", f"{name}: the stylesheet did not load"
+        widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+        assert all(w > 0 for w in widths), name
+    page.click("nav.pager a[rel=next]")
+    assert page.url.endswith("lazarus-recovery-curve.html")
+    page.close()
+
+
 def test_screenshot_of_the_index_page(built_site, served, browser):
     dest, _ = built_site
     from PIL import Image
