@@ -284,6 +284,26 @@ def test_screenshot_of_the_index_page(built_site, served, browser):
     print(f"screenshot of the index page: {shot}")
 
 
+def test_site_builds_with_no_network_at_all(built_site, tmp_path):
+    """Rebuild inside a network namespace with no interfaces (Linux, as root)."""
+    import sys
+
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0:
+        pytest.skip("needs root and util-linux's unshare for a network-less namespace")
+    if subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("this kernel refuses new network namespaces")
+    dest, built = built_site
+    out = tmp_path / "html"
+    cmd = [unshare, "-n", sys.executable, "-m", "plasticity", "site", "build"]
+    result = subprocess.run(
+        cmd + ["--root", str(dest), "--out", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    rebuilt = json.loads((out / "pages.json").read_text())["pages"]
+    assert [p["file"] for p in rebuilt] == [p["file"] for p in built.pages]
+
+
 def test_pages_manifest_matches_myst_config(built_site):
     dest, built = built_site
     config = json.loads((dest / "_build" / "site" / "config.json").read_text())
