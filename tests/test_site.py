@@ -175,6 +175,15 @@ def test_myst_errors_fail_the_build(smoke_book, node_ready, tmp_path):
     assert not (dest / "_build" / "html").exists()
 
 
+def test_cli_names_the_missing_pages(tmp_path, capsys):
+    from plasticity.__main__ import main
+
+    shutil.copy2(paths.project_root() / "myst.yml", tmp_path / "myst.yml")
+    assert main(["site", "build", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "executed/00_data.ipynb" in err and "make book" in err
+
+
 # ---------------------------------------------------------------- the built site
 
 
