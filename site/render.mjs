@@ -11,6 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { mystToHtml } from 'myst-to-html';
 import { mystParse } from 'myst-parser';
@@ -269,7 +270,10 @@ function main() {
   fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
   const publicDir = path.join(siteDir, 'public');
   if (fs.existsSync(publicDir)) copyDir(publicDir, path.join(outDir, 'assets'));
-  const katexDist = path.join(path.dirname(fileURLToPath(import.meta.resolve('katex'))));
+  const katexDist = path.join(
+    path.dirname(createRequire(import.meta.url).resolve('katex/package.json')),
+    'dist',
+  );
   fs.mkdirSync(path.join(outDir, 'assets', 'katex'), { recursive: true });
   fs.copyFileSync(path.join(katexDist, 'katex.min.css'), path.join(outDir, 'assets', 'katex', 'katex.min.css'));
   copyDir(path.join(katexDist, 'fonts'), path.join(outDir, 'assets', 'katex', 'fonts'));
