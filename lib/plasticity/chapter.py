@@ -54,38 +54,30 @@ class Chapter:
     def _described(self) -> list[dict]:
         return [ds.describe() for ds in self.datasets.values()]
 
-    def save_figure(self, fig, name: str, datasets: list[dict] | None = None):
-        """Save ``fig`` as ``figures/<chapter>/<name>.png`` with a manifest entry."""
-        return plots.save_figure(
-            fig,
+    def _save(self, save, obj, name: str, datasets: list[dict] | None):
+        return save(
+            obj,
             self.name,
             name,
             profile=self.profile.name,
             datasets=self._described() if datasets is None else datasets,
             figures_dir=self.figures_dir,
         )
+
+    def save_figure(self, fig, name: str, datasets: list[dict] | None = None):
+        """Save ``fig`` as ``figures/<chapter>/<name>.png`` with a manifest entry.
+
+        ``datasets`` defaults to the data sets this chapter loaded.
+        """
+        return self._save(plots.save_figure, fig, name, datasets)
 
     def save_table(self, df, name: str, datasets: list[dict] | None = None):
         """Save ``df`` as ``figures/<chapter>/<name>.csv`` with a manifest entry."""
-        return plots.save_table(
-            df,
-            self.name,
-            name,
-            profile=self.profile.name,
-            datasets=self._described() if datasets is None else datasets,
-            figures_dir=self.figures_dir,
-        )
+        return self._save(plots.save_table, df, name, datasets)
 
     def save_markdown(self, text: str, name: str, datasets: list[dict] | None = None):
         """Save Markdown as ``figures/<chapter>/<name>.md`` with a manifest entry."""
-        return plots.save_markdown(
-            text,
-            self.name,
-            name,
-            profile=self.profile.name,
-            datasets=self._described() if datasets is None else datasets,
-            figures_dir=self.figures_dir,
-        )
+        return self._save(plots.save_markdown, text, name, datasets)
 
     def summary(self) -> str:
         """One Markdown paragraph: profile, its budget, the data in use."""

@@ -118,21 +118,26 @@ def _target(figures_dir: str | os.PathLike | None, chapter: str, name: str, suff
     return root, path
 
 
-def save_figure(
-    fig,
+def _save(
+    write,
     chapter: str,
     name: str,
+    suffix: str,
     *,
+    kind: str,
     profile: str,
-    datasets: Iterable[dict] = (),
-    figures_dir: str | os.PathLike | None = None,
+    datasets: Iterable[dict],
+    figures_dir: str | os.PathLike | None,
 ) -> Path:
-    """Save ``fig`` as ``<chapter>/<name>.png`` and record it in the manifest.
-
-    Figures made from synthetic data get a visible "synthetic data" stamp.
-    """
+    """Write ``<chapter>/<name><suffix>`` with ``write(path, datasets)``; record it."""
     datasets = list(datasets)
-    root, path = _target(figures_dir, chapter, name, ".png")
+    root, path = _target(figures_dir, chapter, name, suffix)
+    write(path, datasets)
+    _record(root, path, kind=kind, chapter=chapter, profile=profile, datasets=datasets)
+    return path
+
+
+def _stamp_if_synthetic(fig, datasets: list[dict]) -> None:
     if any(d["fingerprint"] == "synthetic" for d in datasets) and not getattr(
         fig, "_plasticity_stamped", False
     ):
@@ -147,9 +152,36 @@ def save_figure(
             style="italic",
         )
         fig._plasticity_stamped = True
-    fig.savefig(path)
-    _record(root, path, kind="figure", chapter=chapter, profile=profile, datasets=datasets)
-    return path
+
+
+def save_figure(
+    fig,
+    chapter: str,
+    name: str,
+    *,
+    profile: str,
+    datasets: Iterable[dict] = (),
+    figures_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Save ``fig`` as ``<chapter>/<name>.png`` and record it in the manifest.
+
+    Figures made from synthetic data get a visible "synthetic data" stamp.
+    """
+
+    def write(path, datasets):
+        _stamp_if_synthetic(fig, datasets)
+        fig.savefig(path)
+
+    return _save(
+        write,
+        chapter,
+        name,
+        ".png",
+        kind="figure",
+        profile=profile,
+        datasets=datasets,
+        figures_dir=figures_dir,
+    )
 
 
 def save_table(
@@ -162,11 +194,16 @@ def save_table(
     figures_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Save a pandas DataFrame as ``<chapter>/<name>.csv`` and record it in the manifest."""
-    datasets = list(datasets)
-    root, path = _target(figures_dir, chapter, name, ".csv")
-    df.to_csv(path, index=False)
-    _record(root, path, kind="table", chapter=chapter, profile=profile, datasets=datasets)
-    return path
+    return _save(
+        lambda path, _: df.to_csv(path, index=False),
+        chapter,
+        name,
+        ".csv",
+        kind="table",
+        profile=profile,
+        datasets=datasets,
+        figures_dir=figures_dir,
+    )
 
 
 def save_markdown(
@@ -179,11 +216,16 @@ def save_markdown(
     figures_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Save Markdown (a table for a page to include) as ``<chapter>/<name>.md``."""
-    datasets = list(datasets)
-    root, path = _target(figures_dir, chapter, name, ".md")
-    path.write_text(text)
-    _record(root, path, kind="table", chapter=chapter, profile=profile, datasets=datasets)
-    return path
+    return _save(
+        lambda path, _: path.write_text(text),
+        chapter,
+        name,
+        ".md",
+        kind="table",
+        profile=profile,
+        datasets=datasets,
+        figures_dir=figures_dir,
+    )
 
 
 def read_manifest(figures_dir: str | os.PathLike | None = None) -> dict:

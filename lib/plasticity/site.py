@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,8 +161,6 @@ def build(
     missing chapter raises before anything is built, and a previous site stays
     untouched.
     """
-    import time
-
     start = time.perf_counter()
     root = Path(root).resolve() if root else paths.project_root()
     out = Path(out_dir).resolve() if out_dir else root / "_build" / "html"
