@@ -161,22 +161,35 @@ comparison = pd.DataFrame(
 ch.save_table(comparison, "base_accuracy")
 comparison
 
+# %% [markdown]
+# ## Every seed's base model
+#
+# The Lazarus verdicts use several seeds, and each seed repairs its own base model
+# (as the seed's significance script retrains per seed), so the seed varies the
+# initial weights and the data order of the base training as well as the damage
+# draw and the repair. These are the base models the later chapters load.
+
 # %%
-gap = result["test_accuracy"] - seed_lo
-if ch.profile.synthetic:
-    verdict = (
-        "This run used synthetic data, so its accuracy says nothing about the "
-        "seed's numbers; it only shows that the pipeline works."
-    )
-elif gap >= -2.0:
-    verdict = (
-        f"Our base model reaches {result['test_accuracy']:.2f} %, "
-        f"{gap:+.2f} points from the bottom of the seed's range: the recipe reproduces. "
-        "The offline JPEG copy of CIFAR-10 costs about a point against the original."
-    )
-else:
-    verdict = (
-        f"Our base model reaches {result['test_accuracy']:.2f} %, {gap:+.2f} points "
-        "below the seed's range: the recipe does not fully reproduce here."
-    )
-display(Markdown(verdict))
+from plasticity import experiments, headlines
+
+base_seeds = (experiments.seeds_needed(ch.profile) if ch.profile.lazarus.base_per_seed
+              else (seed,))
+base_rows = []
+for s in base_seeds:
+    _, art = lazarus.base_model(ds, ch.profile.base, s, progress=not ch.headless)
+    base_rows.append({"seed": s, "test_accuracy": art.result["test_accuracy"],
+                      "epochs": ch.profile.base.epochs, "steps": art.result["steps"],
+                      "cached": art.hit})
+base_models = pd.DataFrame(base_rows)
+ch.save_table(base_models.drop(columns="cached"), "base_models")
+base_models
+
+# %% [markdown]
+# ## Verdict
+#
+# The rule was fixed before the numbers were seen and lives in the claim registry
+# (`plasticity.headlines`, chapter 12). These images are a JPEG copy of CIFAR-10 (see
+# chapter 0); what that costs against the original PNG-exact arrays is not measured here.
+
+# %%
+display(Markdown(headlines.chapter_markdown("01", ch.figures_dir)))

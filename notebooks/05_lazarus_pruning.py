@@ -27,15 +27,21 @@
 # with `torch.nn.utils.prune`. **Frozen**: the mask stays attached, so pruned weights
 # are exactly zero throughout. **Regrow**: the mask is removed before the repair.
 #
-# **Regrowth, measured honestly.** The published figure counts every pruned weight that
-# is not exactly zero after the repair; Adam's first step moves every weight that
-# receives any gradient by about its learning rate (1e-4), so that count is close to
-# 100 % by construction. Beside it we report the share of pruned weights whose
-# magnitude exceeds the **pruning threshold** (the smallest surviving magnitude): the
-# weights that grew back to the size of a kept one.
+# **Regrowth, two questions.** The seed's number (section 8.3) is the share of pruned
+# weights that are not exactly zero after the repair; Adam's first step moves every
+# weight that receives any gradient by about its learning rate (1e-4), so that share is
+# close to 100 % by construction, and the book checks it as stated. Its interpretation,
+# that pruned weights "grow back", is a different question: here, the pruned weights'
+# L2 norm after the repair as a share of their norm before pruning (100 % = back to
+# full size). Beside both, the share whose magnitude exceeds the smallest surviving
+# weight; every pruned weight started below that line, so it is a description, not a
+# test.
 #
-# **Budget.** `paper`: 1000 steps. `quick`: 300 steps (5 levels x 2 modes = 10
-# repairs, about 3 minutes). `smoke`: 2 levels, 20 steps, synthetic.
+# **Budget.** The seed's protocol (1000 steps) on every verdict seed, each seed pruning
+# and repairing its own base model (pruning itself draws nothing at random): 70 %
+# frozen, 70 % regrow and 80 % frozen, the levels of the seed's headline numbers.
+# The rest of the curve is exploratory: `quick` runs 50 % and 90 % in both modes on
+# seed 0 for 300 steps. `smoke`: synthetic data.
 
 # %% tags=["parameters"]
 profile = "quick"
@@ -50,7 +56,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import lazarus, published
+from plasticity import experiments, headlines, lazarus, plots, published
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
 from plasticity.widgets import Slider, explore
@@ -61,24 +67,30 @@ ch = Chapter("05_lazarus_pruning", profile, data_dir=data_dir, figures_dir=figur
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-lab = lazarus.chapter_labs(ch, (seed,))[seed]
+labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile))
+lab = labs[seed] if seed in labs else lazarus.chapter_labs(ch, (seed,))[seed]
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 modes = ("frozen", "regrow")
-display(Markdown(ch.summary() + f" Repair: {config.steps} steps."))
-
+display(Markdown(ch.summary()))
+experiments.describe("pruning", ch.profile)
 
 # %%
+runs = experiments.run("pruning", labs, ch.profile)
+runs["prune_amount"] = runs["level"]
+ch.save_table(runs.round(4), "runs")
+
+
 def prune_runs(amounts) -> pd.DataFrame:
+    """Seed ``seed`` at other levels (the slider), the protocol's steps."""
     rows = []
     for amount in amounts:
         for mode in modes:
             r = lab.run(lazarus.Damage("prune", amount, mode), config, seed)
-            rows.append(lazarus.result_row(r, prune_amount=amount, mode=mode)
-                        | {"p99_ratio": r["regrowth"]["p99_ratio"]})
+            rows.append(lazarus.result_row(r, prune_amount=amount, mode=mode, seed=seed,
+                                           role="exploratory"))
     return pd.DataFrame(rows)
 
 
-runs = prune_runs(scale.prune_amounts)
 seed_cols = pd.DataFrame([
     {"prune_amount": a, "mode": m, "seed_pruned": v["pruned"], "seed_restored": v["restored"],
      "seed_recovery_pct": v["recovery_pct"],
@@ -86,14 +98,17 @@ seed_cols = pd.DataFrame([
      "seed_regrowth_pct": v.get("regrowth_pct", np.nan)}
     for (a, m), v in published.LAZARUS_PRUNING.items()
 ])
-table = runs.merge(seed_cols, on=["prune_amount", "mode"], how="left")
-columns = ["prune_amount", "mode", "damaged", "seed_pruned", "restored", "seed_restored",
-           "recovery_pct", "seed_recovery_pct", "agreement_improvement",
-           "seed_agreement_improvement", "regrowth_nonzero_pct", "seed_regrowth_pct",
-           "regrowth_above_threshold_pct", "sparsity_restored", "top1_restored"]
-table = table[columns].rename(columns={"damaged": "pruned"})
+values = ["damaged", "restored", "recovery_pct", "agreement_improvement",
+          "regrowth_nonzero_pct", "regrowth_norm_restored_pct", "regrowth_above_threshold_pct",
+          "lost_images"]
+table = experiments.summarize(runs.sort_values(["prune_amount", "mode"]),
+                              ["prune_amount", "mode", "role", "steps"],
+                              [c for c in values if c in runs])
+table = table.merge(seed_cols, on=["prune_amount", "mode"], how="left")
 ch.save_table(table.round(3), "pruning_curve")
-table.round(2)
+table[["prune_amount", "mode", "role", "steps", "n", "damaged_mean", "seed_pruned",
+       "restored_mean", "seed_restored", "recovery_pct_mean", "recovery_pct_ci_low",
+       "recovery_pct_ci_high", "seed_recovery_pct"]].round(2)
 
 
 # %% [markdown]
@@ -105,9 +120,11 @@ table.round(2)
 
 # %%
 def plot_pruning(prune_amount: float):
-    frame = runs if prune_amount in set(runs["prune_amount"]) else pd.concat(
-        [runs, prune_runs([prune_amount])])
-    frame = frame.sort_values("prune_amount")
+    mine = runs[runs["seed"] == seed]
+    if not (np.isclose(mine["prune_amount"], prune_amount) & (mine["mode"] == "regrow")).any():
+        mine = pd.concat([mine, prune_runs([prune_amount])])
+    frame = (mine.groupby(["prune_amount", "mode"], as_index=False)
+             [["damaged", "restored", "original"]].mean().sort_values("prune_amount"))
     fig, (ax, ax_r) = plt.subplots(1, 2, figsize=(12, 4.2))
     pct = 100 * frame["prune_amount"]
     frozen = frame[frame["mode"] == "frozen"]
@@ -128,15 +145,17 @@ def plot_pruning(prune_amount: float):
            title="accuracy", xlim=(pct.min() - 5, pct.max() + 5))
     ax.legend(fontsize=8)
     r = lab.run(lazarus.Damage("prune", prune_amount, "regrow"), config, seed)["regrowth"]
-    bars = {"non-zero (published)": r["nonzero_pct"],
+    bars = {"non-zero\n(published)": r["nonzero_pct"],
+            "norm restored": r["norm_restored_pct"],
             "|w| > threshold": r["above_threshold_pct"]}
-    ax_r.bar(list(bars), list(bars.values()), color=["grey", "C2"])
+    ax_r.bar(list(bars), list(bars.values()), color=["grey", "C0", "C2"])
     for i, v in enumerate(bars.values()):
         ax_r.annotate(f"{v:.1f} %", (i, v), ha="center", va="bottom")
     ax_r.set(ylabel="share of pruned weights (%)", ylim=(0, 105),
              title=f"regrowth at {prune_amount:.0%}: median |w| = "
                    f"{r['median_ratio']:.3f}, p99 = {r['p99_ratio']:.2f} x threshold")
-    fig.suptitle(f"Global magnitude pruning on {ds.title}, {config.steps} repair steps")
+    fig.suptitle(f"Global magnitude pruning on {ds.title}, seed {seed} (mean where a level "
+                 "has several runs)")
     fig.tight_layout()
     return fig
 
@@ -148,27 +167,46 @@ if ch.headless:
 
 # %% [markdown]
 # ## Frozen or regrow?
+#
+# At 70 %, where the seed compares them, seed by seed: both modes repair the same
+# pruned model, so the difference in restored accuracy is paired.
 
 # %%
-pivot = runs.pivot(index="prune_amount", columns="mode", values="restored")
-pivot["frozen - regrow (points)"] = pivot["frozen"] - pivot["regrow"]
-pivot["test images"] = (pivot["frozen - regrow (points)"] * len(ds.test_y) / 100).round()
-ch.save_table(pivot.reset_index().round(3), "frozen_vs_regrow")
-display(pivot.round(2))
-diff = pivot["frozen - regrow (points)"]
-regrow_rows = runs[runs["mode"] == "regrow"]
+verdict_runs = runs[runs["role"] == "verdict"]
+pair = verdict_runs[np.isclose(verdict_runs["prune_amount"], 0.7)].pivot(
+    index="seed", columns="mode", values="restored")
+pair["frozen - regrow (points)"] = pair["frozen"] - pair["regrow"]
+pair["test images"] = (pair["frozen - regrow (points)"] * len(ds.test_y) / 100).round()
+ch.save_table(pair.reset_index().round(3), "frozen_vs_regrow")
+display(pair.round(2))
+
+# %% [markdown]
+# ## How the result depends on the budget
+
+# %%
+budget = experiments.budget_table(verdict_runs)
+ch.save_table(budget.round(4), "budget")
+fig = plots.budget_curves(budget, title="Pruning: accuracy against repair steps, one line "
+                          "per seed")
+ch.save_figure(fig, "budget")
+plt.show()
+
+# %%
+regrow = verdict_runs[verdict_runs["mode"] == "regrow"]
 text = (
-    f"Frozen minus regrow accuracy ranges from {diff.min():+.2f} to {diff.max():+.2f} points "
-    f"({int(pivot['test images'].abs().max())} test images at most) over "
-    f"{len(diff)} pruning levels, one run each; chapter 6 measures how much a repair at "
-    f"80 % varies between seeds, the yardstick for a difference this size. "
-    f"In regrow mode {regrow_rows['regrowth_nonzero_pct'].min():.1f} to "
-    f"{regrow_rows['regrowth_nonzero_pct'].max():.1f} % of pruned weights are non-zero "
-    f"afterwards (the published measure), but only "
-    f"{regrow_rows['regrowth_above_threshold_pct'].min():.2f} to "
-    f"{regrow_rows['regrowth_above_threshold_pct'].max():.2f} % exceed the pruning "
-    f"threshold: the \"regrowth\" is Adam's first-step movement, not weights coming back."
+    f"In regrow mode at 70 %, {regrow['regrowth_nonzero_pct'].min():.1f} to "
+    f"{regrow['regrowth_nonzero_pct'].max():.1f} % of pruned weights are non-zero after the "
+    f"repair (the published measure), while their norm comes back to "
+    f"{regrow['regrowth_norm_restored_pct'].min():.2f} to "
+    f"{regrow['regrowth_norm_restored_pct'].max():.2f} % of what it was before pruning: "
+    "non-zero, but nowhere near their old size."
 )
 if ch.profile.synthetic:
     text = "Synthetic data: these numbers only show that the pipeline works. " + text
 display(Markdown(text))
+
+# %% [markdown]
+# ## Verdict
+
+# %%
+display(Markdown(headlines.chapter_markdown("05", ch.figures_dir)))

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import math
+
 import copy
 
 import torch
@@ -95,19 +97,30 @@ def finalize(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
-def regrowth(model: nn.Module, masks: dict[str, torch.Tensor], threshold: float) -> dict:
+def regrowth(
+    model: nn.Module,
+    masks: dict[str, torch.Tensor],
+    threshold: float,
+    original: nn.Module | None = None,
+) -> dict:
     """How many pruned weights are non-zero, and how many exceed ``threshold`` in size.
 
     Adam's first step moves every weight that gets any gradient by about its learning
     rate, so "non-zero" (the published measure) counts nearly everything; the share
     above the pruning threshold says how many pruned weights grew back to the size of
     a surviving one. Quantiles of ``|w| / threshold`` over the pruned weights say how
-    far the rest moved.
+    far the rest moved. With ``original`` (the undamaged model), ``norm_restored_pct``
+    is the L2 norm of the pruned weights now as a share of their norm before pruning:
+    the direct test of "the weights come back" (100 = back to full size).
     """
     magnitudes = []
+    before_sq = 0.0
     for name, keep in masks.items():
         w = effective_weight(model.get_submodule(name.rsplit(".", 1)[0]))
         magnitudes.append(w[~keep.to(w.device)].abs().flatten().cpu())
+        if original is not None:
+            w0 = original.get_parameter(name).detach()
+            before_sq += float((w0[~keep.to(w0.device)].double() ** 2).sum())
     values = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
     n = values.numel()
     share = 100.0 / n if n else 0.0
@@ -127,6 +140,11 @@ def regrowth(model: nn.Module, masks: dict[str, torch.Tensor], threshold: float)
         "median_ratio": quantiles[0],
         "p90_ratio": quantiles[1],
         "p99_ratio": quantiles[2],
+        "norm_restored_pct": (
+            100.0 * math.sqrt(float((values.double() ** 2).sum()) / before_sq)
+            if original is not None and before_sq > 0
+            else math.nan
+        ),
     }
 
 

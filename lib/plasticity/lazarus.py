@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -38,6 +39,29 @@ SEED_BASE_ACCURACY = {
 }
 
 
+def base_config(dataset: ImageDataset, training: BaseTraining, seed: int) -> dict:
+    """What determines a base model: its cache key is ``cache_key("lazarus-base", ...)``."""
+    return {
+        "dataset": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "seed": seed,
+        "training": asdict(training),
+    }
+
+
+def repair_config_key(
+    base_key: str, dmg: Damage, config: RepairConfig, seed: int, inputs: str
+) -> dict:
+    """What determines a repair (``inputs``: the input set's fingerprint, or its kind)."""
+    return {
+        "base": base_key,
+        "damage": dmg.key(),
+        "repair": asdict(config),
+        "seed": seed,
+        "inputs": inputs,
+    }
+
+
 def base_model(
     dataset: ImageDataset,
     training: BaseTraining,
@@ -58,12 +82,7 @@ def base_model(
     if not isinstance(training, BaseTraining):
         raise TypeError(f"training must be a BaseTraining, not {type(training).__name__}")
     device = torch.device(device) if device is not None else default_device()
-    config = {
-        "dataset": dataset.name,
-        "fingerprint": dataset.fingerprint,
-        "seed": seed,
-        "training": asdict(training),
-    }
+    config = base_config(dataset, training, seed)
 
     def compute():
         set_seed(seed)
@@ -110,7 +129,7 @@ LOSSES = ("lazarus", "kd", "supervised")
 DAMAGES = ("noise", "prune")
 
 #: Bump when the repair code changes what it produces.
-REPAIR_VERSION = "lazarus-repair-v2"
+REPAIR_VERSION = "lazarus-repair-v3"
 
 
 @dataclass(frozen=True)
@@ -143,6 +162,9 @@ class RepairConfig:
     loss: str = "lazarus"
     temperature: float = 4.0
     log_every: int = 25
+    #: Steps after which test accuracy and agreement are also measured (the budget
+    #: curve); the final step is always measured. Steps beyond ``steps`` are ignored.
+    eval_at: tuple[int, ...] = (100, 300)
 
     def __post_init__(self) -> None:
         check_number("steps", self.steps, low=1, integer=True)
@@ -157,6 +179,8 @@ class RepairConfig:
         check_choice("loss", self.loss, LOSSES)
         check_number("temperature", self.temperature, low=0, low_inclusive=False)
         check_number("log_every", self.log_every, low=1, integer=True)
+        for step in self.eval_at:
+            check_number("eval_at", step, low=1, integer=True)
         if self.loss == "lazarus" and self.w_cons + self.w_stab + self.w_ent == 0:
             raise ParameterError(
                 "w_cons + w_stab + w_ent = 0: at least one loss weight must be > 0"
@@ -275,8 +299,13 @@ def repair(
     teacher_logits: torch.Tensor | None = None,
     seed: int = 0,
     progress: bool = False,
+    on_checkpoint: Callable[[int, nn.Module], None] | None = None,
 ) -> dict:
     """Run the repair on ``student`` in place; returns the logged loss terms.
+
+    ``on_checkpoint(step, student)`` is called after each step listed in
+    ``config.eval_at`` (below ``config.steps``), with the student in eval mode; the
+    repair continues unchanged afterwards (nothing random is drawn by the callback).
 
     ``images`` (uint8, N x 3 x 32 x 32) are the unlabeled inputs for ``train`` /
     ``cifar100``; ``teacher_logits`` may hold the teacher's logits for all of them
@@ -308,6 +337,7 @@ def repair(
     sums = dict.fromkeys(keys, 0.0)
     history: dict[str, list] = {"step": [], **{k: [] for k in keys}, "floor_active_pct": []}
     active = window = 0
+    checkpoints = {s for s in config.eval_at if s < config.steps}
     for step in tqdm(
         range(config.steps), disable=not progress, desc="repair", leave=False, mininterval=2.0
     ):
@@ -362,6 +392,10 @@ def repair(
                 history[k].append(sums[k] / window)
             history["floor_active_pct"].append(100.0 * active / window)
             sums, active, window = dict.fromkeys(keys, 0.0), 0, 0
+        if on_checkpoint is not None and step + 1 in checkpoints:
+            student.eval()
+            on_checkpoint(step + 1, student)
+            student.train()
     student.eval()
     return history
 
@@ -451,13 +485,13 @@ class Lab:
         """Damage, repair and measure (or read from the cache); returns the result dict."""
         check_number("seed", seed, low=0, integer=True)
         input_set = self._input_set(config.inputs)
-        key = {
-            "base": self.artifact.key,
-            "damage": dmg.key(),
-            "repair": asdict(config),
-            "seed": seed,
-            "inputs": input_set.fingerprint if input_set is not None else config.inputs,
-        }
+        key = repair_config_key(
+            self.artifact.key,
+            dmg,
+            config,
+            seed,
+            input_set.fingerprint if input_set is not None else config.inputs,
+        )
         art = train_or_load(
             "lazarus-repair",
             key,
@@ -480,6 +514,12 @@ class Lab:
             damage.finalize(teacher)
             t_logits = None
         labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
+        budget = [{"step": 0, "accuracy": before["accuracy"], "agreement": before["agreement"]}]
+
+        def checkpoint(step: int, model: nn.Module) -> None:
+            m = self.measure(model)
+            budget.append({"step": step, "accuracy": m["accuracy"], "agreement": m["agreement"]})
+
         history = repair(
             student,
             teacher,
@@ -489,12 +529,20 @@ class Lab:
             teacher_logits=t_logits,
             seed=seed,
             progress=self.progress,
+            on_checkpoint=checkpoint,
         )
         regrown = None
         if dmg.kind == "prune":
-            regrown = damage.regrowth(student, info["masks"], info["threshold"])
+            regrown = damage.regrowth(student, info["masks"], info["threshold"], self.model)
         damage.finalize(student)
         after = self.measure(student)
+        budget.append(
+            {"step": config.steps, "accuracy": after["accuracy"], "agreement": after["agreement"]}
+        )
+        for point in budget:
+            point["recovery_pct"] = stats.recovery_pct(
+                self.accuracy, before["accuracy"], point["accuracy"]
+            )
         result = {
             "damage": dmg.key(),
             "method_config": asdict(config),
@@ -518,6 +566,7 @@ class Lab:
             "regrowth": regrown,
             "floor_active_pct": float(np.mean(history["floor_active_pct"])),
             "history": history,
+            "budget": budget,
             "repair_seconds": time.perf_counter() - start,
         }
         return student.state_dict(), result
@@ -540,6 +589,7 @@ def labs_for_seeds(
 def result_row(result: dict, **labels) -> dict:
     """A flat table row of the headline numbers of one repair result."""
     row = dict(labels)
+    row["steps"] = result["method_config"]["steps"]
     for key in (
         "original",
         "damaged",
@@ -559,7 +609,13 @@ def result_row(result: dict, **labels) -> dict:
     if result.get("regrowth"):
         row["regrowth_nonzero_pct"] = result["regrowth"]["nonzero_pct"]
         row["regrowth_above_threshold_pct"] = result["regrowth"]["above_threshold_pct"]
+        row["regrowth_norm_restored_pct"] = result["regrowth"].get("norm_restored_pct")
         row["sparsity_restored"] = result["sparsity_restored"]
+    for point in result.get("budget", []):
+        if 0 < point["step"] < row["steps"]:
+            row[f"restored_at_{point['step']}"] = point["accuracy"]
+            row[f"recovery_pct_at_{point['step']}"] = point["recovery_pct"]
+            row[f"agreement_at_{point['step']}"] = point["agreement"]
     return row
 
 

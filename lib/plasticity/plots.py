@@ -277,3 +277,29 @@ def repair_history(history: dict, *, h0: float | None = None, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def budget_curves(budget, *, title: str = "", seed_steps: int = 1000):
+    """Restored accuracy and recovery against repair steps, one line per seed and
+    condition/method (``budget`` from :func:`plasticity.experiments.budget_table`)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_rec) = plt.subplots(1, 2, figsize=(11, 4))
+    groups = list(budget.groupby(["condition", "method"], sort=False))
+    for i, ((cond, method), part) in enumerate(groups):
+        color = f"C{i % 10}"
+        label = cond if len({m for (_, m), _ in groups}) == 1 else f"{cond}, {method}"
+        for j, (_, one) in enumerate(part.groupby("seed")):
+            one = one.sort_values("step")
+            kw = {"label": label} if j == 0 else {}
+            ax_acc.plot(one["step"], one["restored"], "o-", color=color, alpha=0.7, ms=3, **kw)
+            ax_rec.plot(one["step"], one["recovery_pct"], "o-", color=color, alpha=0.7, ms=3)
+    for ax in (ax_acc, ax_rec):
+        ax.axvline(seed_steps, color="grey", ls=":", lw=1)
+        ax.set_xlabel("repair step (0 = damaged)")
+    ax_acc.set(ylabel="test accuracy (%)", title="accuracy during the repair")
+    ax_rec.set(ylabel="recovery (%)", title="share of the loss recovered")
+    ax_acc.legend(fontsize=7)
+    fig.suptitle(title or "How the result depends on the repair budget (one line per seed)")
+    fig.tight_layout()
+    return fig

@@ -91,27 +91,32 @@ class BaseTraining:
 class LazarusScale:
     """How much of the Lazarus protocol a profile runs.
 
-    ``repair_steps``: Adam steps per repair (published: 1000). ``seeds``: damage draws
-    and repair seeds for the curve and the significance tests. ``base_per_seed``:
-    train one base model per seed (as the published significance script) instead of
-    sharing the seed-0 model. ``ablation_seeds``: seeds for the baseline table.
+    Every run a verdict reads uses the seed's protocol: ``repair_steps`` Adam steps
+    (published: 1000) over all ``seeds``, each seed with its own base model when
+    ``base_per_seed`` (as the published significance script retrains per seed).
+    Exploratory runs (the extra baselines, the rest of the pruning curve, the other
+    cells of the teacher x inputs grid) use ``explore_steps`` and ``explore_seeds``;
+    they are labelled as such and never decide a verdict. ``alphas`` is the noise
+    curve (run on all seeds); ``prune_amounts`` the exploratory pruning curve.
     """
 
     repair_steps: int = 1000
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     base_per_seed: bool = True
-    ablation_seeds: tuple[int, ...] = (0,)
+    explore_steps: int = 1000
+    explore_seeds: tuple[int, ...] = (0,)
     alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     prune_amounts: tuple[float, ...] = (0.3, 0.5, 0.7, 0.8, 0.9)
 
     def __post_init__(self) -> None:
         check_number("repair_steps", self.repair_steps, low=1, integer=True)
+        check_number("explore_steps", self.explore_steps, low=1, integer=True)
         for a in self.alphas:
             check_number("alpha", a, low=0)
         for p in self.prune_amounts:
             check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
-        if not self.seeds or not self.ablation_seeds:
-            raise ParameterError("seeds and ablation_seeds need at least one seed")
+        if not self.seeds or not self.explore_seeds:
+            raise ParameterError("seeds and explore_seeds need at least one seed")
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,8 @@ PROFILES: dict[str, Profile] = {
             repair_steps=20,
             seeds=(0, 1, 2),
             base_per_seed=False,
-            alphas=(0.2, 0.35, 0.5),
+            explore_steps=10,
+            alphas=(0.1, 0.2, 0.35, 0.5),
             prune_amounts=(0.5, 0.9),
         ),
         sovereign={
@@ -155,8 +161,10 @@ PROFILES: dict[str, Profile] = {
             "window": 2,
             "val_size": 200,
             "report_test_size": 200,
+            "carry_gap": True,
         },
-        sovereign_seeds=(0, 1),
+        sovereign_seeds=(0, 1, 2),
+        extras={"sovereign_ladder": (1,)},
         synthetic_train=2000,
         synthetic_test=500,
         execution_timeout=600,
@@ -168,7 +176,14 @@ PROFILES: dict[str, Profile] = {
         synthetic=False,
         base=BaseTraining(epochs=5),
         seeds=(0, 1, 2),
-        lazarus=LazarusScale(repair_steps=300, seeds=(0, 1, 2), base_per_seed=False),
+        lazarus=LazarusScale(
+            repair_steps=1000,
+            seeds=(0, 1, 2),
+            base_per_seed=True,
+            explore_steps=300,
+            alphas=(0.1, 0.2, 0.35),
+            prune_amounts=(0.5, 0.9),
+        ),
         sovereign={
             "cycles": 4,
             "epochs_per_cycle": 3,
@@ -176,8 +191,10 @@ PROFILES: dict[str, Profile] = {
             "warmup": 3,
             "val_size": 1000,
             "report_test_size": 2000,
+            "carry_gap": True,
         },
-        sovereign_seeds=(0, 1),
+        sovereign_seeds=(0, 1, 2),
+        extras={"sovereign_ladder": (1, 2)},
         execution_timeout=3600,
     ),
     "paper": Profile(
@@ -187,6 +204,8 @@ PROFILES: dict[str, Profile] = {
         synthetic=False,
         base=BaseTraining(epochs=5),
         seeds=(0, 1, 2, 3, 4),
+        sovereign={"carry_gap": True},
+        extras={"sovereign_ladder": (25, 50)},
         execution_timeout=6 * 3600,
     ),
 }

@@ -41,13 +41,20 @@ from safetensors.torch import load_file, save_file
 
 from . import paths
 from .data import Batches, ImageDataset, Normalizer, to_tensor
-from .models import SovereignNet, TaxonomicMLP
+from .models import GatedTokenMixer, SovereignNet, TaxonomicMLP
 from .profiles import ParameterError, check_choice, check_number
 from .runs import cache_key
 
-VERSION = "sovereign-v1"
+VERSION = "sovereign-v2"
 MASK_MODES = ("warmup", "gradual", "none")
 CHAINS = ("apex", "blind")
+#: Every network the book trains: (has a mixer, extractor trained). ``apex`` takes its
+#: mixer from the config (``mixer=False`` is the "no mixer" ablation);
+#: ``blind_mixer`` is BLIND with a frozen random mixer, the control that separates
+#: "a spatial non-linearity exists" from "the mixing is learned".
+NETS = ("apex", "blind", "blind_mixer")
+#: A fixed index per network for its data-order seed (independent of the chains run).
+_NET_INDEX = {"apex": 0, "blind": 1, "blind_mixer": 2}
 
 
 @dataclass(frozen=True)
@@ -82,7 +89,13 @@ class SovereignConfig:
     window: int = 5
     z_threshold: float = 1.5
     mixer: bool = True
+    #: Carry the last epoch's train - validation gap into the next cycle's first epoch
+    #: (the paper's "Gap_prev" read literally); ``False`` resets it at every cycle, as
+    #: the published code does, so the first epoch of a cycle can never shock.
+    carry_gap: bool = False
     val_size: int = 5000
+    #: Test images behind the per-cycle report: a fixed, class-stratified subset
+    #: (equal count per class); the final benchmark always uses the whole test set.
     report_test_size: int = 10000
 
     def __post_init__(self) -> None:
@@ -283,10 +296,12 @@ def evaluate_net(
 ) -> dict:
     """Fine accuracy, coarse-head accuracy and coarse accuracy of the fine predictions."""
     net.eval()
+    device = next(net.parameters()).device
     normalize = Normalizer()
     fine_hits = coarse_hits = mapped_hits = 0
     for i in range(0, len(x), batch):
-        fine, coarse = net(normalize(x[i : i + batch]))
+        fine, coarse = net(normalize(x[i : i + batch].to(device)))
+        fine, coarse = fine.cpu(), coarse.cpu()
         yb = y[i : i + batch]
         cb = fine_to_coarse[yb]
         fine_hits += int((fine.argmax(1) == yb).sum())
@@ -300,14 +315,50 @@ def evaluate_net(
     }
 
 
-def build_chains(config: SovereignConfig, seed: int) -> dict[str, SovereignNet]:
-    """APEX and BLIND with the same initial projection and MLP."""
+def build_net(name: str, config: SovereignConfig) -> SovereignNet:
+    """An untrained network of kind ``name`` (see :data:`NETS`)."""
+    check_choice("chain", name, NETS)
+    if name == "apex":
+        return SovereignNet(mixer=config.mixer, train_extractor=True)
+    return SovereignNet(mixer=name == "blind_mixer", train_extractor=False)
+
+
+def build_chains(
+    config: SovereignConfig, seed: int, chains: tuple[str, ...] = CHAINS
+) -> dict[str, SovereignNet]:
+    """The networks of ``chains``, seed-paired: whatever the variant, the projection
+    and the MLP come from one draw seeded by ``seed``, and every mixer from another;
+    so APEX, its ablations and BLIND start from identical shared weights."""
     torch.manual_seed(seed)
-    apex = SovereignNet(mixer=config.mixer, train_extractor=True)
-    blind = SovereignNet(mixer=False, train_extractor=False)
-    blind.extractor.proj.load_state_dict(apex.extractor.proj.state_dict())
-    blind.mlp.load_state_dict(apex.mlp.state_dict())
-    return {"apex": apex, "blind": blind}
+    shared = SovereignNet(mixer=False, train_extractor=True)
+    torch.manual_seed(_seed_for(seed, 11))
+    mixer_init = GatedTokenMixer()
+    nets = {}
+    for name in chains:
+        net = build_net(name, config)
+        net.extractor.proj.load_state_dict(shared.extractor.proj.state_dict())
+        net.mlp.load_state_dict(shared.mlp.state_dict())
+        if net.extractor.mixer is not None:
+            net.extractor.mixer.load_state_dict(mixer_init.state_dict())
+        nets[name] = net
+    return nets
+
+
+def stratified_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """A fixed subset of ``size`` indices with (as nearly as possible) equal counts per
+    class, drawn with ``seed``; the whole set when ``size`` covers it."""
+    n = len(labels)
+    if size >= n:
+        return torch.arange(n)
+    g = torch.Generator().manual_seed(seed)
+    classes = torch.unique(labels)
+    per, extra = divmod(size, len(classes))
+    chosen = []
+    for i, c in enumerate(classes.tolist()):
+        idx = torch.nonzero(labels == c).flatten()
+        take = min(len(idx), per + (1 if i < extra else 0))
+        chosen.append(idx[torch.randperm(len(idx), generator=g)[:take]])
+    return torch.sort(torch.cat(chosen)).values
 
 
 def _optimizer(net: SovereignNet, config: SovereignConfig, cycle: int):
@@ -328,23 +379,32 @@ def train_cycle(
     first_epoch: int,
     seed: int,
     chain: str,
+    previous_gap: float | None = None,
 ) -> list[dict]:
-    """Train ``net`` for one cycle in place; returns one log entry per epoch."""
+    """Train ``net`` for one cycle in place; returns one log entry per epoch.
+
+    ``previous_gap`` is the gap the first epoch's shock decision sees (the last
+    epoch of the previous cycle when ``config.carry_gap``, else None).
+    """
     n = config.train_size(cycle, len(data.train_y))
     order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
     subset = order[:n]
+    device = next(net.parameters()).device
     batches = Batches(
         data.train_x[subset],
         data.train_y[subset],
         config.batch_size,
-        seed=_seed_for(seed, cycle, CHAINS.index(chain)),
+        seed=_seed_for(seed, cycle, _NET_INDEX[chain]),
+        device=device,
     )
+    fine_to_coarse = data.fine_to_coarse.to(device)
     opt = _optimizer(net, config, cycle)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs_per_cycle)
     clip_params = [p for p in net.parameters() if p.requires_grad]
     detector_state = getattr(net, "_phase", None)
     logs = []
-    previous_gap = None
+    if not config.carry_gap:
+        previous_gap = None
     for e in range(config.epochs_per_cycle):
         epoch = first_epoch + e
         lam = shock_lambda(previous_gap, config)
@@ -362,9 +422,9 @@ def train_cycle(
         loss_sum = 0.0
         for xb, yb in batches.epoch(e):
             fine, coarse = net(xb)
-            loss = F.cross_entropy(fine, yb) + lam * F.cross_entropy(
-                coarse, data.fine_to_coarse[yb]
-            )
+            loss = F.cross_entropy(fine, yb)
+            if lam > 0:
+                loss = loss + lam * F.cross_entropy(coarse, fine_to_coarse[yb])
             if config.spectral_weight > 0:
                 loss = loss + config.spectral_weight * sum(
                     spectral_terms(w)[0] for w in spectral_weights(net).values()
@@ -453,18 +513,38 @@ def _load_checkpoint(run_dir: Path, cycle: int) -> tuple[dict, dict] | None:
         return None
 
 
+def run_key(config: SovereignConfig, seed: int, fingerprint: str, chains=CHAINS) -> str:
+    """The cache key of an evolution (its folder name under ``sovereign-run``)."""
+    return cache_key(
+        "sovereign-run",
+        {
+            "config": asdict(config),
+            "seed": seed,
+            "fingerprint": fingerprint,
+            "chains": list(chains),
+        },
+        VERSION,
+    )
+
+
 def run_dir_for(
     config: SovereignConfig,
     seed: int,
     data: SovereignData,
     cache_dir: str | os.PathLike | None = None,
+    chains: tuple[str, ...] = CHAINS,
 ) -> Path:
-    key = cache_key(
-        "sovereign-run",
-        {"config": asdict(config), "seed": seed, "fingerprint": data.dataset.fingerprint},
-        VERSION,
-    )
+    key = run_key(config, seed, data.dataset.fingerprint, chains)
     return paths.cache_dir(cache_dir) / "sovereign-run" / key
+
+
+def _check_chains(chains) -> tuple[str, ...]:
+    chains = tuple(chains)
+    if not chains or len(set(chains)) != len(chains):
+        raise ParameterError(f"chains={chains!r}: need one or more distinct names of {NETS}")
+    for c in chains:
+        check_choice("chain", c, NETS)
+    return chains
 
 
 def evolve(
@@ -475,14 +555,23 @@ def evolve(
     cache_dir: str | os.PathLike | None = None,
     stop_after_cycle: int | None = None,
     log: Callable[[str], None] | None = None,
+    chains: tuple[str, ...] = CHAINS,
+    device: str | torch.device | None = None,
 ) -> dict:
-    """Run (or resume, or load) the APEX-vs-BLIND evolution; returns the result dict.
+    """Run (or resume, or load) the evolution of ``chains``; returns the result dict.
 
+    Each chain evolves independently (its own alpha, selection and phase detector),
+    so an ablation can train APEX alone against a BLIND trained once. ``device``
+    defaults to :func:`plasticity.train.default_device` (``PLASTICITY_DEVICE``).
     ``stop_after_cycle`` ends the run early after that cycle's checkpoint (to test
     resumption); the result is then marked incomplete and nothing final is cached.
     """
+    from .train import default_device
+
     check_number("seed", seed, low=0, integer=True)
-    run_dir = run_dir_for(config, seed, data, cache_dir)
+    chains = _check_chains(chains)
+    device = torch.device(device) if device is not None else default_device()
+    run_dir = run_dir_for(config, seed, data, cache_dir, chains)
     final = run_dir / "result.json"
     if final.is_file():
         try:
@@ -491,7 +580,8 @@ def evolve(
             pass
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    alphas = build_chains(config, seed)
+    alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
+    report_idx = stratified_indices(data.test_y, config.report_test_size, seed=0)
     latest = next(
         ((c, ckpt) for c in range(config.cycles, -1, -1) if (ckpt := _load_checkpoint(run_dir, c))),
         None,
@@ -501,7 +591,7 @@ def evolve(
         for chain, net in alphas.items():
             prefix = f"{chain}."
             net.load_state_dict(
-                {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+                {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}
             )
         if log:
             log(f"resuming after cycle {done}")
@@ -511,20 +601,26 @@ def evolve(
             val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
             state["alpha_val"][chain] = val["fine"]
         state["cycles"].append(
-            _cycle_report(
-                0, alphas, data, dict.fromkeys(CHAINS, True), state, config.report_test_size
-            )
+            _cycle_report(0, alphas, data, dict.fromkeys(chains, True), state, report_idx)
         )
         _save_checkpoint(run_dir, 0, alphas, state)
     for cycle in range(state["cycle"] + 1, config.cycles + 1):
         accepted = {}
-        for chain in CHAINS:
+        for chain in chains:
             child = _copy_net(alphas[chain], config)
             child._phase = PhaseDetector(config.window, config.z_threshold)
-            child._phase.ratios = [e["ratio"] for e in state["epochs"] if e["chain"] == chain]
+            previous = [e for e in state["epochs"] if e["chain"] == chain]
+            child._phase.ratios = [e["ratio"] for e in previous]
             first_epoch = (cycle - 1) * config.epochs_per_cycle
             logs = train_cycle(
-                child, config, data, cycle, first_epoch, _seed_for(seed, cycle, 7), chain
+                child,
+                config,
+                data,
+                cycle,
+                first_epoch,
+                _seed_for(seed, cycle, 7),
+                chain,
+                previous_gap=previous[-1]["gap"] if previous else None,
             )
             del child._phase
             child_val = logs[-1]["val_acc"]
@@ -534,16 +630,12 @@ def evolve(
                 state["alpha_val"][chain] = child_val
             state["epochs"].extend({**e, "chain": chain} for e in logs)
         state["cycle"] = cycle
-        state["cycles"].append(
-            _cycle_report(cycle, alphas, data, accepted, state, config.report_test_size)
-        )
+        state["cycles"].append(_cycle_report(cycle, alphas, data, accepted, state, report_idx))
         _save_checkpoint(run_dir, cycle, alphas, state)
         if log:
             r = state["cycles"][-1]
-            log(
-                f"cycle {cycle}/{config.cycles}: APEX {r['apex_fine']:.2f} %, "
-                f"BLIND {r['blind_fine']:.2f} % (test), {time.perf_counter() - start:.0f} s"
-            )
+            accs = ", ".join(f"{c} {r[f'{c}_fine']:.2f} %" for c in chains)
+            log(f"cycle {cycle}/{config.cycles}: {accs} (test), {time.perf_counter() - start:.0f} s")
         if stop_after_cycle is not None and cycle >= stop_after_cycle and cycle < config.cycles:
             return {**_result(state, alphas, data, config), "complete": False, "cached": False}
     result = {
@@ -558,6 +650,8 @@ def evolve(
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
         "config": asdict(config),
         "seed": seed,
+        "chains": list(chains),
+        "device": str(device),
         "result": result,
     }
     fd, tmp = tempfile.mkstemp(prefix=".result-", dir=run_dir)
@@ -570,25 +664,32 @@ def evolve(
 def _copy_net(net: SovereignNet, config: SovereignConfig) -> SovereignNet:
     child = SovereignNet(mixer=net.extractor.mixer is not None, train_extractor=net.train_extractor)
     child.load_state_dict(net.state_dict())
-    return child
+    return child.to(next(net.parameters()).device)
 
 
 def _cycle_report(
-    cycle: int, alphas: dict, data: SovereignData, accepted: dict, state: dict, test_size: int
+    cycle: int,
+    alphas: dict,
+    data: SovereignData,
+    accepted: dict,
+    state: dict,
+    report_idx: torch.Tensor,
 ) -> dict:
-    """Test-set metrics of the alphas after a cycle (reporting only; the first
-    ``test_size`` test images)."""
-    out = {"cycle": cycle}
+    """Test-set metrics of the alphas after a cycle (reporting only), on the fixed
+    class-stratified subset ``report_idx`` of the test set."""
+    out = {"cycle": cycle, "report_images": len(report_idx)}
+    x, y = data.test_x[report_idx], data.test_y[report_idx]
     for chain, net in alphas.items():
-        m = evaluate_net(net, data.test_x[:test_size], data.test_y[:test_size], data.fine_to_coarse)
+        m = evaluate_net(net, x, y, data.fine_to_coarse)
         out[f"{chain}_fine"] = m["fine"]
         out[f"{chain}_coarse_head"] = m["coarse_head"]
         out[f"{chain}_coarse_from_fine"] = m["coarse_from_fine"]
         out[f"{chain}_val"] = state["alpha_val"][chain]
         out[f"{chain}_accepted"] = bool(accepted[chain])
         out[f"{chain}_sparsity"] = mask_sparsity(net.mlp)
-    out["d_struct"] = out["apex_fine"] - out["blind_fine"]
-    out["d_hier"] = out["apex_coarse_head"] - out["blind_coarse_head"]
+    if "apex" in alphas and "blind" in alphas:
+        out["d_struct"] = out["apex_fine"] - out["blind_fine"]
+        out["d_hier"] = out["apex_coarse_head"] - out["blind_coarse_head"]
     return out
 
 
@@ -599,26 +700,32 @@ def _result(state: dict, alphas: dict, data: SovereignData, config: SovereignCon
             p: sum(1 for e in epochs if e["chain"] == chain and e["phase"] == p)
             for p in ("INIT", "STABLE", "SHIFTING")
         }
-        for chain in CHAINS
+        for chain in alphas
     }
     benchmark = {
         chain: evaluate_net(net, data.test_x, data.test_y, data.fine_to_coarse)
         for chain, net in alphas.items()
     }
-    return {
+    out = {
         "cycles": state["cycles"],
         "epochs": epochs,
         "phases": phases,
         "benchmark": benchmark,
-        "d_struct": benchmark["apex"]["fine"] - benchmark["blind"]["fine"],
-        "d_hier": benchmark["apex"]["coarse_head"] - benchmark["blind"]["coarse_head"],
         "sparsity": {chain: mask_sparsity(net.mlp) for chain, net in alphas.items()},
-        "mean_lambda_apex": float(
+        "shock_epochs": {
+            chain: sum(1 for e in epochs if e["chain"] == chain and e["shock"]) for chain in alphas
+        },
+    }
+    if "apex" in benchmark:
+        out["mean_lambda_apex"] = float(
             np.mean(
                 [e["lambda_tax"] for e in epochs if e["chain"] == "apex"] or [config.lambda_base]
             )
-        ),
-    }
+        )
+    if "apex" in benchmark and "blind" in benchmark:
+        out["d_struct"] = benchmark["apex"]["fine"] - benchmark["blind"]["fine"]
+        out["d_hier"] = benchmark["apex"]["coarse_head"] - benchmark["blind"]["coarse_head"]
+    return out
 
 
 def ablation_configs(base: SovereignConfig, mean_lambda: float | None = None) -> dict:

@@ -73,7 +73,8 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> dict:
     """Paired comparison of ``a`` against ``b`` (same seeds): mean difference and p-values.
 
     Returns the mean and 95 % interval of ``a - b``, the two-sided paired t-test
-    p-value, and the exact Wilcoxon signed-rank p-value (NaN when all differences are 0).
+    p-value, and the exact Wilcoxon signed-rank p-value; both NaN when every difference
+    is the same (no spread: nothing to test against).
     """
     from scipy import stats
 
@@ -82,10 +83,12 @@ def paired_test(a: Sequence[float], b: Sequence[float]) -> dict:
         raise ValueError(f"paired samples differ in length: {len(x)} vs {len(y)}")
     diff = x - y
     out = {f"diff_{k}": v for k, v in summarize(diff).items()}
-    if len(diff) < 2 or np.allclose(diff, diff[0]) and diff[0] == 0:
+    # Identical differences (zero spread) make the t statistic infinite: p would read
+    # 0 although the seeds carry no information about the spread. Report NaN instead.
+    if len(diff) < 2 or np.all(diff == diff[0]):
         out.update(t_p=math.nan, wilcoxon_p=math.nan)
         return out
-    out["t_p"] = float(stats.ttest_rel(x, y).pvalue) if np.std(diff) > 0 else 0.0
+    out["t_p"] = float(stats.ttest_rel(x, y).pvalue)
     try:
         out["wilcoxon_p"] = float(stats.wilcoxon(x, y).pvalue)
     except ValueError:

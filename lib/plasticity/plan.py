@@ -1,0 +1,186 @@
+"""The book's run list as data: every distinct run a profile needs, before anything runs.
+
+:func:`plan` enumerates the base models, repairs, evolutions and probes of the chosen
+chapters from the declarations in :mod:`plasticity.experiments` and
+:mod:`plasticity.sovereign_experiments`, keyed exactly as the train-or-load cache keys
+them, so it can say which are cached and estimate the rest. ``python -m plasticity
+book plan`` prints it; ``book plan --execute`` computes the missing runs in order
+(base models first), after which the notebooks only read the cache.
+
+Cost estimates come from the cache itself: the median seconds per unit of work of the
+cached runs of the same kind on this machine, or a default measured on a 2-core CPU
+when none is cached yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import experiments, lazarus, paths
+from . import sovereign_experiments as sx
+from .profiles import Profile, get_profile
+from .runs import cache_key
+
+#: Seconds per unit on a 2-core CPU when the cache has no run of the kind yet:
+#: a base-model epoch, a repair step (two 64-image passes), a probe, a
+#: NeuroSovereign training epoch per 1000 images and chain.
+DEFAULT_SECONDS = {
+    "lazarus-base": 22.0,
+    "lazarus-repair": 0.055,
+    "lazarus-repair-explore": 0.055,
+    "sovereign-run": 0.45,
+}
+
+
+@dataclass
+class Run:
+    """One distinct run: its cache kind and key, what it is, its chapters, its cost."""
+
+    kind: str
+    key: str
+    label: str
+    units: float
+    chapters: set[str] = field(default_factory=set)
+    cached: bool = False
+    compute: Callable[[], object] | None = None
+    order: int = 0
+
+
+def _measured_rates(cache_dir) -> dict[str, float]:
+    """Median seconds per unit of the cached runs, by kind."""
+    root = paths.cache_dir(cache_dir)
+    rates: dict[str, list[float]] = {}
+    for kind, unit_of in (
+        ("lazarus-base", lambda m: m["config"]["training"]["epochs"]),
+        ("lazarus-repair", lambda m: m["config"]["repair"]["steps"]),
+    ):
+        for f in (root / kind).glob("*/result.json"):
+            try:
+                meta = json.loads(f.read_text())
+                rates.setdefault(kind, []).append(meta["compute_seconds"] / unit_of(meta))
+            except (OSError, ValueError, KeyError, ZeroDivisionError):
+                continue
+    for f in (root / "sovereign-run").glob("*/result.json"):
+        try:
+            meta = json.loads(f.read_text())
+            units = sx.work_units(meta["config"], meta.get("chains"))
+            rates.setdefault("sovereign-run", []).append(meta["result"]["seconds"] / units)
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            continue
+    return {k: statistics.median(v) for k, v in rates.items() if v}
+
+
+def plan(
+    profile: str | Profile = "quick",
+    only: list[str] | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[Run]:
+    """The distinct runs the chosen chapters need (all chapters when ``only`` is empty)."""
+    from .chapter import Chapter
+
+    prof = get_profile(profile)
+    selected = set(only or [])
+
+    def wanted(chapter: str) -> bool:
+        return not selected or chapter[:2] in selected or chapter in selected
+
+    runs: dict[tuple[str, str], Run] = {}
+    root = paths.cache_dir(cache_dir)
+
+    def add(run: Run, chapter: str) -> None:
+        key = (run.kind, run.key)
+        if key not in runs:
+            run.cached = (root / run.kind / run.key / "result.json").is_file()
+            runs[key] = run
+        runs[key].chapters.add(chapter[:2])
+
+    lazarus_chapters = [c for e, c in experiments.CHAPTERS.items() if wanted(c)]
+    if lazarus_chapters or wanted("01_base_model"):
+        ch = Chapter("01_base_model", prof, data_dir=data_dir, headless=True)
+        ds = ch.dataset("cifar10")
+        scale = prof.lazarus
+        base_keys = {}
+        seeds = experiments.seeds_needed(prof) if lazarus_chapters else (0,)
+        for s in seeds if scale.base_per_seed else (0,):
+            cfg = lazarus.base_config(ds, prof.base, s)
+            key = cache_key("lazarus-base", cfg, lazarus.BASE_VERSION)
+            base_keys[s] = key
+            add(Run("lazarus-base", key, f"base model, seed {s}", prof.base.epochs,
+                    compute=lambda s=s: lazarus.base_model(ds, prof.base, s, progress=False,
+                                                           cache_dir=cache_dir),
+                    order=0), "01_base_model")
+        if not scale.base_per_seed:
+            base_keys = dict.fromkeys(experiments.seeds_needed(prof), base_keys[0])
+        other = None
+        labs: dict[int, lazarus.Lab] = {}
+
+        def lab_for(seed: int) -> lazarus.Lab:
+            nonlocal other
+            if other is None:
+                other = ch.dataset("cifar100")
+            base_seed = seed if scale.base_per_seed else 0
+            if base_seed not in labs:
+                labs[base_seed] = lazarus.Lab(ds, prof.base, base_seed,
+                                              extra_inputs={"cifar100": other},
+                                              cache_dir=cache_dir)
+            return labs[base_seed]
+
+        for name, chapter in experiments.CHAPTERS.items():
+            if chapter not in lazarus_chapters:
+                continue
+            for c in experiments.cells(name, prof):
+                if c.config.inputs == "cifar100":
+                    fp = ch.dataset("cifar100").fingerprint
+                elif c.config.inputs == "train":
+                    fp = ds.fingerprint
+                else:
+                    fp = c.config.inputs
+                cfg = lazarus.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
+                key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
+                add(Run("lazarus-repair", key,
+                        f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
+                        c.config.steps,
+                        compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
+                        order=1), chapter)
+    for run in sx.runs(prof, wanted, data_dir=data_dir, cache_dir=cache_dir):
+        add(Run(run["kind"], run["key"], run["label"], run["units"], compute=run["compute"],
+                order=run["order"]), run["chapter"])
+    return sorted(runs.values(), key=lambda r: (r.order, r.kind, r.label))
+
+
+def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
+    """The run list as a table with an estimated time for each missing run."""
+    rates = {**DEFAULT_SECONDS, **_measured_rates(cache_dir)}
+    rows = []
+    for r in runs:
+        rate = rates.get(r.kind, 0.0)
+        rows.append({
+            "kind": r.kind,
+            "run": r.label,
+            "chapters": ",".join(sorted(r.chapters)),
+            "cached": r.cached,
+            "est_seconds": 0.0 if r.cached else round(rate * r.units, 1),
+            "key": r.key,
+        })
+    return pd.DataFrame(rows)
+
+
+def execute(runs: list[Run], log: Callable[[str], None] = print) -> float:
+    """Compute every missing run in order; returns the wall time in seconds."""
+    start = time.perf_counter()
+    todo = [r for r in runs if not r.cached]
+    for i, r in enumerate(todo, 1):
+        t = time.perf_counter()
+        r.compute()
+        r.cached = True
+        log(f"[{i}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
+    return time.perf_counter() - start
