@@ -48,7 +48,6 @@ headless = False
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from IPython.display import Markdown, display
 from plasticity import experiments, headlines, lazarus, plots, published
 from plasticity.chapter import Chapter

@@ -119,7 +119,7 @@ plt.show()
 # %%
 lines = []
 for _, t in tests.iterrows():
-    p = f"paired t p = {t['t_p']:.3g}" if np.isfinite(t["t_p"]) else "no p: no spread"
+    p = f"paired t p = {t['t_p']:.3g}" if np.isfinite(t["t_p"]) else "p not defined"
     lines.append(f"**{t['condition']}, {t['comparison']}:** {t['mean_diff']:+.2f} "
                  f"{t['unit']} (95 % CI {t['ci_low']:+.2f} to {t['ci_high']:+.2f}, n = "
                  f"{int(t['n'])}, {p}).")

@@ -18,21 +18,22 @@
 # %% [markdown]
 # # Headline results: the claims, our numbers, the verdicts
 #
-# This chapter trains nothing. It reads the tables the other chapters saved in
-# `figures/` and puts each headline claim of the two seed documents beside our
-# measurement, with the rule that turns the pair into a verdict:
+# This chapter trains nothing. It is the registry of claims (`plasticity.headlines`):
+# each headline claim of the two seed documents, quoted with its section, is judged from
+# the table a chapter saved, by a rule fixed before any number was seen:
 #
-# - **reproduces**: our measurement supports the claim by the stated rule (for an effect
-#   size: at least 90 % of the seed's number);
-# - **weaker**: same direction, but clearly smaller, or not significant over our seeds;
-# - **does not reproduce**: no effect, the opposite effect, or a measurement that refutes
-#   the claim;
-# - **not measured**: the chapter that measures it has not run in this profile.
+# - **reproduces**: the whole 95 % interval over seeds supports the claim (for a number,
+#   it lies within the stated margin of the seed's number: overshooting counts against);
+# - **does not reproduce**: the whole interval contradicts it;
+# - **inconclusive**: the interval spans both, fewer than 3 seeds, seeds with no spread
+#   at all, or a recovery % whose damage cost fewer than 50 test images;
+# - **not comparable**: the run's budget differs from the seed's protocol (1000 Lazarus
+#   repair steps; NeuroSovereign's 15 x 100 epochs for a magnitude);
+# - **not measured**: the table is missing (the book's tests fail on it).
 #
-# The verdicts are only as good as the profile that produced the tables: the `quick`
-# profile shortens every schedule (300 repair steps instead of 1000, 4 NeuroSovereign
-# cycles instead of 15, 2-3 seeds), and each chapter discusses what that changes. The
-# intro page of the book shows the same table.
+# Every row names its section, the seed's number, ours (mean, 95 % interval, n), the
+# budget behind it and the reason for its verdict. The intro page of the book shows the
+# same table.
 #
 # **Budget.** Seconds in every profile: it reads CSV files.
 
@@ -65,8 +66,9 @@ display(Markdown(
 # %% [markdown]
 # ## Every claim
 #
-# "Seed document" is the number the manifesto or the paper reports; "ours" is what the
-# named chapter measured; "rule" is how the verdict follows from the two.
+# "Seed" is the number the manifesto or the paper reports; "ours" is what the named
+# chapter measured (mean [95 % interval] (n seeds)); "rule" is how the verdict follows,
+# and "reason" what the rule found.
 
 # %%
 ch.save_table(claims, "headlines", datasets=datasets)
@@ -74,7 +76,8 @@ stamp = (f"Generated from the saved tables of the `{', '.join(profiles)}` profil
          "chapter 12; the rule behind each verdict is given there.")
 intro = claims.assign(verdict="**" + claims["verdict"] + "**")
 ch.save_markdown(
-    headlines.markdown_table(intro, ["paper", "claim", "seed document", "ours", "verdict"])
+    headlines.markdown_table(intro, ["paper", "section", "claim", "seed", "ours", "budget",
+                                     "verdict"])
     + f"\n{stamp}\n",
     "headlines",
     datasets=datasets,
@@ -87,8 +90,9 @@ def plot_verdicts(claims: pd.DataFrame):
     counts = (claims.groupby(["paper", "verdict"]).size().unstack(fill_value=0)
               .reindex(columns=list(headlines.VERDICTS), fill_value=0))
     counts = counts.loc[[p for p in ("Lazarus", "NeuroSovereign", "?") if p in counts.index]]
-    colours = {"reproduces": "#2e7d32", "weaker": "#f9a825", "does not reproduce": "#c62828",
-               "not measured": "#9e9e9e"}
+    colours = {"reproduces": "#2e7d32", "inconclusive": "#f9a825",
+               "does not reproduce": "#c62828", "not comparable": "#90a4ae",
+               "not measured": "#424242"}
     fig, ax = plt.subplots(figsize=(8.5, 2.4))
     left = pd.Series(0, index=counts.index)
     for verdict in counts.columns:

@@ -1,15 +1,20 @@
-"""Headline verdicts follow their stated rules from the chapters' saved tables."""
+"""Verdict rules with uncertainty, and the claim registry that reads the saved tables."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
-from plasticity import headlines, published
+from plasticity import headlines, stats
+from plasticity import verdicts as v
 
 
-def _save(root, chapter, name, rows):
-    (root / chapter).mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(root / chapter / f"{name}.csv", index=False)
+def _save(root, table, rows):
+    path = root / f"{table}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
 
 
 @pytest.fixture
@@ -17,145 +22,210 @@ def figures(isolated):
     return isolated["figures"]
 
 
-def _verdict(figures, claim):
-    return claim(headlines.Tables(figures))
+def _claim(key):
+    return next(c for c in headlines.CLAIMS if c.key == key)
 
 
-def test_effect_rule_reproduces_weaker_fails():
-    assert headlines._effect_verdict(0.95 * 50, 50) == headlines.REPRODUCES
-    assert headlines._effect_verdict(0.5 * 50, 50) == headlines.WEAKER
-    assert headlines._effect_verdict(-1.0, 50) == headlines.FAILS
-    assert headlines._effect_verdict(float("nan"), 50) == headlines.FAILS
+def _judge(figures, key):
+    return _claim(key).evaluate(headlines.Tables(figures))
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def test_direction_rule_needs_the_whole_interval_on_one_side():
+    assert v.above(v.estimate([1.0, 1.2, 0.9]), 0)[0] == v.REPRODUCES
+    assert v.above(v.estimate([-1.0, -1.2, -0.9]), 0)[0] == v.FAILS
+    spans = v.estimate([2.0, -1.0, 0.5])
+    assert spans.ci_low < 0 < spans.ci_high
+    assert v.above(spans, 0) == (v.INCONCLUSIVE, "95 % CI spans 0")
+    assert v.below(v.estimate([-1.0, -1.2, -0.9]), 0)[0] == v.REPRODUCES
+
+
+def test_constant_differences_give_no_p_and_no_verdict():
+    t = stats.paired_test([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])  # every difference is +1
+    assert math.isnan(t["t_p"]) and math.isnan(t["wilcoxon_p"])
+    assert t["diff_mean"] == 1.0 and t["diff_std"] == 0.0
+    verdict, reason = v.above(v.estimate([1.0, 1.0, 1.0]), 0)
+    assert verdict == v.INCONCLUSIVE and "no spread" in reason
+    varied = stats.paired_test([3.0, 4.5, 5.0], [2.0, 3.0, 4.0])
+    assert 0 < varied["t_p"] < 1
+
+
+def test_fewer_than_three_seeds_never_decide():
+    verdict, reason = v.above(v.estimate([5.0, 6.0]), 0)
+    assert verdict == v.INCONCLUSIVE and "n = 2" in reason
+
+
+def test_magnitude_rule_is_two_sided_so_overshoot_fails():
+    target, margin = 5.4, 2.7
+    assert v.magnitude(v.estimate([5.0, 5.5, 6.0]), target, margin)[0] == v.REPRODUCES
+    assert v.magnitude(v.estimate([11.0, 11.6, 12.2]), target, margin)[0] == v.FAILS
+    assert v.magnitude(v.estimate([0.5, 1.0, 1.5]), target, margin)[0] == v.FAILS
+    # an interval that straddles the band's edge decides nothing
+    assert v.magnitude(v.estimate([6.0, 8.0, 10.0]), target, margin)[0] == v.INCONCLUSIVE
+
+
+def test_noninferiority_and_image_guard():
+    assert v.noninferior(v.estimate([-2.0, -1.0, -3.0]), 10)[0] == v.REPRODUCES
+    assert v.noninferior(v.estimate([-40.0, -45.0, -50.0]), 10)[0] == v.FAILS
+    assert v.image_guard([0.95, 1.2, 1.1]) is None
+    assert "20 test images" in v.image_guard([0.2, 1.0, 1.0])
+
+
+# ---------------------------------------------------------------- the registry
+
+LAZ = dict(method="full", role="verdict", steps=1000, original=72.0, damage="noise", mode="")
+
+
+def _lazarus_rows(condition, recoveries, lost=4.0, steps=1000, **extra):
+    return [
+        {
+            **LAZ,
+            "steps": steps,
+            "condition": condition,
+            "seed": s,
+            "damaged": 72.0 - lost,
+            "restored": 72.0 - lost + lost * r / 100,
+            "recovery_pct": r,
+            "lost": lost,
+            **extra,
+        }
+        for s, r in enumerate(recoveries)
+    ]
 
 
 @pytest.mark.parametrize(
-    "recovery, verdict",
-    [(93.0, headlines.REPRODUCES), (60.0, headlines.WEAKER), (-5.0, headlines.FAILS)],
+    "recoveries, verdict",
+    [
+        ([92.0, 94.0, 95.0], v.REPRODUCES),
+        ([40.0, 45.0, 50.0], v.FAILS),
+        ([60.0, 95.0, 130.0], v.INCONCLUSIVE),
+    ],
 )
-def test_vshape_verdict(figures, recovery, verdict):
+def test_vshape_claim_uses_every_seed(figures, recoveries, verdict):
+    _save(figures, "02_lazarus_vshape/runs", _lazarus_rows("noise alpha=0.35", recoveries))
+    row = _judge(figures, "vshape")
+    assert row["verdict"] == verdict
+    assert "(n = 3)" in row["ours"] and "1000 steps, 3 seeds" == row["budget"]
+
+
+def test_a_shorter_budget_is_not_comparable(figures):
     _save(
         figures,
-        "02_lazarus_vshape",
-        "vshape",
-        [
-            {"quantity": "recovery (%)", "seed": 93.9, "ours": recovery},
-            {"quantity": "repair steps", "seed": 1000, "ours": 300},
-        ],
+        "02_lazarus_vshape/runs",
+        _lazarus_rows("noise alpha=0.35", [93.0, 94.0, 95.0], steps=300),
     )
-    claim = _verdict(figures, headlines.vshape)
-    assert claim.verdict == verdict
-    assert "300 steps" in claim.ours
+    row = _judge(figures, "vshape")
+    assert row["verdict"] == v.NOT_COMPARABLE and "1000" in row["reason"]
 
 
-@pytest.mark.parametrize("peak, verdict", [(0.2, headlines.REPRODUCES), (0.4, headlines.FAILS)])
-def test_curve_optimum_follows_the_peak(figures, peak, verdict):
-    alphas = [0.1, 0.2, 0.3, 0.4]
-    rows = [{"alpha": a, "recovery_pct_mean": 90.0 if a == peak else 50.0} for a in alphas]
-    _save(figures, "03_lazarus_recovery_curve", "recovery_curve", rows)
-    claim = _verdict(figures, headlines.curve_optimum)
-    assert claim.verdict == verdict
-    assert f"alpha {peak:g}" in claim.ours
-
-
-def _paired_rows(gain, p_gain, diff, p_diff):
-    rows = []
-    for condition in ("noise alpha=0.2", "noise alpha=0.3"):
-        rows.append(
-            {
-                "condition": condition,
-                "comparison": "repaired (full) vs damaged",
-                "n": 3,
-                "mean difference (points)": gain,
-                "paired t p": p_gain,
-            }
-        )
-        rows.append(
-            {
-                "condition": condition,
-                "comparison": "full vs consistency only",
-                "n": 3,
-                "mean difference (points)": diff,
-                "paired t p": p_diff,
-            }
-        )
-    return rows
-
-
-def test_significance_and_extra_terms(figures):
-    _save(figures, "06_lazarus_significance", "paired_tests", _paired_rows(1.0, 0.01, 0.0, 0.9))
-    assert _verdict(figures, headlines.repair_significant).verdict == headlines.REPRODUCES
-    assert _verdict(figures, headlines.extra_terms).verdict == headlines.FAILS
-    _save(figures, "06_lazarus_significance", "paired_tests", _paired_rows(1.0, 0.2, 0.5, 0.01))
-    assert _verdict(figures, headlines.repair_significant).verdict == headlines.WEAKER
-    assert _verdict(figures, headlines.extra_terms).verdict == headlines.REPRODUCES
-
-
-def test_regrowth_counts_only_weights_back_above_the_threshold(figures):
-    rows = []
-    for mode in ("frozen", "regrow"):
-        rows.append(
-            {
-                "prune_amount": 0.8,
-                "mode": mode,
-                "recovery_pct": 40.0,
-                "seed_recovery_pct": 85.3,
-                "regrowth_nonzero_pct": 96.0 if mode == "regrow" else 0.0,
-                "regrowth_above_threshold_pct": 0.0,
-                "seed_regrowth_pct": 97.6 if mode == "regrow" else None,
-            }
-        )
-    _save(figures, "05_lazarus_pruning", "pruning_curve", rows)
-    claim = _verdict(figures, headlines.regrowth)
-    assert claim.verdict == headlines.FAILS
-    assert "96.0 % non-zero" in claim.ours
-    assert _verdict(figures, headlines.pruning_recovery).verdict == headlines.WEAKER
-
-
-def _ablation(figures, shock_epochs, diff, p):
-    rows = [{"variant": "full", "n": 2, "d_hier vs full": None, "p (paired t)": None}]
-    for variant in ("no warm-up", "no shock", "no mixer"):
-        rows.append({"variant": variant, "n": 2, "d_hier vs full": diff, "p (paired t)": p})
-    _save(figures, "10_sovereign_ablation", "ablation", rows)
-    runs = [{"variant": "full", "seed": s, "shock_epochs": shock_epochs} for s in (0, 1)]
-    _save(figures, "10_sovereign_ablation", "runs", runs)
-
-
-def test_shock_claim_is_not_measured_when_the_shock_never_fired(figures):
-    _ablation(figures, shock_epochs=0, diff=0.0, p=None)
-    claim = _verdict(figures, headlines.shock_matters)
-    assert claim.verdict == headlines.NOT_MEASURED
-    assert "never fired" in claim.ours
-    _ablation(figures, shock_epochs=3, diff=-5.0, p=0.01)
-    assert _verdict(figures, headlines.shock_matters).verdict == headlines.REPRODUCES
-    _ablation(figures, shock_epochs=3, diff=-5.0, p=0.2)
-    assert _verdict(figures, headlines.warmup_matters).verdict == headlines.WEAKER
-    _ablation(figures, shock_epochs=3, diff=+1.0, p=0.2)
-    assert _verdict(figures, headlines.mixer_matters).verdict == headlines.FAILS
-
-
-def test_hierarchy_advantage_against_the_paper(figures):
-    seed = published.SOVEREIGN_BENCHMARK["delta"]
+def test_recovery_of_a_handful_of_images_is_inconclusive(figures):
     _save(
         figures,
-        "09_sovereign_evolution",
-        "benchmark",
-        [
-            {"network": "APEX", "fine": 20.0, "coarse head": 10.0 + seed},
-            {"network": "BLIND", "fine": 10.0, "coarse head": 10.0},
-        ],
+        "02_lazarus_vshape/runs",
+        _lazarus_rows("noise alpha=0.35", [93.0, 94.0, 95.0], lost=0.3),
     )
-    assert _verdict(figures, headlines.hierarchy_advantage).verdict == headlines.REPRODUCES
-    assert _verdict(figures, headlines.structure_advantage).verdict == headlines.REPRODUCES
+    row = _judge(figures, "vshape")
+    assert row["verdict"] == v.INCONCLUSIVE and "30 test images" in row["reason"]
+
+
+def test_optimum_is_judged_seed_by_seed(figures):
+    rows = []
+    for alpha, rec in ((0.1, [50, 60, 55]), (0.2, [90, 88, 92]), (0.35, [80, 82, 79])):
+        rows += _lazarus_rows(f"noise alpha={alpha:g}", rec, level=alpha)
+    _save(figures, "03_lazarus_recovery_curve/runs", rows)
+    assert _judge(figures, "optimum")["verdict"] == v.REPRODUCES
+    rows = [r | {"recovery_pct": 100 - r["recovery_pct"]} for r in rows]
+    _save(figures, "03_lazarus_recovery_curve/runs", rows)
+    assert _judge(figures, "optimum")["verdict"] == v.FAILS
+
+
+def test_frozen_vs_regrow_and_regrowth_rows(figures):
+    rows = []
+    for mode, restored, norm in (("frozen", 71.5, np.nan), ("regrow", 71.0, 3.0)):
+        for s in range(3):
+            rows.append(
+                {
+                    **LAZ,
+                    "condition": f"prune 70% {mode}",
+                    "damage": "prune",
+                    "level": 0.7,
+                    "mode": mode,
+                    "seed": s,
+                    "damaged": 70.0,
+                    "restored": restored + 0.1 * s * (mode == "frozen"),
+                    "recovery_pct": 50.0,
+                    "lost": 2.0,
+                    "regrowth_nonzero_pct": 99.0 + 0.1 * s,
+                    "regrowth_norm_restored_pct": norm + s,
+                }
+            )
+    _save(figures, "05_lazarus_pruning/runs", rows)
+    assert _judge(figures, "frozen_vs_regrow")["verdict"] == v.REPRODUCES
+    assert _judge(figures, "regrowth_share")["verdict"] == v.REPRODUCES
+    assert _judge(figures, "regrowth_back")["verdict"] == v.FAILS
+
+
+def test_ablation_claims_need_the_shock_to_fire(figures):
+    rows = []
+    for s in range(3):
+        base = {"seed": s, "d_struct": 1.0, "apex_fine": 10.0, "epochs": 12}
+        rows.append(
+            {**base, "variant": "full", "d_hier": 5.0 + s, "apex_coarse": 20.0, "shock_epochs": 0}
+        )
+        rows.append(
+            {
+                **base,
+                "variant": "no shock",
+                "d_hier": 4.0 + 1.1 * s,
+                "apex_coarse": 19.0,
+                "shock_epochs": 0,
+            }
+        )
+        rows.append(
+            {
+                **base,
+                "variant": "no mixer",
+                "d_hier": 1.0 + 0.5 * s,
+                "apex_coarse": 15.0,
+                "shock_epochs": 0,
+            }
+        )
+    _save(figures, "10_sovereign_ablation/runs", rows)
+    shock = _judge(figures, "no_shock")
+    assert shock["verdict"] == v.INCONCLUSIVE and "never fired" in shock["reason"]
+    assert _judge(figures, "no_mixer")["verdict"] == v.REPRODUCES
+    assert _judge(figures, "dhier_sign")["verdict"] == v.REPRODUCES
+    # the paper's magnitude needs the paper's schedule
+    assert _judge(figures, "dhier_size")["verdict"] == v.NOT_COMPARABLE
+
+
+def test_a_renamed_column_is_named_in_the_row(figures):
+    rows = _lazarus_rows("noise alpha=0.35", [93.0, 94.0, 95.0])
+    _save(
+        figures,
+        "02_lazarus_vshape/runs",
+        [{("recovery" if k == "recovery_pct" else k): x for k, x in r.items()} for r in rows],
+    )
+    row = _judge(figures, "vshape")
+    assert row["verdict"] == v.NOT_MEASURED and "recovery_pct" in row["reason"]
 
 
 def test_collect_marks_claims_without_tables_as_not_measured(figures):
     df, used = headlines.collect(figures)
     assert len(df) == len(headlines.CLAIMS)
-    assert set(df["verdict"]) == {headlines.NOT_MEASURED}
+    assert set(df["verdict"]) == {v.NOT_MEASURED}
     assert used == []
-    sovereign = df[df["paper"] == "NeuroSovereign"]
-    assert len(sovereign) == len(headlines.SOVEREIGN_CLAIMS)
-    assert sovereign["ours"].str.contains("run chapter").all()
+    assert df["ours"].str.contains("run chapter").all()
+
+
+def test_every_claim_quotes_a_section_and_a_rule():
+    keys = [c.key for c in headlines.CLAIMS]
+    assert len(keys) == len(set(keys))
+    for c in headlines.CLAIMS:
+        assert c.section and c.rule and c.seed_number, c.key
+        assert c.table.startswith(c.chapter), c.key
 
 
 def test_markdown_table_escapes_pipes():
@@ -165,3 +235,19 @@ def test_markdown_table_escapes_pipes():
     assert lines[0] == "| a | b |"
     assert lines[2] == "| x \\| y | 1.5 |"
     assert lines[3] == "| z |  |"
+
+
+def test_tables_made_from_synthetic_data_are_not_comparable(figures):
+    from plasticity import plots
+
+    rows = _lazarus_rows("noise alpha=0.35", [92.0, 94.0, 95.0])
+    plots.save_table(
+        pd.DataFrame(rows),
+        "02_lazarus_vshape",
+        "runs",
+        profile="smoke",
+        datasets=[{"name": "synthetic-cifar10", "fingerprint": "synthetic", "synthetic": True}],
+        figures_dir=figures,
+    )
+    row = _judge(figures, "vshape")
+    assert row["verdict"] == v.NOT_COMPARABLE and "synthetic" in row["reason"]

@@ -78,3 +78,15 @@ def test_book_list_names_every_chapter(capsys):
     listed = capsys.readouterr().out
     for chapter in book.chapters():
         assert chapter.stem in listed
+
+
+def test_every_headline_claim_finds_its_table_and_columns(smoke_book):
+    """The contract between the chapters' saved tables and the claim registry."""
+    from plasticity import headlines
+
+    root, _ = smoke_book
+    df, used = headlines.collect(root / "figures")
+    missing = df[df["verdict"] == headlines.NOT_MEASURED]
+    assert missing.empty, missing[["key", "reason"]].to_string()
+    assert set(df["verdict"]) <= set(headlines.VERDICTS)
+    assert len(used) >= 8

@@ -196,3 +196,108 @@ def test_bad_settings_raise_before_compute(kwargs, message, monkeypatch):
 def test_cifar10_is_refused_for_the_hierarchy():
     with pytest.raises(ParameterError, match="no superclasses"):
         sovereign.SovereignData.from_dataset(data.synthetic_dataset("cifar10", 300, 50), 50)
+
+
+# ---------------------------------------------------------------- controls and reporting
+
+
+def test_report_subset_is_stratified_where_a_prefix_is_not():
+    labels = torch.arange(100).repeat_interleave(100)  # sorted by class, as the importer
+    idx = sovereign.stratified_indices(labels, 2000, seed=0)
+    counts = torch.bincount(labels[idx], minlength=100)
+    assert len(idx) == 2000 and int(counts.min()) == int(counts.max()) == 20
+    prefix = torch.bincount(labels[:2000], minlength=100)
+    assert int((prefix > 0).sum()) == 20  # the old first-2,000 subset saw 20 classes
+    assert torch.equal(idx, sovereign.stratified_indices(labels, 2000, seed=0))
+    assert torch.equal(sovereign.stratified_indices(labels, 20000), torch.arange(10000))
+
+
+def test_cycle_report_reads_the_stratified_subset(tiny_data, tmp_path):
+    sorted_order = torch.argsort(tiny_data.test_y, stable=True)
+    d = copy.copy(tiny_data)
+    d.test_x, d.test_y = tiny_data.test_x[sorted_order], tiny_data.test_y[sorted_order]
+    r = sovereign.evolve(d, TINY, 0, cache_dir=tmp_path, chains=("blind",))
+    report = r["cycles"][-1]
+    idx = sovereign.stratified_indices(d.test_y, TINY.report_test_size, seed=0)
+    expected = sovereign.evaluate_net(
+        sovereign.build_chains(TINY, 0, ("blind",))["blind"],
+        d.test_x[idx],
+        d.test_y[idx],
+        d.fine_to_coarse,
+    )
+    assert report["report_images"] == TINY.report_test_size
+    assert r["cycles"][0]["blind_fine"] == pytest.approx(expected["fine"])
+    assert len(torch.unique(d.test_y[idx])) > len(torch.unique(d.test_y[:100]))
+
+
+def test_every_variant_starts_from_the_same_shared_weights():
+    nets = sovereign.build_chains(TINY, 3, ("apex", "blind", "blind_mixer"))
+    no_mixer = sovereign.build_chains(
+        sovereign.SovereignConfig(**{**TINY.__dict__, "mixer": False}), 3, ("apex",)
+    )["apex"]
+    ref = nets["blind"]
+    for net in (nets["apex"], nets["blind_mixer"], no_mixer):
+        assert torch.equal(net.extractor.proj.weight, ref.extractor.proj.weight)
+        for name in ("fc1", "fc2", "fc_super"):
+            assert torch.equal(getattr(net.mlp, name).weight, getattr(ref.mlp, name).weight)
+    assert no_mixer.extractor.mixer is None
+    assert torch.equal(
+        nets["apex"].extractor.mixer.gate.weight, nets["blind_mixer"].extractor.mixer.gate.weight
+    )
+    assert not nets["blind_mixer"].train_extractor
+    other = sovereign.build_chains(TINY, 4, ("blind",))["blind"]
+    assert not torch.equal(other.mlp.fc1.weight, ref.mlp.fc1.weight)
+
+
+@pytest.mark.parametrize("carry, expected", [(True, 0.7), (False, 0.15)])
+def test_carried_gap_can_shock_the_first_epoch_of_a_cycle(tiny_data, carry, expected):
+    config = sovereign.SovereignConfig(**{**TINY.__dict__, "carry_gap": carry})
+    net = sovereign.build_chains(config, 0, ("apex",))["apex"]
+    logs = sovereign.train_cycle(net, config, tiny_data, 2, 2, 0, "apex", previous_gap=9.0)
+    assert logs[0]["lambda_tax"] == expected
+
+
+def test_lambda_zero_trains_no_coarse_head(tiny_data):
+    changes = {"shock": False, "lambda_base": 0.0, "l1": 0.0}
+    config = sovereign.SovereignConfig(**{**TINY.__dict__, **changes})
+    net = sovereign.build_chains(config, 0, ("apex",))["apex"]
+    head, body = net.mlp.fc_super.weight.detach().clone(), net.mlp.fc1.weight.detach().clone()
+    sovereign.train_cycle(net, config, tiny_data, 1, 0, 0, "apex")
+    # without the coarse loss (and the L1 term) no gradient reaches the coarse head
+    assert torch.equal(net.mlp.fc_super.weight, head)
+    assert not torch.equal(net.mlp.fc1.weight, body)
+    with_coarse = sovereign.build_chains(TINY, 0, ("apex",))["apex"]
+    sovereign.train_cycle(with_coarse, TINY, tiny_data, 1, 0, 0, "apex")
+    assert not torch.equal(with_coarse.mlp.fc_super.weight, head)
+
+
+def test_chosen_device_reaches_models_and_batches(tiny_data, tmp_path, monkeypatch):
+    seen = []
+    real = sovereign.Batches
+
+    def spy(*args, **kwargs):
+        seen.append(str(kwargs.get("device")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sovereign, "Batches", spy)
+    r = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex",), device="cpu")
+    assert seen and set(seen) == {"cpu"}
+    meta = sovereign.run_dir_for(TINY, 0, tiny_data, tmp_path, ("apex",)) / "result.json"
+    assert '"device": "cpu"' in meta.read_text()
+    assert r["complete"]
+
+
+def test_phase_detector_null_rate():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=400)
+    null = sovereign.phase_null(noise, draws=20)
+    assert abs(null["observed_stable_pct"] - null["iid_stable_pct"]) < 8
+    assert 50 < null["iid_stable_pct"] < 95  # the detector flags pure noise too
+    trend = np.arange(60, dtype=float)  # a steady trend: z = 2.12 every epoch
+    assert sovereign.phase_null(trend, draws=20)["observed_stable_pct"] == 0.0
+
+
+def test_unknown_chain_is_refused_before_compute(tiny_data, tmp_path):
+    with pytest.raises(ParameterError, match="chain"):
+        sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex", "nope"))
+    assert not (tmp_path / "sovereign-run").exists()

@@ -110,6 +110,38 @@ def _site_build(args) -> int:
     return site.main_build(args)
 
 
+def _book_plan(args) -> int:
+    import os
+
+    from . import plan
+
+    if args.device:
+        os.environ["PLASTICITY_DEVICE"] = args.device
+    if args.data_archive:
+        existing = data.archives_from_env()
+        os.environ[data.ARCHIVE_ENV] = os.pathsep.join([*args.data_archive, *existing])
+    only = [o.split("_")[0].zfill(2) if o[:2].isdigit() else o for o in args.only or []]
+    listed = plan.plan(args.profile, only, data_dir=args.data_dir)
+    table = plan.estimate(listed)
+    missing = table[~table["cached"]]
+    if args.json:
+        print(table.to_json(orient="records", indent=1))
+    else:
+        for _, r in table.iterrows():
+            state = "cached" if r["cached"] else f"~{r['est_seconds']:.0f} s"
+            print(f"{r['kind']:<16} {r['chapters']:<12} {state:>9}  {r['run']}")
+    total = float(missing["est_seconds"].sum())
+    print(
+        f"{len(table)} distinct runs, {len(table) - len(missing)} cached, {len(missing)} to "
+        f"compute: about {total / 60:.0f} min on this machine's measured rates",
+        file=sys.stderr,
+    )
+    if args.execute:
+        seconds = plan.execute(listed, log=lambda m: print(m, file=sys.stderr, flush=True))
+        print(f"computed {len(missing)} runs in {seconds / 60:.1f} min", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,8 +167,36 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--output-dir", help="executed notebooks (default: executed/)")
     p_run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
     p_run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p_run.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:1, ... for every model and batch "
+        "(default: $PLASTICITY_DEVICE, else CUDA when available)",
+    )
     p_run.set_defaults(func=book.main_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=_book_list)
+    p_plan = book_sub.add_parser(
+        "plan", help="list the distinct runs a profile needs, what is cached, and a time estimate"
+    )
+    p_plan.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_plan.add_argument(
+        "--only",
+        action="append",
+        metavar="CHAPTER",
+        help="a chapter number or file stem; repeatable",
+    )
+    p_plan.add_argument("--data-dir", help="data folder (default: data/)")
+    p_plan.add_argument("--data-archive", action="append", metavar="PATH")
+    p_plan.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:1, ... (default: $PLASTICITY_DEVICE, else CUDA when available)",
+    )
+    p_plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p_plan.add_argument(
+        "--execute",
+        action="store_true",
+        help="compute every missing run (base models first), then exit",
+    )
+    p_plan.set_defaults(func=_book_plan)
 
     p_site = sub.add_parser("site", help="the executed book as a static site (offline)")
     site_sub = p_site.add_subparsers(dest="action", required=True)

@@ -185,6 +185,16 @@ def run(
 
 
 def main_run(args) -> int:
+    device = getattr(args, "device", None)
+    if device:
+        import torch
+
+        try:
+            torch.device(device)
+        except RuntimeError as exc:
+            print(f"error: device={device!r} is not a torch device ({exc})", file=sys.stderr)
+            return 2
+        os.environ["PLASTICITY_DEVICE"] = device  # the kernels inherit it
     try:
         done = run(
             args.profile,

@@ -14,9 +14,8 @@
 
 from __future__ import annotations
 
-import math
-
 import copy
+import math
 
 import torch
 from torch import nn

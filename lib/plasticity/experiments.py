@@ -40,8 +40,12 @@ PRUNE_VERDICT = ((0.7, "frozen"), (0.7, "regrow"), (0.8, "frozen"))
 VERDICT_METHODS = ("full", "consistency_only")
 EXPLORE_METHODS = ("stability_only", "entropy_only", "noise_only", "kd", "finetune_labels")
 #: The teacher x inputs grid of chapter 7: the cells the claims read, and the rest.
-NEEDS_VERDICT = (("original", "train"), ("original", "cifar100"), ("original", "gaussian"),
-                 ("damaged", "train"))
+NEEDS_VERDICT = (
+    ("original", "train"),
+    ("original", "cifar100"),
+    ("original", "gaussian"),
+    ("damaged", "train"),
+)
 NEEDS_EXPLORE = (("damaged", "cifar100"), ("damaged", "gaussian"), ("original", "uniform"))
 
 
@@ -97,30 +101,53 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
             add(lambda s: _noise(BASELINE_ALPHA, s), m, cfg, scale.explore_seeds, EXPLORATORY)
     elif name == "pruning":
         for amount, mode in PRUNE_VERDICT:
-            add(lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0), "full", protocol,
-                scale.seeds, VERDICT)
+            add(
+                lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0),
+                "full",
+                protocol,
+                scale.seeds,
+                VERDICT,
+            )
         for amount in scale.prune_amounts:
             for mode in ("frozen", "regrow"):
                 if (amount, mode) in PRUNE_VERDICT:
                     continue
-                add(lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0), "full", explore,
-                    scale.explore_seeds, EXPLORATORY)
+                add(
+                    lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0),
+                    "full",
+                    explore,
+                    scale.explore_seeds,
+                    EXPLORATORY,
+                )
     elif name == "significance":
         # Every run here is shared with chapters 2 to 5: this chapter adds tests, not runs.
         for m in VERDICT_METHODS:
-            add(lambda s: _noise(BASELINE_ALPHA, s), m, method_config(m, protocol), scale.seeds,
-                VERDICT)
+            add(
+                lambda s: _noise(BASELINE_ALPHA, s),
+                m,
+                method_config(m, protocol),
+                scale.seeds,
+                VERDICT,
+            )
         add(lambda s: _noise(VSHAPE_ALPHA, s), "full", protocol, scale.seeds, VERDICT)
-        add(lambda s: Damage("prune", 0.8, "frozen", seed=0), "full", protocol, scale.seeds,
-            VERDICT)
+        add(
+            lambda s: Damage("prune", 0.8, "frozen", seed=0), "full", protocol, scale.seeds, VERDICT
+        )
     elif name == "needs":
-        for cells, role, base in ((NEEDS_VERDICT, VERDICT, protocol),
-                                  (NEEDS_EXPLORE, EXPLORATORY, explore)):
+        for cells, role, base in (
+            (NEEDS_VERDICT, VERDICT, protocol),
+            (NEEDS_EXPLORE, EXPLORATORY, explore),
+        ):
             seeds = scale.seeds if role == VERDICT else scale.explore_seeds
             for teacher, inputs in cells:
                 cfg = replace(base, teacher=teacher, inputs=inputs)
-                add(lambda s: _noise(VSHAPE_ALPHA, s), f"teacher={teacher}, inputs={inputs}",
-                    cfg, seeds, role)
+                add(
+                    lambda s: _noise(VSHAPE_ALPHA, s),
+                    f"teacher={teacher}, inputs={inputs}",
+                    cfg,
+                    seeds,
+                    role,
+                )
     return out
 
 
@@ -146,8 +173,13 @@ def cells(name: str, profile: Profile) -> list[Cell]:
 def describe(name: str, profile: Profile) -> pd.DataFrame:
     """The grid as a table: what a chapter shows before it runs anything."""
     rows = [
-        {"condition": c.condition, "method": c.method, "role": c.role, "steps": c.config.steps,
-         "seed": c.seed}
+        {
+            "condition": c.condition,
+            "method": c.method,
+            "role": c.role,
+            "steps": c.config.steps,
+            "seed": c.seed,
+        }
         for c in cells(name, profile)
     ]
     df = pd.DataFrame(rows)
@@ -171,9 +203,16 @@ def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
             raise KeyError(f"no Lab for seed {c.seed}; build labs for {sorted(labs)}")
         r = labs[c.seed].run(c.damage, c.config, c.seed)
         rows.append(
-            result_row(r, condition=c.condition, method=c.method, role=c.role, seed=c.seed,
-                       damage=c.damage.kind, level=c.damage.level, mode=c.damage.mode
-                       if c.damage.kind == "prune" else "")
+            result_row(
+                r,
+                condition=c.condition,
+                method=c.method,
+                role=c.role,
+                seed=c.seed,
+                damage=c.damage.kind,
+                level=c.damage.level,
+                mode=c.damage.mode if c.damage.kind == "prune" else "",
+            )
         )
     df = pd.DataFrame(rows)
     df["lost"] = df["original"] - df["damaged"]
@@ -210,8 +249,17 @@ def summarize(df: pd.DataFrame, by: list[str], values: list[str]) -> pd.DataFram
 
 
 #: Columns of every paired comparison table (chapters 6 and 10 alike).
-PAIRED_COLUMNS = ("comparison", "condition", "n", "mean_diff", "std_diff", "ci_low", "ci_high",
-                  "t_p", "wilcoxon_p")
+PAIRED_COLUMNS = (
+    "comparison",
+    "condition",
+    "n",
+    "mean_diff",
+    "std_diff",
+    "ci_low",
+    "ci_high",
+    "t_p",
+    "wilcoxon_p",
+)
 
 
 def paired(
@@ -243,9 +291,7 @@ def paired(
 
 def budget_table(df: pd.DataFrame) -> pd.DataFrame:
     """Long table of accuracy, recovery and agreement after each recorded step."""
-    steps = sorted(
-        {int(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("restored_at_")}
-    )
+    steps = sorted({int(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("restored_at_")})
     rows = []
     for _, r in df.iterrows():
         for step in [*steps, int(r["steps"])]:
@@ -255,10 +301,16 @@ def budget_table(df: pd.DataFrame) -> pd.DataFrame:
             acc = r["restored"] if final else r.get(f"restored_at_{step}", math.nan)
             if isinstance(acc, float) and math.isnan(acc):
                 continue
-            rows.append({
-                "condition": r["condition"], "method": r["method"], "seed": r["seed"],
-                "role": r["role"], "step": step, "restored": acc,
-                "recovery_pct": r["recovery_pct"] if final else r[f"recovery_pct_at_{step}"],
-                "agreement": r["agreement_restored"] if final else r[f"agreement_at_{step}"],
-            })
+            rows.append(
+                {
+                    "condition": r["condition"],
+                    "method": r["method"],
+                    "seed": r["seed"],
+                    "role": r["role"],
+                    "step": step,
+                    "restored": acc,
+                    "recovery_pct": r["recovery_pct"] if final else r[f"recovery_pct_at_{step}"],
+                    "agreement": r["agreement_restored"] if final else r[f"agreement_at_{step}"],
+                }
+            )
     return pd.DataFrame(rows)

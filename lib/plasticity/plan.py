@@ -114,10 +114,19 @@ def plan(
             cfg = lazarus.base_config(ds, prof.base, s)
             key = cache_key("lazarus-base", cfg, lazarus.BASE_VERSION)
             base_keys[s] = key
-            add(Run("lazarus-base", key, f"base model, seed {s}", prof.base.epochs,
-                    compute=lambda s=s: lazarus.base_model(ds, prof.base, s, progress=False,
-                                                           cache_dir=cache_dir),
-                    order=0), "01_base_model")
+            add(
+                Run(
+                    "lazarus-base",
+                    key,
+                    f"base model, seed {s}",
+                    prof.base.epochs,
+                    compute=lambda s=s: lazarus.base_model(
+                        ds, prof.base, s, progress=False, cache_dir=cache_dir
+                    ),
+                    order=0,
+                ),
+                "01_base_model",
+            )
         if not scale.base_per_seed:
             base_keys = dict.fromkeys(experiments.seeds_needed(prof), base_keys[0])
         other = None
@@ -129,9 +138,9 @@ def plan(
                 other = ch.dataset("cifar100")
             base_seed = seed if scale.base_per_seed else 0
             if base_seed not in labs:
-                labs[base_seed] = lazarus.Lab(ds, prof.base, base_seed,
-                                              extra_inputs={"cifar100": other},
-                                              cache_dir=cache_dir)
+                labs[base_seed] = lazarus.Lab(
+                    ds, prof.base, base_seed, extra_inputs={"cifar100": other}, cache_dir=cache_dir
+                )
             return labs[base_seed]
 
         for name, chapter in experiments.CHAPTERS.items():
@@ -146,14 +155,29 @@ def plan(
                     fp = c.config.inputs
                 cfg = lazarus.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
                 key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
-                add(Run("lazarus-repair", key,
+                add(
+                    Run(
+                        "lazarus-repair",
+                        key,
                         f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
                         c.config.steps,
                         compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
-                        order=1), chapter)
+                        order=1,
+                    ),
+                    chapter,
+                )
     for run in sx.runs(prof, wanted, data_dir=data_dir, cache_dir=cache_dir):
-        add(Run(run["kind"], run["key"], run["label"], run["units"], compute=run["compute"],
-                order=run["order"]), run["chapter"])
+        add(
+            Run(
+                run["kind"],
+                run["key"],
+                run["label"],
+                run["units"],
+                compute=run["compute"],
+                order=run["order"],
+            ),
+            run["chapter"],
+        )
     return sorted(runs.values(), key=lambda r: (r.order, r.kind, r.label))
 
 
@@ -163,14 +187,16 @@ def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
     rows = []
     for r in runs:
         rate = rates.get(r.kind, 0.0)
-        rows.append({
-            "kind": r.kind,
-            "run": r.label,
-            "chapters": ",".join(sorted(r.chapters)),
-            "cached": r.cached,
-            "est_seconds": 0.0 if r.cached else round(rate * r.units, 1),
-            "key": r.key,
-        })
+        rows.append(
+            {
+                "kind": r.kind,
+                "run": r.label,
+                "chapters": ",".join(sorted(r.chapters)),
+                "cached": r.cached,
+                "est_seconds": 0.0 if r.cached else round(rate * r.units, 1),
+                "key": r.key,
+            }
+        )
     return pd.DataFrame(rows)
 
 

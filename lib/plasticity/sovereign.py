@@ -635,7 +635,9 @@ def evolve(
         if log:
             r = state["cycles"][-1]
             accs = ", ".join(f"{c} {r[f'{c}_fine']:.2f} %" for c in chains)
-            log(f"cycle {cycle}/{config.cycles}: {accs} (test), {time.perf_counter() - start:.0f} s")
+            log(
+                f"cycle {cycle}/{config.cycles}: {accs} (test), {time.perf_counter() - start:.0f} s"
+            )
         if stop_after_cycle is not None and cycle >= stop_after_cycle and cycle < config.cycles:
             return {**_result(state, alphas, data, config), "complete": False, "cached": False}
     result = {
@@ -765,16 +767,27 @@ def _features(extractor, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
 
 
 def frozen_extractor_ceiling(
-    data: SovereignData, epochs: int = 30, seed: int = 0, lr: float = 0.005, batch_size: int = 256
+    data: SovereignData,
+    max_epochs: int = 200,
+    seed: int = 0,
+    lr: float = 0.005,
+    batch_size: int = 256,
+    patience: int = 10,
+    whiten: bool = True,
 ) -> dict:
     """Train the taxonomic MLP on a frozen random patch projection with mean pooling
-    (the published code's extractor, no mixer) on the whole training split.
+    (the published code's extractor, no mixer) until validation accuracy stops rising.
 
     The features are computed once (the extractor is frozen and there is no
-    augmentation), so many epochs are cheap. Returns the feature rank, the per-epoch
-    train / validation accuracy and the final test accuracies.
+    augmentation), so many epochs are cheap. With ``whiten`` they are standardised per
+    dimension with the training split's mean and std (a better-conditioned problem for
+    the same linear information). Training stops after ``patience`` epochs without a
+    better validation accuracy (or at ``max_epochs``); the MLP of the best validation
+    epoch is the one tested. Returns the feature rank, the per-epoch history, whether
+    early stopping ended the run (``converged``) and the test accuracies.
     """
-    check_number("epochs", epochs, low=1, integer=True)
+    check_number("max_epochs", max_epochs, low=1, integer=True)
+    check_number("patience", patience, low=1, integer=True)
     torch.manual_seed(seed)
     net = SovereignNet(mixer=False, train_extractor=False)
     feats = {
@@ -784,12 +797,15 @@ def frozen_extractor_ceiling(
     centred = feats["train"][:5000] - feats["train"][:5000].mean(0)
     sv = torch.linalg.svdvals(centred.double())
     rank = int((sv > sv[0] * 1e-6).sum())
+    if whiten:
+        mean, std = feats["train"].mean(0), feats["train"].std(0).clamp_min(1e-8)
+        feats = {k: (f - mean) / std for k, f in feats.items()}
     opt = torch.optim.AdamW(net.mlp.parameters(), lr=lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     y, c = data.train_y, data.fine_to_coarse
     history = []
     g = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
+    best_val, best_state, since = -1.0, None, 0
+    for epoch in range(max_epochs):
         net.mlp.train()
         order = torch.randperm(len(y), generator=g)
         hits = 0
@@ -801,10 +817,17 @@ def frozen_extractor_ceiling(
             loss.backward()
             opt.step()
             hits += int((fine.argmax(1) == y[idx]).sum())
-        sched.step()
         with torch.no_grad():
             val = float((net.mlp(feats["val"])[0].argmax(1) == data.val_y).float().mean() * 100)
         history.append({"epoch": epoch + 1, "train_acc": 100.0 * hits / len(y), "val_acc": val})
+        if val > best_val:
+            best_val, since = val, 0
+            best_state = {k: v.clone() for k, v in net.mlp.state_dict().items()}
+        else:
+            since += 1
+            if since >= patience:
+                break
+    net.mlp.load_state_dict(best_state)
     with torch.no_grad():
         fine, coarse = net.mlp(feats["test"])
     cy = c[data.test_y]
@@ -812,7 +835,50 @@ def frozen_extractor_ceiling(
         "feature_rank": rank,
         "feature_dim": int(feats["train"].shape[1]),
         "history": history,
+        "epochs": len(history),
+        "best_epoch": int(max(history, key=lambda h: h["val_acc"])["epoch"]),
+        "best_val": best_val,
+        "converged": len(history) < max_epochs,
         "test_fine": float((fine.argmax(1) == data.test_y).float().mean() * 100),
         "test_coarse_head": float((coarse.argmax(1) == cy).float().mean() * 100),
         "test_coarse_from_fine": float((c[fine.argmax(1)] == cy).float().mean() * 100),
+    }
+
+
+# ----------------------------------------------------------------- phase detection's null rate
+
+
+def phase_shares(ratios, window: int = 5, threshold: float = 1.5) -> dict:
+    """Run the detector over a series; the share of STABLE and SHIFTING among the
+    epochs it classifies (the first ``window`` are INIT)."""
+    det = PhaseDetector(window, threshold)
+    phases = [det.update(float(r))[1] for r in ratios]
+    judged = [p for p in phases if p != "INIT"]
+    n = len(judged)
+    stable = sum(p == "STABLE" for p in judged)
+    return {
+        "judged": n,
+        "stable_pct": 100.0 * stable / n if n else math.nan,
+        "shifting_pct": 100.0 * (n - stable) / n if n else math.nan,
+    }
+
+
+def phase_null(
+    ratios, window: int = 5, threshold: float = 1.5, draws: int = 200, seed: int = 0
+) -> dict:
+    """The detector's STABLE share on series with no phase structure, for comparison
+    with the observed share: the same values in random order (``shuffled``), and
+    i.i.d. Gaussian values with the same mean and variance (``iid``); mean over
+    ``draws`` series of the same length."""
+    x = np.asarray(ratios, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    shuffled, iid = [], []
+    for _ in range(draws):
+        shuffled.append(phase_shares(rng.permutation(x), window, threshold)["stable_pct"])
+        noise = rng.normal(x.mean(), x.std() if len(x) > 1 else 1.0, len(x))
+        iid.append(phase_shares(noise, window, threshold)["stable_pct"])
+    return {
+        "observed_stable_pct": phase_shares(x, window, threshold)["stable_pct"],
+        "shuffled_stable_pct": float(np.nanmean(shuffled)) if len(x) > window else math.nan,
+        "iid_stable_pct": float(np.nanmean(iid)) if len(x) > window else math.nan,
     }

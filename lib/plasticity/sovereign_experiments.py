@@ -60,24 +60,58 @@ def grid(profile: Profile) -> list[dict]:
     base = base_config(profile)
     out = []
     for seed in profile.sovereign_seeds:
-        out.append({"chapter": "09_sovereign_evolution", "variant": FULL, "chain": "blind",
-                    "config": base, "seed": seed})
-        out.append({"chapter": "09_sovereign_evolution", "variant": FULL, "chain": "apex",
-                    "config": base, "seed": seed})
-        out.append({"chapter": "10_sovereign_ablation", "variant": FULL, "chain": "blind_mixer",
-                    "config": base, "seed": seed})
+        out.append(
+            {
+                "chapter": "09_sovereign_evolution",
+                "variant": FULL,
+                "chain": "blind",
+                "config": base,
+                "seed": seed,
+            }
+        )
+        out.append(
+            {
+                "chapter": "09_sovereign_evolution",
+                "variant": FULL,
+                "chain": "apex",
+                "config": base,
+                "seed": seed,
+            }
+        )
+        out.append(
+            {
+                "chapter": "10_sovereign_ablation",
+                "variant": FULL,
+                "chain": "blind_mixer",
+                "config": base,
+                "seed": seed,
+            }
+        )
         for name, cfg in variants(base).items():
             if name != FULL:
-                out.append({"chapter": "10_sovereign_ablation", "variant": name,
-                            "chain": "apex", "config": cfg, "seed": seed})
+                out.append(
+                    {
+                        "chapter": "10_sovereign_ablation",
+                        "variant": name,
+                        "chain": "apex",
+                        "config": cfg,
+                        "seed": seed,
+                    }
+                )
         for epochs in ladder(profile):
             if epochs == base.epochs_per_cycle:
                 continue
-            cfg = replace(base, epochs_per_cycle=epochs,
-                          warmup=_scaled_warmup(base, epochs))
+            cfg = replace(base, epochs_per_cycle=epochs, warmup=_scaled_warmup(base, epochs))
             for chain in ("apex", "blind"):
-                out.append({"chapter": "10_sovereign_ablation", "variant": f"ladder {epochs}",
-                            "chain": chain, "config": cfg, "seed": seed})
+                out.append(
+                    {
+                        "chapter": "10_sovereign_ablation",
+                        "variant": f"ladder {epochs}",
+                        "chain": chain,
+                        "config": cfg,
+                        "seed": seed,
+                    }
+                )
     for run in out:
         run["label"] = f"{run['variant']}, {run['chain']}, seed {run['seed']}"
     return out
@@ -100,8 +134,9 @@ def work_units(config: dict, chains) -> float:
 
 
 def evolve(run: dict, data: SovereignData, cache_dir=None, log=None) -> dict:
-    return sovereign.evolve(data, run["config"], run["seed"], chains=(run["chain"],),
-                            cache_dir=cache_dir, log=log)
+    return sovereign.evolve(
+        data, run["config"], run["seed"], chains=(run["chain"],), cache_dir=cache_dir, log=log
+    )
 
 
 def runs(
@@ -131,20 +166,27 @@ def runs(
     out = []
     for r in chosen:
         key = sovereign.run_key(r["config"], r["seed"], ds.fingerprint, (r["chain"],))
-        out.append({
-            "kind": "sovereign-run",
-            "key": key,
-            "label": r["label"],
-            "units": work_units(asdict(r["config"]), (r["chain"],)),
-            "compute": lambda r=r: evolve(r, data_for(r["config"]), cache_dir),
-            "order": 2,
-            "chapter": r["chapter"],
-        })
+        out.append(
+            {
+                "kind": "sovereign-run",
+                "key": key,
+                "label": r["label"],
+                "units": work_units(asdict(r["config"]), (r["chain"],)),
+                "compute": lambda r=r: evolve(r, data_for(r["config"]), cache_dir),
+                "order": 2,
+                "chapter": r["chapter"],
+            }
+        )
     return out
 
 
-def run_all(profile: str | Profile, data: SovereignData, cache_dir=None, log=None,
-            chapter: str | None = None) -> dict[tuple[str, str, int], dict]:
+def run_all(
+    profile: str | Profile,
+    data: SovereignData,
+    cache_dir=None,
+    log=None,
+    chapter: str | None = None,
+) -> dict[tuple[str, str, int], dict]:
     """Every evolution of the grid (or of one chapter), from the cache or computed:
     ``{(variant, chain, seed): result}``."""
     prof = get_profile(profile)
@@ -165,20 +207,22 @@ def ablation_runs(results: dict) -> pd.DataFrame:
             continue
         blind = results[(FULL, "blind", seed)]["benchmark"]["blind"]
         apex = r["benchmark"]["apex"]
-        rows.append({
-            "variant": variant,
-            "seed": seed,
-            "apex_fine": apex["fine"],
-            "apex_coarse": apex["coarse_head"],
-            "blind_fine": blind["fine"],
-            "blind_coarse": blind["coarse_head"],
-            "d_struct": apex["fine"] - blind["fine"],
-            "d_hier": apex["coarse_head"] - blind["coarse_head"],
-            "apex_sparsity": r["sparsity"]["apex"],
-            "shock_epochs": r["shock_epochs"]["apex"],
-            "epochs": len([e for e in r["epochs"] if e["chain"] == "apex"]),
-            "apex_shifting": r["phases"]["apex"]["SHIFTING"],
-        })
+        rows.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "apex_fine": apex["fine"],
+                "apex_coarse": apex["coarse_head"],
+                "blind_fine": blind["fine"],
+                "blind_coarse": blind["coarse_head"],
+                "d_struct": apex["fine"] - blind["fine"],
+                "d_hier": apex["coarse_head"] - blind["coarse_head"],
+                "apex_sparsity": r["sparsity"]["apex"],
+                "shock_epochs": r["shock_epochs"]["apex"],
+                "epochs": len([e for e in r["epochs"] if e["chain"] == "apex"]),
+                "apex_shifting": r["phases"]["apex"]["SHIFTING"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -188,8 +232,9 @@ def control_runs(results: dict) -> pd.DataFrame:
     for (variant, chain, seed), r in results.items():
         if variant == FULL and chain in ("blind", "blind_mixer"):
             b = r["benchmark"][chain]
-            rows.append({"network": chain, "seed": seed, "fine": b["fine"],
-                         "coarse": b["coarse_head"]})
+            rows.append(
+                {"network": chain, "seed": seed, "fine": b["fine"], "coarse": b["coarse_head"]}
+            )
     return pd.DataFrame(rows)
 
 
@@ -202,13 +247,15 @@ def ladder_runs(results: dict, profile: Profile) -> pd.DataFrame:
             variant = FULL if epochs == base.epochs_per_cycle else f"ladder {epochs}"
             apex = results[(variant, "apex", seed)]["benchmark"]["apex"]
             blind = results[(variant, "blind", seed)]["benchmark"]["blind"]
-            rows.append({
-                "epochs_per_cycle": epochs,
-                "total_epochs": base.cycles * epochs,
-                "seed": seed,
-                "d_hier": apex["coarse_head"] - blind["coarse_head"],
-                "d_struct": apex["fine"] - blind["fine"],
-                "apex_fine": apex["fine"],
-                "blind_fine": blind["fine"],
-            })
+            rows.append(
+                {
+                    "epochs_per_cycle": epochs,
+                    "total_epochs": base.cycles * epochs,
+                    "seed": seed,
+                    "d_hier": apex["coarse_head"] - blind["coarse_head"],
+                    "d_struct": apex["fine"] - blind["fine"],
+                    "apex_fine": apex["fine"],
+                    "blind_fine": blind["fine"],
+                }
+            )
     return pd.DataFrame(rows)
