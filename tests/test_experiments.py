@@ -1,0 +1,75 @@
+"""The declared grids: every verdict run follows the seed's protocol on >= 3 seeds."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from plasticity import experiments, headlines
+from plasticity import sovereign_experiments as sx
+from plasticity.profiles import get_profile
+
+
+@pytest.mark.parametrize("name", ["quick", "paper"])
+def test_verdict_runs_use_the_seeds_protocol_and_several_seeds(name):
+    prof = get_profile(name)
+    assert prof.lazarus.base_per_seed and len(prof.lazarus.seeds) >= 3
+    for exp in experiments.EXPERIMENTS:
+        for c in experiments.cells(exp, prof):
+            if c.role == experiments.VERDICT:
+                assert c.config.steps == headlines.LAZARUS_STEPS, (exp, c)
+                assert c.seed in prof.lazarus.seeds
+    assert len(prof.sovereign_seeds) >= 3
+
+
+def test_claims_read_only_verdict_cells():
+    prof = get_profile("quick")
+    verdict = {
+        (c.condition, c.method)
+        for e in experiments.EXPERIMENTS
+        for c in experiments.cells(e, prof)
+        if c.role == experiments.VERDICT
+    }
+    for cond in (
+        "noise alpha=0.35",
+        "noise alpha=0.2",
+        "prune 80% frozen",
+        "prune 70% frozen",
+        "prune 70% regrow",
+    ):
+        assert any(c == cond for c, _ in verdict), cond
+    for method in (
+        "consistency_only",
+        "teacher=original, inputs=cifar100",
+        "teacher=original, inputs=gaussian",
+        "teacher=damaged, inputs=train",
+    ):
+        assert any(m == method for _, m in verdict), method
+
+
+def test_summaries_use_one_name_per_statistic():
+    df = pd.DataFrame({"g": ["a", "a", "a"], "x": [1.0, 2.0, 3.0]})
+    out = experiments.summarize(df, ["g"], ["x"])
+    assert list(out.columns) == ["g", "n", "x_mean", "x_std", "x_ci_low", "x_ci_high"]
+    runs = pd.DataFrame(
+        {
+            "condition": "c",
+            "method": ["m", "m", "b", "b"],
+            "seed": [0, 1, 0, 1],
+            "v": [2.0, 3.5, 1.0, 1.0],
+        }
+    )
+    row = experiments.paired(runs, "c", "m", "b", "v", "m vs b")
+    assert tuple(row) == experiments.PAIRED_COLUMNS
+    assert row["mean_diff"] == pytest.approx(1.75)
+
+
+def test_sovereign_grid_trains_blind_once_per_seed_and_varies_apex_only():
+    prof = get_profile("quick")
+    grid = sx.grid(prof)
+    for seed in prof.sovereign_seeds:
+        mine = [r for r in grid if r["seed"] == seed and not r["variant"].startswith("ladder")]
+        blind = [r for r in mine if r["chain"] == "blind"]
+        assert len(blind) == 1 and blind[0]["variant"] == sx.FULL
+        variants = {r["variant"] for r in mine if r["chain"] == "apex"}
+        assert variants == set(sx.variants(sx.base_config(prof)))
+    assert len(sx.ladder(prof)) >= 2

@@ -1,0 +1,44 @@
+"""`book plan`: the run list is data, keyed exactly as the cache keys the runs."""
+
+from __future__ import annotations
+
+import json
+
+from plasticity import experiments, lazarus, plan
+from plasticity.__main__ import main
+from plasticity.chapter import Chapter
+from plasticity.profiles import get_profile
+
+
+def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
+    runs = plan.plan("smoke", ["02"])
+    kinds = {r.kind for r in runs}
+    assert kinds == {"lazarus-base", "lazarus-repair"}
+    assert not any(r.cached for r in runs)
+    table = plan.estimate(runs)
+    assert (table["est_seconds"] > 0).all()
+    plan.execute(runs, log=lambda m: None)
+    again = plan.plan("smoke", ["02"])
+    assert [r.key for r in again] == [r.key for r in runs] and all(r.cached for r in again)
+    # the chapter's own call finds every run in the cache: the keys are the same
+    prof = get_profile("smoke")
+    ch = Chapter("02_lazarus_vshape", prof, headless=True)
+    labs = lazarus.chapter_labs(ch, experiments.seeds_needed(prof))
+    for c in experiments.cells("vshape", prof):
+        assert labs[c.seed].run(c.damage, c.config, c.seed)["cached"]
+
+
+def test_runs_shared_by_chapters_are_listed_once():
+    runs = plan.plan("smoke", ["02", "03", "06"])
+    keys = [r.key for r in runs]
+    assert len(keys) == len(set(keys))
+    vshape = [r for r in runs if r.label.startswith("noise alpha=0.35, full")]
+    assert vshape and all({"02", "03", "06"} <= r.chapters for r in vshape)
+
+
+def test_book_plan_cli_prints_json(capsys):
+    assert main(["book", "plan", "--profile", "smoke", "--only", "02", "--json"]) == 0
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert rows and {"kind", "run", "cached", "est_seconds", "key"} <= set(rows[0])
+    assert "distinct runs" in out.err
