@@ -131,7 +131,7 @@ def plot_ablation(runs: pd.DataFrame, summary: pd.DataFrame):
         ax.invert_yaxis()
         ax.axvline(0, color="black", lw=0.8)
         ax.set(xlabel="points", title=title)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     fig.suptitle(f"Ablations of APEX over {len(seeds)} seeds, {ds.title}")
     fig.tight_layout()
     return fig

@@ -294,6 +294,18 @@ def budget_table(df: pd.DataFrame) -> pd.DataFrame:
     steps = sorted({int(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("restored_at_")})
     rows = []
     for _, r in df.iterrows():
+        rows.append(
+            {
+                "condition": r["condition"],
+                "method": r["method"],
+                "seed": r["seed"],
+                "role": r["role"],
+                "step": 0,
+                "restored": r["damaged"],
+                "recovery_pct": 0.0,
+                "agreement": r["agreement_damaged"],
+            }
+        )
         for step in [*steps, int(r["steps"])]:
             if step > r["steps"]:
                 continue
