@@ -46,9 +46,9 @@
 #
 # **Budget.** `paper`: 15 cycles x 100 epochs, curriculum {1: 5k, 4: 20k, 7+: 50k}
 # (a cycle between keys uses the key below), warm-up 20 epochs, 5 seeds; a GPU job.
-# `quick`: 4 cycles x 3 epochs on {1: 2k, 2: 4k, 4: 8k} images, warm-up 3 epochs,
+# `quick`: 4 cycles x 3 epochs on {1: 1k, 2: 2k, 4: 4k} images, warm-up 3 epochs,
 # validation 1k, per-cycle test on a stratified 2k, final benchmark on all 10k, 3
-# seeds: about 1/900 of the paper's training, so magnitudes are not comparable with the
+# seeds: under 1/1000 of the paper's training, so magnitudes are not comparable with the
 # paper's. `smoke`: synthetic.
 
 # %% tags=["parameters"]

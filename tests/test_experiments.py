@@ -71,5 +71,6 @@ def test_sovereign_grid_trains_blind_once_per_seed_and_varies_apex_only():
         blind = [r for r in mine if r["chain"] == "blind"]
         assert len(blind) == 1 and blind[0]["variant"] == sx.FULL
         variants = {r["variant"] for r in mine if r["chain"] == "apex"}
-        assert variants == set(sx.variants(sx.base_config(prof)))
+        assert variants == set(sx.profile_variants(prof))
+        assert "no shock" in variants and "lambda 0" in variants and "no mixer" in variants
     assert len(sx.ladder(prof)) >= 2

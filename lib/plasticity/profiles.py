@@ -187,14 +187,14 @@ PROFILES: dict[str, Profile] = {
         sovereign={
             "cycles": 4,
             "epochs_per_cycle": 3,
-            "curriculum": ((1, 2000), (2, 4000), (4, 8000)),
+            "curriculum": ((1, 1000), (2, 2000), (4, 4000)),
             "warmup": 3,
             "val_size": 1000,
             "report_test_size": 2000,
             "carry_gap": True,
         },
         sovereign_seeds=(0, 1, 2),
-        extras={"sovereign_ladder": (1, 2)},
+        extras={"sovereign_ladder": (1,), "sovereign_skip": ("gradual pruning (GMP)",)},
         execution_timeout=3600,
     ),
     "paper": Profile(

@@ -49,6 +49,12 @@ def variants(base: SovereignConfig) -> dict[str, SovereignConfig]:
     }
 
 
+def profile_variants(profile: Profile) -> dict[str, SovereignConfig]:
+    """The variants a profile runs (``extras["sovereign_skip"]`` leaves some out)."""
+    skip = set(profile.extras.get("sovereign_skip", ()))
+    return {k: v for k, v in variants(base_config(profile)).items() if k not in skip}
+
+
 def ladder(profile: Profile) -> tuple[int, ...]:
     """Epochs per cycle of the budget ladder (the profile's own budget included)."""
     own = base_config(profile).epochs_per_cycle
@@ -87,7 +93,7 @@ def grid(profile: Profile) -> list[dict]:
                 "seed": seed,
             }
         )
-        for name, cfg in variants(base).items():
+        for name, cfg in profile_variants(profile).items():
             if name != FULL:
                 out.append(
                     {
