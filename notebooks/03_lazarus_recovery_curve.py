@@ -30,7 +30,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-alpha = 0.25
+alpha = 0.2
 data_dir = None
 figures_dir = None
 headless = False

@@ -45,7 +45,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-prune_amount = 0.8
+prune_amount = 0.7
 seed = 0
 data_dir = None
 figures_dir = None
