@@ -106,6 +106,19 @@ function renderMarkdown(content, rewrite) {
   return mystToHtml(tree, htmlOptions(rewrite));
 }
 
+// MyST keeps a large output out of the page's AST: the entry then has a `path` into
+// the site's public folder instead of its `content`.
+let publicDirectory = null;
+
+function outputText(entry) {
+  if (entry.content != null) return entry.content;
+  if (entry.path && publicDirectory) {
+    const file = path.join(publicDirectory, entry.path.replace(/^\/+/, ''));
+    if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8');
+  }
+  return '';
+}
+
 function renderOutput(jupyter, rewrite) {
   if (!jupyter) return '';
   const kind = jupyter.output_type;
@@ -125,10 +138,10 @@ function renderOutput(jupyter, rewrite) {
     }
   }
   if (data['text/html']) {
-    return `<div class="output-html">${data['text/html'].content ?? ''}</div>`;
+    return `<div class="output-html">${outputText(data['text/html'])}</div>`;
   }
   if (data['text/markdown']) {
-    return `<div class="output-markdown">${renderMarkdown(data['text/markdown'].content ?? '', rewrite)}</div>`;
+    return `<div class="output-markdown">${renderMarkdown(outputText(data['text/markdown']), rewrite)}</div>`;
   }
   if (data['text/latex']) {
     return `<div class="output-latex">${mathHtml({ value: data['text/latex'].content.replace(/^\$+|\$+$/g, '') }, true)}</div>`;
@@ -269,6 +282,7 @@ function main() {
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
   const publicDir = path.join(siteDir, 'public');
+  publicDirectory = publicDir;
   if (fs.existsSync(publicDir)) copyDir(publicDir, path.join(outDir, 'assets'));
   const katexDist = path.join(
     path.dirname(createRequire(import.meta.url).resolve('katex/package.json')),
