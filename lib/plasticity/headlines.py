@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import paths
 from . import verdicts as v
+from .experiments import PAIRED_COLUMNS
 from .verdicts import Estimate, estimate
 
 #: The seed's Lazarus protocol: repair steps of every number in the manifesto.
@@ -179,6 +180,9 @@ def _paired_diff(a: pd.DataFrame, b: pd.DataFrame, value: str) -> pd.Series:
 
 
 # ---------------------------------------------------------------- Lazarus
+
+#: The paired-test columns a claim reads (the experiments' names, and the budget).
+PAIRED_COLS = (*(c for c in PAIRED_COLUMNS if c != "wilcoxon_p"), "steps")
 
 LAZ_COLS = (
     "condition",
@@ -410,17 +414,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
             seed_number,
             "06",
             "06_lazarus_significance/paired_tests",
-            (
-                "comparison",
-                "condition",
-                "n",
-                "mean_diff",
-                "std_diff",
-                "ci_low",
-                "ci_high",
-                "t_p",
-                "steps",
-            ),
+            PAIRED_COLS,
             "restored minus damaged accuracy per seed; reproduces if the 95 % CI is above 0, "
             "does not reproduce if below",
             _paired_claim("repaired vs damaged", cond, lambda e: v.above(e, 0.0)),
@@ -439,17 +433,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "+1.5 recovery points (consistency only minus full)",
         "06",
         "06_lazarus_significance/paired_tests",
-        (
-            "comparison",
-            "condition",
-            "n",
-            "mean_diff",
-            "std_diff",
-            "ci_low",
-            "ci_high",
-            "t_p",
-            "steps",
-        ),
+        PAIRED_COLS,
         f"non-inferiority: consistency only minus full recovery per seed; reproduces if the "
         f"95 % CI lies above -{RECOVERY_MARGIN:g} points, does not reproduce if wholly below",
         _paired_claim(
