@@ -115,8 +115,7 @@ def _book_plan(args) -> int:
 
     from . import plan
 
-    if args.device:
-        os.environ["PLASTICITY_DEVICE"] = args.device
+    book.use_device(args.device)
     if args.data_archive:
         existing = data.archives_from_env()
         os.environ[data.ARCHIVE_ENV] = os.pathsep.join([*args.data_archive, *existing])

@@ -184,17 +184,26 @@ def run(
     return done
 
 
-def main_run(args) -> int:
-    device = getattr(args, "device", None)
-    if device:
-        import torch
+def use_device(device: str | None) -> None:
+    """Make ``device`` the default of every model and batch (``$PLASTICITY_DEVICE``,
+    which papermill's kernels inherit); a name torch does not know is a ParameterError."""
+    if not device:
+        return
+    import torch
 
-        try:
-            torch.device(device)
-        except RuntimeError as exc:
-            print(f"error: device={device!r} is not a torch device ({exc})", file=sys.stderr)
-            return 2
-        os.environ["PLASTICITY_DEVICE"] = device  # the kernels inherit it
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise ParameterError(f"device={device!r} is not a torch device ({exc})") from exc
+    os.environ["PLASTICITY_DEVICE"] = device
+
+
+def main_run(args) -> int:
+    try:
+        use_device(getattr(args, "device", None))
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         done = run(
             args.profile,

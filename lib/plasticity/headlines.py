@@ -196,9 +196,10 @@ LAZ_COLS = (
     "recovery_pct",
     "lost",
 )
+PRUNE_COLS = (*LAZ_COLS, "damage", "level", "mode")
 
 
-def _recovery_claim(table: str, condition: str, target: float):
+def _recovery_claim(condition: str, target: float):
     def judge(df: pd.DataFrame) -> Finding:
         rows = _rows(df, condition=condition, method="full", role="verdict")
         budget, off = _lazarus_budget(rows)
@@ -380,7 +381,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "02_lazarus_vshape/runs",
         LAZ_COLS,
         RECOVERY_RULE,
-        _recovery_claim("02_lazarus_vshape/runs", "noise alpha=0.35", 93.9),
+        _recovery_claim("noise alpha=0.35", 93.9),
     ),
     _laz(
         "alpha02",
@@ -391,7 +392,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "03_lazarus_recovery_curve/runs",
         LAZ_COLS,
         RECOVERY_RULE,
-        _recovery_claim("03_lazarus_recovery_curve/runs", "noise alpha=0.2", 90.0),
+        _recovery_claim("noise alpha=0.2", 90.0),
     ),
     _laz(
         "optimum",
@@ -464,9 +465,9 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "85.3 %",
         "05",
         "05_lazarus_pruning/runs",
-        (*LAZ_COLS, "damage", "level", "mode"),
+        PRUNE_COLS,
         RECOVERY_RULE,
-        _recovery_claim("05_lazarus_pruning/runs", "prune 80% frozen", 85.3),
+        _recovery_claim("prune 80% frozen", 85.3),
     ),
     _laz(
         "prune70",
@@ -475,9 +476,9 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "76.9 %",
         "05",
         "05_lazarus_pruning/runs",
-        (*LAZ_COLS, "damage", "level", "mode"),
+        PRUNE_COLS,
         RECOVERY_RULE,
-        _recovery_claim("05_lazarus_pruning/runs", "prune 70% frozen", 76.9),
+        _recovery_claim("prune 70% frozen", 76.9),
     ),
     _laz(
         "frozen_vs_regrow",
@@ -487,7 +488,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "+5.7 recovery points (0.8 vs 0.77 accuracy points)",
         "05",
         "05_lazarus_pruning/runs",
-        (*LAZ_COLS, "damage", "level", "mode"),
+        PRUNE_COLS,
         "restored accuracy, frozen minus regrow, per seed (same pruned model); reproduces if "
         "the 95 % CI is above 0, does not reproduce if below",
         _frozen_vs_regrow,
@@ -500,7 +501,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "99.0 %",
         "05",
         "05_lazarus_pruning/runs",
-        (*LAZ_COLS, "damage", "level", "mode", "regrowth_nonzero_pct"),
+        (*PRUNE_COLS, "regrowth_nonzero_pct"),
         f"two-sided: reproduces if the 95 % CI lies within 99.0 +- {REGROWTH_MARGIN:g} points",
         _regrowth_share,
     ),
@@ -511,7 +512,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "read from §8.3's 97.6-100 %",
         "05",
         "05_lazarus_pruning/runs",
-        (*LAZ_COLS, "damage", "level", "mode", "regrowth_norm_restored_pct"),
+        (*PRUNE_COLS, "regrowth_norm_restored_pct"),
         "the pruned weights' L2 norm after the repair as a share of their norm before "
         "pruning; reproduces if the 95 % CI is above 50 %, does not reproduce if below",
         _regrowth_norm,
