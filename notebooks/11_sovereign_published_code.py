@@ -77,8 +77,7 @@ display(Markdown(ch.summary() + f" Up to {max_epochs} epochs on {len(data.train_
                  f"images, seeds {list(seeds)}."))
 
 # %%
-probes = {s: sovereign.frozen_extractor_ceiling(data, max_epochs=max_epochs, seed=s)
-          for s in seeds}
+probes = {s: sovereign.cached_ceiling(data, max_epochs=max_epochs, seed=s) for s in seeds}
 ceiling = probes[seeds[0]]
 history = pd.DataFrame(ceiling["history"])
 print(f"feature rank {ceiling['feature_rank']} of {ceiling['feature_dim']} dimensions")

@@ -203,3 +203,46 @@ def test_lab_runs_every_named_method(lab):
     rows.append(lab.run(lazarus.Damage("prune", 0.5, "regrow"), cfg, 0))
     assert all(np.isfinite(r["restored"]) for r in rows)
     assert rows[-1]["regrowth"]["pruned_weights"] > 0
+
+
+def test_fused_measurement_equals_the_model_itself_also_with_frozen_masks():
+    torch.manual_seed(0)
+    x = (torch.rand(300, 3, 32, 32) * 255).to(torch.uint8)
+    normalize = data.Normalizer()
+    plain = StabilityCNN()
+    pruned = copy.deepcopy(plain)
+    damage.magnitude_prune(pruned, 0.8, "frozen")
+    pruned(normalize(x[:2]))
+    with torch.no_grad():
+        pruned.fc1.weight_orig.mul_(1.5)  # the hook's cached .weight is now stale
+    for model in (plain, pruned):
+        with torch.no_grad():
+            eager = model(normalize(x))
+        fused = lazarus.logits_table(model, x, normalize)
+        torch.testing.assert_close(fused, eager, rtol=1e-4, atol=1e-5)
+    assert torch.equal(fused.argmax(1), eager.argmax(1))
+
+
+def test_damaged_model_is_measured_once_per_damage(lab):
+    from plasticity import runs
+
+    dmg = lazarus.Damage("noise", 0.25, seed=4)
+    a = lab.run(dmg, lazarus.RepairConfig(steps=2), 0)
+    b = lab.run(dmg, lazarus.method_config("consistency_only", steps=2), 0)
+    entries = [e for e in runs.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"]
+    measured = lab.measure(dmg.apply(lab.model)[0])
+    assert a["damaged"] == b["damaged"] == measured["accuracy"]
+    assert a["agreement_damaged"] == pytest.approx(measured["agreement"], rel=1e-6)
+    keys = {e["key"] for e in entries}
+    lab.run(dmg, lazarus.RepairConfig(steps=3), 1)  # another repair seed, same damage
+    assert {
+        e["key"] for e in runs.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"
+    } == keys
+
+
+def test_a_second_lab_loads_the_base_test_logits(lab):
+    again = lazarus.Lab(
+        lab.dataset, BaseTraining(epochs=2, log_every=10), 0, cache_dir=lab.cache_dir
+    )
+    assert torch.equal(again.test_logits, lab.test_logits)
+    assert again.accuracy == lab.accuracy

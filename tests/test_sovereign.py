@@ -301,3 +301,24 @@ def test_unknown_chain_is_refused_before_compute(tiny_data, tmp_path):
     with pytest.raises(ParameterError, match="chain"):
         sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex", "nope"))
     assert not (tmp_path / "sovereign-run").exists()
+
+
+def test_ceiling_probe_stops_early_and_is_read_back_from_the_cache(tiny_data, tmp_path):
+    first = sovereign.cached_ceiling(
+        tiny_data, max_epochs=30, patience=2, seed=1, cache_dir=tmp_path
+    )
+    assert first["epochs"] <= 30 and first["best_epoch"] <= first["epochs"]
+    assert first["converged"] == (first["epochs"] < 30)
+    assert first["epochs"] - first["best_epoch"] in (0, 2)  # patience ends it, or max_epochs
+    again = sovereign.cached_ceiling(
+        tiny_data, max_epochs=30, patience=2, seed=1, cache_dir=tmp_path
+    )
+    assert again == first
+    entries = [p for p in (tmp_path / "sovereign-probe").iterdir() if p.is_dir()]
+    other = sovereign.cached_ceiling(
+        tiny_data, max_epochs=30, patience=2, seed=2, cache_dir=tmp_path
+    )
+    assert len([p for p in (tmp_path / "sovereign-probe").iterdir() if p.is_dir()]) == 2
+    assert len(entries) == 1 and other["history"] != first["history"]
+    with pytest.raises(ParameterError, match="max_epochs"):
+        sovereign.cached_ceiling(tiny_data, max_epochs=0, cache_dir=tmp_path)

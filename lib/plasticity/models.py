@@ -7,6 +7,8 @@ dropout, PyTorch default initialisation; 1,070,794 parameters).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -27,6 +29,38 @@ class StabilityCNN(nn.Module):
         x = self.pool(torch.relu(self.conv2(x)))
         x = torch.flatten(x, 1)
         return self.fc2(torch.relu(self.fc1(x)))
+
+
+def _effective(module: nn.Module, name: str) -> torch.Tensor:
+    """``name`` as the module computes with it (``*_orig * *_mask`` while pruned)."""
+    if hasattr(module, f"{name}_mask"):
+        return getattr(module, f"{name}_orig").detach() * getattr(module, f"{name}_mask")
+    return getattr(module, name).detach()
+
+
+@torch.no_grad()
+def inference_copy(model: nn.Module, example: torch.Tensor) -> nn.Module:
+    """A frozen copy of ``model`` for evaluation only.
+
+    On CPU, a :class:`StabilityCNN` (pruning masks included) is traced, frozen and
+    passed to ``torch.jit.optimize_for_inference``, which fuses each convolution
+    with its ReLU in oneDNN: about 2x faster test-set passes, with logits equal to
+    the eager model's to about 1e-7. Any other model or device gets the model itself.
+    ``example`` is one input batch (any batch size works afterwards).
+    """
+    device = next(model.parameters()).device
+    if device.type != "cpu" or not isinstance(model, StabilityCNN):
+        return model
+    plain = StabilityCNN(model.fc2.out_features)
+    for name in ("conv1", "conv2", "fc1", "fc2"):
+        source, target = getattr(model, name), getattr(plain, name)
+        target.weight.copy_(_effective(source, "weight"))
+        target.bias.copy_(_effective(source, "bias"))
+    plain.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.freeze(torch.jit.trace(plain, example))
+        return torch.jit.optimize_for_inference(traced)
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -845,6 +845,31 @@ def frozen_extractor_ceiling(
     }
 
 
+def cached_ceiling(
+    data: SovereignData,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    **kwargs,
+) -> dict:
+    """:func:`frozen_extractor_ceiling`, train-or-load: cached per data fingerprint,
+    validation split and settings, so a rerun of the chapter reads it back."""
+    from inspect import signature
+
+    from .runs import train_or_load
+
+    settings = signature(frozen_extractor_ceiling).bind(data, **kwargs)
+    settings.apply_defaults()
+    config = {k: v for k, v in settings.arguments.items() if k != "data"}
+    config.update(fingerprint=data.dataset.fingerprint, val_size=len(data.val_y))
+    return train_or_load(
+        "sovereign-probe",
+        config,
+        lambda: ({}, frozen_extractor_ceiling(data, **kwargs)),
+        version=VERSION,
+        cache_dir=cache_dir,
+    ).result
+
+
 # ----------------------------------------------------------------- phase detection's null rate
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .data import Batches, Normalizer, to_tensor
+from .models import inference_copy
 from .profiles import check_number
 
 
@@ -37,7 +38,7 @@ def predict_logits(
     x: np.ndarray | torch.Tensor,
     *,
     normalize: Normalizer | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 128,
 ) -> torch.Tensor:
     """Logits for uint8 images (N, 32, 32, 3) or a uint8 tensor (N, 3, 32, 32), on CPU."""
     normalize = normalize or Normalizer()
@@ -45,10 +46,13 @@ def predict_logits(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = [
-        model(normalize(xt[i : i + batch_size].to(device))).float().cpu()
-        for i in range(0, len(xt), batch_size)
-    ]
+
+    def batch(i: int) -> torch.Tensor:
+        xb = normalize(xt[i : i + batch_size].to(device))
+        return xb.contiguous(memory_format=torch.channels_last)
+
+    net = inference_copy(model, batch(0))
+    out = [net(batch(i)).float().cpu() for i in range(0, len(xt), batch_size)]
     model.train(was_training)
     return torch.cat(out)
 
@@ -76,6 +80,9 @@ def train_classifier(
     progress: bool = True,
 ) -> dict:
     """Plain SGD + cross-entropy, as the Lazarus base recipe; returns a history.
+
+    Image batches (N, C, H, W) are passed in channels-last memory order (the same
+    function; about 1.2x faster on CPU).
 
     The history holds the mean training loss and accuracy over every ``log_every``
     steps, and, after each epoch, ``eval_fn(model)`` (for example test accuracy,
@@ -111,7 +118,7 @@ def train_classifier(
             mininterval=2.0,
         )
         for xb, yb in bar:
-            logits = model(xb)
+            logits = model(xb.contiguous(memory_format=torch.channels_last))
             loss = loss_fn(logits, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
