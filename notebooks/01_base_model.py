@@ -44,7 +44,7 @@ profile = "quick"
 seed = 0
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt

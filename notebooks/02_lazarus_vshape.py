@@ -44,7 +44,7 @@ alpha = 0.35
 seed = 0
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt
@@ -52,9 +52,9 @@ from IPython.display import Markdown, display
 from plasticity import experiments, headlines, lazarus, plots, published
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
-from plasticity.widgets import Slider, explore
+from plasticity.widgets import check_parameter, explore, slider
 
-check_number("alpha", alpha, low=0)
+check_parameter("alpha", alpha)
 check_number("seed", seed, low=0, integer=True)
 ch = Chapter("02_lazarus_vshape", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
@@ -107,7 +107,7 @@ def plot_vshape(alpha: float):
     return fig
 
 
-fig = explore(plot_vshape, Slider("alpha", 0.05, 0.5, 0.05, alpha), headless=ch.headless)
+fig = explore(plot_vshape, slider("alpha", alpha), headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "vshape")
 

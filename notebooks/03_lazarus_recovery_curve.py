@@ -33,7 +33,7 @@ profile = "quick"
 alpha = 0.2
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt
@@ -42,10 +42,9 @@ import pandas as pd
 from IPython.display import Markdown, display
 from plasticity import experiments, headlines, lazarus, published
 from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
-from plasticity.widgets import Slider, explore
+from plasticity.widgets import check_parameter, explore, slider
 
-check_number("alpha", alpha, low=0)
+check_parameter("alpha", alpha)
 ch = Chapter("03_lazarus_recovery_curve", profile, data_dir=data_dir,
              figures_dir=figures_dir, headless=headless)
 scale = ch.profile.lazarus
@@ -131,7 +130,7 @@ def plot_curve(alpha: float):
     return fig
 
 
-fig = explore(plot_curve, Slider("alpha", 0.05, 0.5, 0.05, alpha), headless=ch.headless)
+fig = explore(plot_curve, slider("alpha", alpha), headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "recovery_curve")
 

@@ -49,7 +49,7 @@ prune_amount = 0.7
 seed = 0
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt
@@ -59,9 +59,9 @@ from IPython.display import Markdown, display
 from plasticity import experiments, headlines, lazarus, plots, published
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
-from plasticity.widgets import Slider, explore
+from plasticity.widgets import check_parameter, explore, slider
 
-check_number("prune_amount", prune_amount, low=0, high=1, high_inclusive=False)
+check_parameter("prune_amount", prune_amount)
 check_number("seed", seed, low=0, integer=True)
 ch = Chapter("05_lazarus_pruning", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
@@ -160,7 +160,7 @@ def plot_pruning(prune_amount: float):
     return fig
 
 
-fig = explore(plot_pruning, Slider("prune_amount", 0.1, 0.95, 0.05, prune_amount),
+fig = explore(plot_pruning, slider("prune_amount", prune_amount),
               headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "pruning_curve")

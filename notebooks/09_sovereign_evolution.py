@@ -57,7 +57,7 @@ seed = 0
 shock_threshold = 4.0
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 from dataclasses import replace
@@ -70,9 +70,9 @@ from plasticity import published, sovereign
 from plasticity import sovereign_experiments as sx
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
-from plasticity.widgets import Slider, explore
+from plasticity.widgets import check_parameter, explore, slider
 
-check_number("shock_threshold", shock_threshold, low=0)
+check_parameter("shock_threshold", shock_threshold)
 check_number("seed", seed, low=0, integer=True)
 ch = Chapter("09_sovereign_evolution", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
@@ -170,7 +170,7 @@ def plot_for_threshold(shock_threshold: float):
     return plot_dynamics(frame, shock_threshold)
 
 
-fig = explore(plot_for_threshold, Slider("shock_threshold", 0.0, 20.0, 1.0, shock_threshold),
+fig = explore(plot_for_threshold, slider("shock_threshold", shock_threshold),
               headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "dynamics")

@@ -54,7 +54,7 @@ profile = "quick"
 max_epochs = 200
 data_dir = None
 figures_dir = None
-headless = False
+headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt

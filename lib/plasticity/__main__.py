@@ -22,7 +22,10 @@ def _cache_ls(args) -> int:
         print("cache is empty")
         return 0
     for row in rows:
-        state = "ok" if row["complete"] else "incomplete"
+        if not row["complete"]:
+            state = "incomplete"
+        else:
+            state = "ok" if row["verified"] else "corrupt (recomputed on next use)"
         print(
             f"{row['kind']:20s} {row['key']}  {row['bytes'] / 1e6:8.2f} MB  "
             f"{row['created_utc'] or '-':25s} {row['version'] or '-':20s} {state}"

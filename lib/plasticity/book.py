@@ -3,9 +3,11 @@
 Chapters are ``notebooks/NN_name.py`` (py:percent, the source of truth), paired with
 ``notebooks/NN_name.ipynb`` for JupyterLab. The runner syncs each pair, executes the
 notebook with papermill (kernel ``python3``, a per-cell timeout, ``headless=True``
-so widgets draw their static figure) and writes the executed copy to
-``executed/NN_name.ipynb``; the paired notebook itself stays free of run outputs.
-It stops at the first failing chapter and reports its error.
+so widgets draw their static figure) into a hidden temporary file, and moves it to
+``executed/NN_name.ipynb`` only when every cell succeeded; a failed run is left
+beside it as ``NN_name.failed.ipynb`` and the previous good page stays. The paired
+notebook itself stays free of run outputs. It stops at the first failing chapter.
+Synthetic-data profiles (``smoke``) write to ``build/<profile>/`` by default.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def execute(
     prof = get_profile(profile)
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / chapter.notebook.name
+    running = output_dir / f".{chapter.stem}.running.ipynb"
+    failed = failed_path(output)
     parameters = {
         "profile": prof.name,
         "headless": True,
@@ -113,7 +117,7 @@ def execute(
     try:
         pm.execute_notebook(
             str(chapter.notebook),
-            str(output),
+            str(running),
             parameters=parameters,
             kernel_name="python3",
             language="python",
@@ -124,11 +128,75 @@ def execute(
             request_save_on_cell_execute=True,
         )
     except PapermillExecutionError as exc:
+        os.replace(running, failed)
+        kept = f"; the previous page {output} is kept" if output.is_file() else ""
         raise BookError(
             f"chapter {chapter.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
-            f"executed notebook with the traceback: {output}"
+            f"executed notebook with the traceback: {failed}{kept}"
         ) from exc
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
     return output
+
+
+WARNING_MARKERS = ("is unusable", "recomputing", "not resuming")
+
+
+def warnings_in(path: str | os.PathLike) -> list[str]:
+    """Cache and checkpoint warnings printed inside an executed notebook, so the book
+    runner can repeat them on the command line."""
+    import json
+
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    found = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "stream":
+                continue
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            found += [
+                line.strip()
+                for line in text.splitlines()
+                if any(m in line for m in WARNING_MARKERS)
+            ]
+    return found
+
+
+def failed_path(executed: Path) -> Path:
+    """Where a failed execution of the page ``executed`` is left for reading."""
+    return executed.with_name(f"{executed.stem}.failed.ipynb")
+
+
+def execution_problem(path: str | os.PathLike) -> str | None:
+    """Why the executed notebook at ``path`` is not a finished page, or None.
+
+    A finished page was written by papermill, raised no exception, and every code
+    cell reached the status "completed" (a killed run leaves "running" or "pending").
+    """
+    import json
+
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    meta = nb.get("metadata", {}).get("papermill")
+    if meta is None:
+        return "not executed by papermill (run `make book`)"
+    if meta.get("exception"):
+        return "its execution raised an exception"
+    statuses = [
+        c.get("metadata", {}).get("papermill", {}).get("status")
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    ]
+    unfinished = [s for s in statuses if s != "completed"]
+    if unfinished:
+        return f"{len(unfinished)} of {len(statuses)} code cells did not complete ({unfinished[0]})"
+    return None
 
 
 def run(
@@ -150,7 +218,15 @@ def run(
     for path in archive_paths:
         if not path.is_file():
             raise ParameterError(f"data_archive={str(path)!r} does not exist")
-    out = paths.executed_dir(output_dir)
+    scratch = prof.name if prof.synthetic else None
+    out = paths.executed_dir(output_dir, scratch=scratch)
+    if prof.synthetic:
+        from .plots import RealResultsError, check_synthetic_target
+
+        try:
+            check_synthetic_target(paths.figures_dir(figures_dir, scratch=scratch))
+        except RealResultsError as exc:
+            raise ParameterError(str(exc)) from exc
 
     # The kernels inherit this environment.
     os.environ["PLASTICITY_HEADLESS"] = "1"
@@ -180,6 +256,8 @@ def run(
         )
         seconds = time.perf_counter() - start
         log(f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s", flush=True)
+        for line in warnings_in(executed):
+            log(f"    warning: {line}")
         done.append((chapter, seconds, executed))
     return done
 

@@ -7,7 +7,9 @@ A notebook's parameters cell holds plain literals; the first code cell after it 
 
 and from then on ``ch.dataset("cifar10")`` returns real or synthetic data as the
 profile says, and ``ch.save_figure`` / ``ch.save_table`` write into the book's
-figures folder with manifest entries that name the data actually used.
+figures folder with manifest entries that name the data actually used. A synthetic
+profile writes to ``build/<profile>/figures`` unless told otherwise, and refuses at
+once (before any compute) to replace real-data results.
 """
 
 from __future__ import annotations
@@ -17,6 +19,49 @@ import os
 from . import data, paths, plots
 from .profiles import Profile, get_profile
 from .widgets import is_headless
+
+
+def _assigned(source: str) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(t, ast.Name)
+    }
+
+
+def check_injected_parameters(history: list[str] | None = None) -> None:
+    """Refuse parameters papermill injected that the chapter does not declare.
+
+    papermill inserts its "# Parameters" cell right after the cell tagged
+    ``parameters`` and only warns about unknown names; a misspelt ``-p`` would then
+    be ignored silently. ``history`` defaults to the kernel's executed cells (``In``).
+    """
+    from .profiles import ParameterError
+
+    if history is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell = get_ipython()
+        history = list(shell.user_ns.get("In", [])) if shell is not None else []
+    for i, cell in enumerate(history):
+        if cell.lstrip().startswith(("# Parameters", "# Injected parameters")) and i > 0:
+            declared = _assigned(history[i - 1])
+            unknown = sorted(_assigned(cell) - declared)
+            if declared and unknown:
+                raise ParameterError(
+                    f"unknown parameter(s) {', '.join(map(repr, unknown))}: this chapter "
+                    f"takes {', '.join(sorted(declared))}"
+                )
 
 
 class Chapter:
@@ -31,10 +76,15 @@ class Chapter:
         figures_dir: str | os.PathLike | None = None,
         headless: bool | None = None,
     ):
+        check_injected_parameters()
         self.profile = get_profile(profile)
         self.name = name
         self.data_dir = paths.data_dir(data_dir)
-        self.figures_dir = paths.figures_dir(figures_dir)
+        self.figures_dir = paths.figures_dir(
+            figures_dir, scratch=self.profile.name if self.profile.synthetic else None
+        )
+        if self.profile.synthetic:
+            plots.check_synthetic_target(self.figures_dir, name)
         self.headless = is_headless(headless)
         self.datasets: dict[str, data.ImageDataset] = {}
         plots.use_style()
@@ -52,7 +102,12 @@ class Chapter:
         return self.datasets[kind]
 
     def _described(self) -> list[dict]:
-        return [ds.describe() for ds in self.datasets.values()]
+        described = [ds.describe() for ds in self.datasets.values()]
+        if self.profile.synthetic and not described:
+            # results of a synthetic profile derive from synthetic data even when this
+            # chapter loaded none itself (it reads other chapters' tables)
+            described = [{"name": f"{self.profile.name} profile", "fingerprint": "synthetic"}]
+        return described
 
     def _save(self, save, obj, name: str, datasets: list[dict] | None):
         return save(

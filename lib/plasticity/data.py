@@ -22,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import os
 import shutil
 import tarfile
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -458,19 +460,104 @@ def _from_torchvision(name: str, root: Path, *, download: bool) -> ImageDataset:
 # --------------------------------------------------------------------------- archives
 
 
+#: What a CIFAR image-folder archive can hold at most: 60,000 images plus meta.json
+#: (with room to spare), and no member anywhere near a megabyte (a 32x32 image is
+#: a few kilobytes in any format). Larger archives are refused before decoding.
+MAX_ARCHIVE_MEMBERS = 70_000
+MAX_MEMBER_BYTES = 1 << 20
+_COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh")
+
+
+class ArchiveError(ValueError):
+    """An archive that cannot be imported; the message names the archive and, where
+    one is at fault, the member."""
+
+
 def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
-    """Yield (member name, bytes) for every file of a tar or zip archive, in order."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if not info.is_dir():
-                    yield info.filename, zf.read(info)
-        return
-    with tarfile.open(path, "r:*") as tf:
-        for member in tf:
-            if member.isfile():
-                handle = tf.extractfile(member)
-                yield member.name, handle.read() if handle else None
+    """Yield (member name, bytes) for every file of a tar or zip archive, in order,
+    one member in memory at a time; a truncated or corrupt archive, too many members
+    or an oversized member raise :class:`ArchiveError`."""
+    count, last = 0, None
+
+    def admit(name: str, size: int) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_ARCHIVE_MEMBERS:
+            raise ArchiveError(
+                f"{path}: more than {MAX_ARCHIVE_MEMBERS} files; a CIFAR archive has 60,001"
+            )
+        if size > MAX_MEMBER_BYTES:
+            raise ArchiveError(
+                f"{path}: member {name} is {size} bytes; no CIFAR file exceeds "
+                f"{MAX_MEMBER_BYTES} bytes"
+            )
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                for info in zf.infolist():
+                    if not info.is_dir():
+                        admit(info.filename, info.file_size)
+                        last = info.filename
+                        yield info.filename, zf.read(info)
+            return
+        with open(path, "rb") as f:
+            head = f.read(6)
+            plain = not head.startswith(_COMPRESSED_MAGIC)
+            if plain:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 1024))
+                if size % 512 or f.read(1024).strip(b"\0"):
+                    raise ArchiveError(
+                        f"{path}: the tar archive is truncated (it does not end with the "
+                        "end-of-archive blocks); download or copy it again"
+                    )
+        with tarfile.open(path, "r:*") as tf:
+            for member in tf:
+                if member.isfile():
+                    admit(member.name, member.size)
+                    handle = tf.extractfile(member)
+                    last = member.name
+                    yield member.name, handle.read() if handle else None
+    except ArchiveError:
+        raise
+    except (
+        EOFError,
+        OSError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        ValueError,
+        lzma.LZMAError,
+        zlib.error,
+    ) as exc:
+        where = f"after member {last}" if last else "at its start"
+        raise ArchiveError(
+            f"{path}: the archive is truncated or corrupt {where} ({type(exc).__name__}: {exc}); "
+            "download or copy it again"
+        ) from exc
+
+
+def _decode_image(path: Path, member: str, payload: bytes | None) -> np.ndarray:
+    """A 32x32 RGB image from an archive member; the size is checked from the header
+    before any pixel is decoded, so a decompression bomb costs nothing."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not payload:
+        raise ArchiveError(f"{path}: member {member} is empty")
+    try:
+        with Image.open(io.BytesIO(payload)) as img:
+            if img.size != (32, 32):
+                raise ArchiveError(
+                    f"{path}: member {member} is {img.size[0]}x{img.size[1]} pixels, not 32x32"
+                )
+            return np.asarray(img.convert("RGB"))
+    except ArchiveError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ArchiveError(
+            f"{path}: member {member} is not a readable image ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def archive_dataset_name(path: str | os.PathLike) -> str:
@@ -486,8 +573,11 @@ def archive_dataset_name(path: str | os.PathLike) -> str:
             with tarfile.open(path, "r:*") as tf:
                 member = tf.next()
                 first = member.name if member is not None else ""
-        except tarfile.TarError as exc:
-            raise ValueError(f"{path} is neither a tar nor a zip archive ({exc})") from exc
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise ArchiveError(
+                f"{path} is not a readable tar or zip archive: truncated, corrupt or of "
+                f"another format ({type(exc).__name__}: {exc})"
+            ) from exc
     top = first.lstrip("./").split("/", 1)[0]
     if top not in DATASETS:
         raise ValueError(
@@ -506,51 +596,50 @@ def import_archive(
     of an image is the index of its folder in ``meta.json``'s class list (``classes``
     for CIFAR-10, ``fine_classes`` for CIFAR-100). Images are sorted by path.
     """
-    from PIL import Image
-
     path = Path(path)
     name = archive_dataset_name(path)
     root = paths.data_dir(data_dir)
     meta: dict | None = None
-    files: dict[str, dict[str, list[tuple[str, bytes]]]] = {"train": {}, "test": {}}
+    # decoded at once, member by member: memory holds the 32x32x3 arrays, never the files
+    found: dict[str, dict[str, list[tuple[str, np.ndarray]]]] = {"train": {}, "test": {}}
     for member, payload in _archive_members(path):
         parts = member.lstrip("./").split("/")
         if parts[-1] == "meta.json" and len(parts) == 2:
-            meta = json.loads(payload.decode())
-        elif len(parts) == 4 and parts[1] in files and parts[3].lower().endswith(_IMAGE_SUFFIXES):
-            files[parts[1]].setdefault(parts[2], []).append((member, payload))
+            try:
+                meta = json.loads((payload or b"").decode())
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise ArchiveError(f"{path}: member {member} is not valid JSON ({exc})") from exc
+        elif len(parts) == 4 and parts[1] in found and parts[3].lower().endswith(_IMAGE_SUFFIXES):
+            pixels = _decode_image(path, member, payload)
+            found[parts[1]].setdefault(parts[2], []).append((member, pixels))
     if meta is None:
-        raise ValueError(f"{path}: no {name}/meta.json in the archive")
+        raise ArchiveError(f"{path}: no {name}/meta.json in the archive")
     class_key = "classes" if name == "cifar10" else "fine_classes"
     names = list(meta.get(class_key, []))
     expected = len(CIFAR10_CLASSES if name == "cifar10" else CIFAR100_FINE)
     if len(names) != expected:
-        raise ValueError(f"{path}: meta.json {class_key} has {len(names)} names, not {expected}")
+        raise ArchiveError(f"{path}: meta.json {class_key} has {len(names)} names, not {expected}")
     if name == "cifar100" and "fine_to_coarse" in meta:
         if not np.array_equal(np.asarray(meta["fine_to_coarse"]), CIFAR100_FINE_TO_COARSE):
-            raise ValueError(f"{path}: meta.json fine_to_coarse differs from the official map")
+            raise ArchiveError(f"{path}: meta.json fine_to_coarse differs from the official map")
 
     arrays: dict[str, np.ndarray] = {}
-    for split, by_class in files.items():
+    for split, by_class in found.items():
         unknown = sorted(set(by_class) - set(names))
         if unknown:
-            raise ValueError(f"{path}: {split} folders {unknown} are not in meta.json {class_key}")
+            raise ArchiveError(
+                f"{path}: {split} folders {unknown} are not in meta.json {class_key}"
+            )
         items = sorted(
-            (member, names.index(cls), payload)
+            (member, names.index(cls), pixels)
             for cls, entries in by_class.items()
-            for member, payload in entries
+            for member, pixels in entries
         )
         if not items:
-            raise ValueError(f"{path}: no {split} images under {name}/{split}/<class>/")
-        x = np.empty((len(items), 32, 32, 3), dtype=np.uint8)
-        y = np.empty(len(items), dtype=np.int64)
-        for i, (member, label, payload) in enumerate(items):
-            with Image.open(io.BytesIO(payload)) as img:
-                pixels = np.asarray(img.convert("RGB"))
-            if pixels.shape != (32, 32, 3):
-                raise ValueError(f"{path}: {member} is {pixels.shape}, not 32x32x3")
-            x[i], y[i] = pixels, label
-        arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y
+            raise ArchiveError(f"{path}: no {split} images under {name}/{split}/<class>/")
+        arrays[f"{split}_x"] = np.stack([pixels for _, _, pixels in items])
+        arrays[f"{split}_y"] = np.array([label for _, label, _ in items], dtype=np.int64)
+        found[split] = {}
     return _store(name, root, arrays, f"image-folder archive {path.name}", _archive_origin(path))
 
 

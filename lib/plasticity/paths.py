@@ -55,14 +55,25 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve("cache", explicit, data_dir() / "cache")
 
 
-def figures_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Regenerated figures and tables; ``$PLASTICITY_FIGURES_DIR``."""
-    return _resolve("figures", explicit, project_root() / "figures")
+def scratch_dir(profile: str) -> Path:
+    """Where a synthetic-data profile writes by default: ``<root>/build/<profile>``
+    (ignored by git), never the committed ``figures/`` and ``executed/``."""
+    return project_root() / "build" / profile
 
 
-def executed_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """Executed notebooks written by the book runner; ``$PLASTICITY_EXECUTED_DIR``."""
-    return _resolve("executed", explicit, project_root() / "executed")
+def figures_dir(explicit: str | os.PathLike | None = None, *, scratch: str | None = None) -> Path:
+    """Regenerated figures and tables; ``$PLASTICITY_FIGURES_DIR``. The default is the
+    committed ``figures/``, or ``build/<scratch>/figures`` when ``scratch`` names a
+    synthetic-data profile."""
+    default = scratch_dir(scratch) / "figures" if scratch else project_root() / "figures"
+    return _resolve("figures", explicit, default)
+
+
+def executed_dir(explicit: str | os.PathLike | None = None, *, scratch: str | None = None) -> Path:
+    """Executed notebooks written by the book runner; ``$PLASTICITY_EXECUTED_DIR``. The
+    default is the committed ``executed/``, or ``build/<scratch>/executed``."""
+    default = scratch_dir(scratch) / "executed" if scratch else project_root() / "executed"
+    return _resolve("executed", explicit, default)
 
 
 def notebooks_dir() -> Path:

@@ -7,12 +7,13 @@ their fingerprints (or "synthetic"), the git commit and the UTC time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,59 @@ from . import paths
 
 MANIFEST = "MANIFEST.json"
 PALETTE = "colorblind"
+#: Set to 1 to let synthetic-data results replace real-data ones on purpose.
+OVERWRITE_ENV = "PLASTICITY_ALLOW_SYNTHETIC_OVERWRITE"
+
+
+class RealResultsError(RuntimeError):
+    """A synthetic-data run would replace results computed from real data."""
+
+
+def _real_entries(figures_dir: Path, chapter: str | None = None) -> list[str]:
+    try:
+        files = json.loads((figures_dir / MANIFEST).read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return [
+        rel
+        for rel, e in files.items()
+        if not e.get("synthetic", False)
+        and (chapter is None or e.get("chapter") == chapter)
+        and (figures_dir / rel).is_file()
+    ]
+
+
+def check_synthetic_target(figures_dir: str | os.PathLike, chapter: str | None = None) -> None:
+    """Raise :class:`RealResultsError` if ``figures_dir`` holds real-data results (of
+    ``chapter``, or of any chapter) that a synthetic run would replace, unless
+    ``$PLASTICITY_ALLOW_SYNTHETIC_OVERWRITE=1``."""
+    if os.environ.get(OVERWRITE_ENV, "") in ("1", "true", "yes"):
+        return
+    root = Path(figures_dir)
+    real = _real_entries(root, chapter)
+    if real:
+        raise RealResultsError(
+            f"{root} holds {len(real)} file(s) computed from real data (e.g. {real[0]}); a "
+            f"synthetic-data run does not replace them. Write elsewhere with "
+            f"PLASTICITY_FIGURES_DIR=<folder> (or figures_dir=...), or set "
+            f"{OVERWRITE_ENV}=1 to replace them on purpose."
+        )
+
+
+@contextlib.contextmanager
+def _manifest_lock(figures_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the manifest, so concurrent writers lose no entries."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): single writer assumed
+        yield
+        return
+    with open(figures_dir / ".manifest.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def use_style() -> None:
@@ -82,7 +136,17 @@ def _dataset_entries(datasets: Iterable[dict]) -> list[dict]:
 def _record(
     figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str, datasets: list[dict]
 ) -> dict:
-    """Add or replace the manifest entry of ``path`` (atomic rewrite of the manifest)."""
+    """Add or replace the manifest entry of ``path`` (atomic rewrite of the manifest,
+    under an exclusive lock)."""
+    with _manifest_lock(figures_dir):
+        return _record_locked(
+            figures_dir, path, kind=kind, chapter=chapter, profile=profile, datasets=datasets
+        )
+
+
+def _record_locked(
+    figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str, datasets: list[dict]
+) -> dict:
     manifest_path = figures_dir / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -132,6 +196,10 @@ def _save(
     """Write ``<chapter>/<name><suffix>`` with ``write(path, datasets)``; record it."""
     datasets = list(datasets)
     root, path = _target(figures_dir, chapter, name, suffix)
+    if any(d["fingerprint"] == "synthetic" for d in datasets):
+        rel = path.relative_to(root).as_posix()
+        if rel in _real_entries(root):
+            check_synthetic_target(root, chapter)
     write(path, datasets)
     _record(root, path, kind=kind, chapter=chapter, profile=profile, datasets=datasets)
     return path

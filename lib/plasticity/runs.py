@@ -96,6 +96,8 @@ def _read_entry(folder: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
             raise ValueError(f"format {meta.get('format')!r} != {FORMAT}")
         if _digest(model_path) != meta["model_sha256"]:
             raise ValueError("model.safetensors does not match its recorded digest")
+        if not isinstance(meta.get("result"), dict):
+            raise ValueError("result.json holds no result")
         tensors = load_file(str(model_path))
     except Exception as exc:  # noqa: BLE001 - any defect means: recompute
         warnings.warn(f"cache entry {folder} is unusable ({exc}); recomputing", stacklevel=3)
@@ -178,9 +180,27 @@ def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:
                     complete=not folder.name.startswith("."),
                 )
             except Exception:  # noqa: BLE001
+                meta = None
                 row.update(created_utc=None, version=None, complete=False)
+            row["verified"] = meta is not None and _entry_problem(folder, meta) is None
             rows.append(row)
     return rows
+
+
+def _entry_problem(folder: Path, meta: dict) -> str | None:
+    """Why a cache entry cannot be used, or None; the digest is checked, so a
+    truncated or altered tensor file is found. Evolution runs (no model file) are
+    checked by their result only."""
+    if not isinstance(meta.get("result"), dict):
+        return "no result"
+    model = folder / MODEL_FILE
+    if "model_sha256" in meta:
+        try:
+            if _digest(model) != meta["model_sha256"]:
+                return "model digest mismatch"
+        except OSError as exc:
+            return str(exc)
+    return None
 
 
 def clear(cache_dir: str | os.PathLike | None = None, kind: str | None = None) -> int:

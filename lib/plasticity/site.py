@@ -88,6 +88,17 @@ def check_sources(root: Path, chapters: list[book.ChapterFile] | None = None) ->
             "The chapters' pages are the notebooks `make book` executes; run it first "
             '(or `make book ONLY="NN"` for single chapters).'
         )
+    unfinished = {
+        f: problem
+        for f in files
+        if f.endswith(".ipynb") and (problem := book.execution_problem(root / f))
+    }
+    if unfinished:
+        raise SiteError(
+            f"{len(unfinished)} page(s) were not fully executed: "
+            + "; ".join(f"{f}: {why}" for f, why in unfinished.items())
+            + '. Run those chapters again (`make book ONLY="NN"`).'
+        )
     return files
 
 

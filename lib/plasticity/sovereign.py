@@ -30,6 +30,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -503,13 +504,20 @@ def _save_checkpoint(run_dir: Path, cycle: int, alphas: dict, state: dict) -> No
 
 
 def _load_checkpoint(run_dir: Path, cycle: int) -> tuple[dict, dict] | None:
+    """The checkpoint after ``cycle``, or None if absent or unusable (with a warning)."""
     weights, meta = _checkpoint_paths(run_dir, cycle)
+    if not meta.exists():
+        return None
     try:
         state = json.loads(meta.read_text())
         if hashlib.sha256(weights.read_bytes()).hexdigest() != state["weights_sha256"]:
-            return None
-        return load_file(str(weights)), state
-    except (OSError, ValueError, KeyError):
+            raise ValueError("the weights do not match their recorded digest")
+        tensors = load_file(str(weights))
+        for key in ("cycle", "epochs", "cycles", "alpha_val"):
+            state[key]  # noqa: B018 - a missing key makes the checkpoint unusable
+        return tensors, state
+    except Exception as exc:  # noqa: BLE001 - any defect means: use an earlier one
+        warnings.warn(f"checkpoint {meta} is unusable ({exc}); not resuming from it", stacklevel=2)
         return None
 
 
@@ -576,8 +584,8 @@ def evolve(
     if final.is_file():
         try:
             return {**json.loads(final.read_text())["result"], "cached": True}
-        except (OSError, ValueError, KeyError):
-            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=2)
     run_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
@@ -588,14 +596,26 @@ def evolve(
     )
     if latest is not None:
         done, (tensors, state) = latest
-        for chain, net in alphas.items():
-            prefix = f"{chain}."
-            net.load_state_dict(
-                {k[len(prefix) :]: v.to(device) for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            for chain, net in alphas.items():
+                prefix = f"{chain}."
+                net.load_state_dict(
+                    {
+                        k[len(prefix) :]: v.to(device)
+                        for k, v in tensors.items()
+                        if k.startswith(prefix)
+                    }
+                )
+        except RuntimeError as exc:
+            warnings.warn(
+                f"checkpoint of cycle {done} does not fit ({exc}); restarting", stacklevel=2
             )
-        if log:
-            log(f"resuming after cycle {done}")
-    else:
+            alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
+            latest = None
+        else:
+            if log:
+                log(f"resuming after cycle {done}")
+    if latest is None:
         state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
         for chain, net in alphas.items():
             val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)

@@ -49,11 +49,48 @@ class Slider:
         )
 
 
+#: The chapters' slider parameters: one range each, read by the parameters check at
+#: the top of the chapter and by its slider, so both accept the same values.
+PARAMETERS: dict[str, tuple[float, float, float]] = {
+    "alpha": (0.05, 0.5, 0.05),
+    "prune_amount": (0.1, 0.95, 0.05),
+    "shock_threshold": (0.0, 20.0, 1.0),
+}
+
+
+def check_parameter(name: str, value: float) -> float:
+    """``value`` if it lies in the declared range of parameter ``name``, else a
+    ParameterError naming both; run it before any compute or file is written."""
+    from .profiles import ParameterError
+
+    if name not in PARAMETERS:
+        raise ParameterError(f"no declared range for parameter {name!r}; known: {list(PARAMETERS)}")
+    low, high, _ = PARAMETERS[name]
+    return check_number(name, value, low=low, high=high)
+
+
+def slider(name: str, value: float, description: str | None = None) -> Slider:
+    """The slider of parameter ``name`` over its declared range, starting at ``value``."""
+    check_parameter(name, value)
+    low, high, step = PARAMETERS[name]
+    return Slider(name, low, high, step, value, description)
+
+
+#: Set by jupyter_server (JupyterLab, Notebook 7) and VS Code for kernels they start;
+#: papermill and nbclient do not set it.
+FRONTEND_ENV = "JPY_SESSION_NAME"
+
+
 def is_headless(headless: bool | None = None) -> bool:
-    """Explicit flag if given, else ``$PLASTICITY_HEADLESS`` (set by the book runner)."""
+    """Explicit flag if given, else ``$PLASTICITY_HEADLESS`` (set by the book runner),
+    else detected: headless unless a notebook front end started this kernel, so plain
+    papermill writes the same figure files as the book runner."""
     if headless is not None:
         return bool(headless)
-    return os.environ.get(HEADLESS_ENV, "") not in ("", "0", "false", "False")
+    env = os.environ.get(HEADLESS_ENV)
+    if env is not None and env != "":
+        return env not in ("0", "false", "False")
+    return not os.environ.get(FRONTEND_ENV)
 
 
 def _show(fig) -> None:
