@@ -6,17 +6,22 @@ import argparse
 import json
 import sys
 
-from . import book, data, runs
+# Only light modules at import time, so that --help answers at once; the commands
+# import torch-based modules when they run.
 from .profiles import PROFILES, ParameterError
 
 
 def _book_list(args) -> int:
+    from . import book
+
     for chapter in book.chapters():
         print(f"{chapter.stem:32s} {chapter.title}")
     return 0
 
 
 def _cache_ls(args) -> int:
+    from . import runs
+
     rows = runs.list_entries(args.cache_dir)
     if not rows:
         print("cache is empty")
@@ -35,12 +40,16 @@ def _cache_ls(args) -> int:
 
 
 def _cache_clear(args) -> int:
+    from . import runs
+
     removed = runs.clear(args.cache_dir, kind=args.kind)
     print(f"removed {removed} entr{'y' if removed == 1 else 'ies'}")
     return 0
 
 
 def _data_import(args) -> int:
+    from . import data
+
     for path in args.archives:
         ds = data.import_archive(path, args.data_dir)
         print(json.dumps(ds.describe()))
@@ -48,6 +57,8 @@ def _data_import(args) -> int:
 
 
 def _data_info(args) -> int:
+    from . import data
+
     for name in data.DATASETS:
         try:
             ds = data.load_dataset(name, args.data_dir, download=False)
@@ -61,6 +72,8 @@ def _data_info(args) -> int:
 def _bench_data(args):
     """CIFAR-10 for a benchmark (or its synthetic look-alike), and a header line."""
     import torch
+
+    from . import data
 
     if args.synthetic:
         ds = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
@@ -116,7 +129,7 @@ def _site_build(args) -> int:
 def _book_plan(args) -> int:
     import os
 
-    from . import plan
+    from . import book, data, plan
 
     book.use_device(args.device)
     if args.data_archive:
@@ -174,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cpu, cuda, cuda:1, ... for every model and batch "
         "(default: $PLASTICITY_DEVICE, else CUDA when available)",
     )
-    p_run.set_defaults(func=book.main_run)
+    p_run.set_defaults(func=_book_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=_book_list)
     p_plan = book_sub.add_parser(
         "plan", help="list the distinct runs a profile needs, what is cached, and a time estimate"
@@ -241,8 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _book_run(args) -> int:
+    from . import book
+
+    return book.main_run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from . import data
+
     try:
         return args.func(args)
     except (ParameterError, data.DataUnavailableError, ValueError) as exc:

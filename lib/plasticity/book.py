@@ -126,6 +126,7 @@ def execute(
             start_timeout=180,
             progress_bar=progress,
             request_save_on_cell_execute=True,
+            config=_kernel_config(),
         )
     except PapermillExecutionError as exc:
         os.replace(running, failed)
@@ -164,6 +165,15 @@ def warnings_in(path: str | os.PathLike) -> list[str]:
                 if any(m in line for m in WARNING_MARKERS)
             ]
     return found
+
+
+def _kernel_config():
+    """Kernel-manager settings for the chapters' kernels: CurveZMQ transport
+    encryption where the kernel supports it (ipykernel 7 warns on every start of an
+    unencrypted TCP kernel)."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
 
 
 def failed_path(executed: Path) -> Path:
