@@ -546,7 +546,7 @@ def _decode_image(path: Path, member: str, payload: bytes | None) -> np.ndarray:
     if not payload:
         raise ArchiveError(f"{path}: member {member} is empty")
     try:
-        with Image.open(io.BytesIO(payload)) as img:
+        with Image.open(io.BytesIO(payload)) as img:  # reads the header only
             if img.size != (32, 32):
                 raise ArchiveError(
                     f"{path}: member {member} is {img.size[0]}x{img.size[1]} pixels, not 32x32"
@@ -554,6 +554,10 @@ def _decode_image(path: Path, member: str, payload: bytes | None) -> np.ndarray:
             return np.asarray(img.convert("RGB"))
     except ArchiveError:
         raise
+    except Image.DecompressionBombError as exc:
+        raise ArchiveError(
+            f"{path}: member {member} claims an enormous image, not 32x32 ({exc})"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ArchiveError(
             f"{path}: member {member} is not a readable image ({type(exc).__name__}: {exc})"
