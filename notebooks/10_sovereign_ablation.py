@@ -30,7 +30,7 @@
 # | --- | --- |
 # | full | the system of chapter 9 |
 # | no warm-up | hard masks from epoch 0 (`warmup = 0`) |
-# | no shock | lambda_tax stays at 0.15 (the paper's "No Shock") |
+# | no shock | lambda_tax stays at 0.15 (the paper's "No Shock"); where the shock never fired in the full run of a seed, the two runs are the same computation and the full run's result is reused (`reused_full_run` in the table) |
 # | constant lambda 0.7 | lambda_tax at the shock's 0.7 on every epoch, no trigger |
 # | lambda 0 | no coarse loss at all: the coarse head is never trained |
 # | no mixer | APEX without the gated token mixer (extractor still trained) |

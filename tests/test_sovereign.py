@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -322,3 +323,38 @@ def test_ceiling_probe_stops_early_and_is_read_back_from_the_cache(tiny_data, tm
     assert len(entries) == 1 and other["history"] != first["history"]
     with pytest.raises(ParameterError, match="max_epochs"):
         sovereign.cached_ceiling(tiny_data, max_epochs=0, cache_dir=tmp_path)
+
+
+def test_a_run_without_the_shock_reuses_the_shock_run_when_the_shock_never_fired(
+    tiny_data, tmp_path, monkeypatch
+):
+    quiet = sovereign.SovereignConfig(
+        cycles=2,
+        epochs_per_cycle=2,
+        curriculum=((1, 200),),
+        warmup=1,
+        val_size=100,
+        report_test_size=100,
+        shock_threshold=1000.0,
+    )
+    kw = {"cache_dir": tmp_path, "chains": ("apex",)}
+    with_shock = sovereign.evolve(tiny_data, quiet, 0, **kw)
+    assert with_shock["shock_epochs"] == {"apex": 0}
+    monkeypatch.setattr(sovereign, "train_cycle", lambda *a, **k: 1 / 0)  # must not train
+    without = sovereign.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)
+    assert without["benchmark"] == with_shock["benchmark"] and without["same_as_shock_run"]
+    assert sovereign.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)["cached"]
+    monkeypatch.undo()
+    # the reuse is exact: training the run without the shock gives the same numbers
+    trained = sovereign.evolve(
+        tiny_data, replace(quiet, shock=False), 0, cache_dir=tmp_path / "b", chains=("apex",)
+    )
+    assert trained["benchmark"] == with_shock["benchmark"]
+    assert trained["epochs"] == with_shock["epochs"]
+    # a shock run in which the shock fired is never reused
+    loud = replace(quiet, shock_threshold=0.0)
+    fired = sovereign.evolve(tiny_data, loud, 0, **kw)
+    assert fired["shock_epochs"]["apex"] > 0
+    assert "same_as_shock_run" not in sovereign.evolve(
+        tiny_data, replace(loud, shock=False), 0, **kw
+    )

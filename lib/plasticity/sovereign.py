@@ -587,6 +587,10 @@ def evolve(
         except (OSError, ValueError, KeyError, TypeError) as exc:
             warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=2)
     run_dir.mkdir(parents=True, exist_ok=True)
+    twin = _unshocked_twin(data, config, seed, cache_dir, chains)
+    if twin is not None:
+        _write_result(run_dir, config, seed, chains, device, twin)
+        return {**twin, "cached": False}
     start = time.perf_counter()
     alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
     report_idx = stratified_indices(data.test_y, config.report_test_size, seed=0)
@@ -665,6 +669,11 @@ def evolve(
         "complete": True,
         "seconds": time.perf_counter() - start,
     }
+    _write_result(run_dir, config, seed, chains, device, result)
+    return {**result, "cached": False}
+
+
+def _write_result(run_dir: Path, config, seed: int, chains, device, result: dict) -> None:
     payload = {
         "format": 1,
         "kind": "sovereign-run",
@@ -679,8 +688,24 @@ def evolve(
     fd, tmp = tempfile.mkstemp(prefix=".result-", dir=run_dir)
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f)
-    os.replace(tmp, final)
-    return {**result, "cached": False}
+    os.replace(tmp, run_dir / "result.json")
+
+
+def _unshocked_twin(data, config, seed, cache_dir, chains) -> dict | None:
+    """For a run without the shock: the cached result of the same run with the shock,
+    if the shock never fired there. The two runs are then the same computation (the
+    shock switch changes nothing but lambda on shock epochs, and draws nothing), so
+    the result is reused, marked ``same_as_shock_run``, instead of trained again."""
+    if config.shock:
+        return None
+    twin_dir = run_dir_for(replace(config, shock=True), seed, data, cache_dir, chains)
+    try:
+        twin = json.loads((twin_dir / "result.json").read_text())["result"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not twin.get("complete") or any(twin.get("shock_epochs", {1: 1}).values()):
+        return None
+    return {**twin, "same_as_shock_run": twin_dir.name}
 
 
 def _copy_net(net: SovereignNet, config: SovereignConfig) -> SovereignNet:

@@ -227,6 +227,7 @@ def ablation_runs(results: dict) -> pd.DataFrame:
                 "shock_epochs": r["shock_epochs"]["apex"],
                 "epochs": len([e for e in r["epochs"] if e["chain"] == "apex"]),
                 "apex_shifting": r["phases"]["apex"]["SHIFTING"],
+                "reused_full_run": bool(r.get("same_as_shock_run")),
             }
         )
     return pd.DataFrame(rows)
