@@ -77,10 +77,49 @@ def test_explore_live_builds_sliders(monkeypatch):
         return plt.figure()
 
     widget = widgets.explore(draw, widgets.Slider("alpha", 0.0, 0.5, 0.05, 0.2))
-    slider = widget.widget.children[0]
+    slider = widget.children[0].children[0]
     assert (slider.min, slider.max, slider.value) == (0.0, 0.5, 0.2)
+    assert slider.style.description_width == "initial"
+    widget.runner.wait(10)
     slider.value = 0.3
-    assert calls[-1] == pytest.approx(0.3)
+    widget.runner.wait(10)
+    assert calls == [0.2, pytest.approx(0.3)]
+    assert "0.3" in widget.children[1].value and len(widget.children[2].outputs) == 1
+
+
+def test_slider_releases_during_a_computation_run_only_the_newest_value():
+    import threading
+    import time
+
+    started, release = threading.Event(), threading.Event()
+    seen, statuses = [], []
+
+    def slow(values):
+        seen.append(values["alpha"])
+        started.set()
+        release.wait(10)
+        return values["alpha"]
+
+    shown = []
+    runner = widgets.LatestRunner(slow, shown.append, statuses.append)
+    runner.submit({"alpha": 0.1})
+    assert started.wait(10)
+    assert statuses[0] == "computing alpha = 0.1 ..."  # visible from the first moment
+    for a in (0.2, 0.3, 0.4):  # released while 0.1 is computing
+        runner.submit({"alpha": a})
+    time.sleep(0.05)
+    release.set()
+    runner.wait(10)
+    assert seen == [0.1, 0.4] and shown == [0.1, 0.4]
+    assert statuses[-1] == "showing alpha = 0.4"
+
+
+def test_an_error_in_a_live_computation_is_shown_not_raised():
+    statuses = []
+    runner = widgets.LatestRunner(lambda v: 1 / 0, lambda r: None, statuses.append)
+    runner.submit({"alpha": 0.5})
+    runner.wait(10)
+    assert statuses[-1].startswith("alpha = 0.5: ZeroDivisionError")
 
 
 def test_chapter_records_the_data_it_used(isolated):

@@ -46,6 +46,9 @@ class Slider:
             value=self.value,
             description=self.description or self.name,
             continuous_update=False,
+            # the whole label, never cut off, and room for the track
+            style={"description_width": "initial"},
+            layout=w.Layout(width="420px"),
         )
 
 
@@ -101,12 +104,70 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
+class LatestRunner:
+    """Runs ``fn(values)`` for the newest submitted values, one call at a time, on a
+    worker thread. Values submitted while a call runs wait; only the newest of them
+    runs next (a newer value supersedes a queued one), so dragging a slider over five
+    values costs at most two computations. ``status(text)`` reports what is running
+    from the moment a value is taken; ``show(result)`` receives each result.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[dict], object],
+        show: Callable[[object], None],
+        status: Callable[[str], None] = lambda text: None,
+    ):
+        import threading
+
+        self.fn, self.show, self.status = fn, show, status
+        self._lock = threading.Lock()
+        self._pending: dict | None = None
+        self._worker: threading.Thread | None = None
+        self.calls: list[dict] = []
+
+    def submit(self, values: dict) -> None:
+        import threading
+
+        with self._lock:
+            self._pending = dict(values)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._loop, daemon=True)
+                self._worker.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                values, self._pending = self._pending, None
+                if values is None:
+                    return
+            self.calls.append(values)
+            shown = ", ".join(
+                f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}" for k, v in values.items()
+            )
+            self.status(f"computing {shown} ...")
+            try:
+                self.show(self.fn(values))
+                self.status(f"showing {shown}")
+            except Exception as exc:  # noqa: BLE001 - the reader sees the error, the UI lives
+                self.status(f"{shown}: {type(exc).__name__}: {exc}")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until nothing is running or queued (for tests and scripts)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+
 def explore(
     fn: Callable[..., object], *sliders: Slider, headless: bool | None = None, **fixed
 ) -> object | None:
     """Show ``fn(**slider values, **fixed)``; interactive sliders unless headless.
 
-    Returns the figure in headless mode (so callers can save it), else the widget.
+    Returns the figure in headless mode (so callers can save it), else the widget: the
+    sliders, a status line (what is being computed, from the moment it starts) and
+    the figure. A slider computes on release; releases during a computation are
+    debounced by :class:`LatestRunner`, so only the newest value runs next.
     """
     values = {s.name: s.value for s in sliders}
     if is_headless(headless):
@@ -114,7 +175,34 @@ def explore(
         _show(fig)
         return fig
     import ipywidgets as w
+    import matplotlib.pyplot as plt
 
     controls = {s.name: s.widget() for s in sliders}
-    controls.update({k: w.fixed(v) for k, v in fixed.items()})
-    return w.interact(lambda **kw: _show(fn(**kw)), **controls)
+    out = w.Output()
+    status = w.HTML()
+
+    def show(fig) -> None:
+        from IPython.core.formatters import format_display_data
+
+        data, metadata = format_display_data(fig)
+        # one state change replaces the figure: no flash of an empty output
+        out.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+        plt.close(fig)
+
+    def set_status(text: str) -> None:
+        status.value = f"<small>{text}</small>"
+
+    runner = LatestRunner(lambda v: fn(**v, **fixed), show, set_status)
+
+    def changed(_=None) -> None:
+        runner.submit({name: c.value for name, c in controls.items()})
+
+    for c in controls.values():
+        c.observe(changed, names="value")
+    box = w.VBox([w.HBox(list(controls.values())), status, out])
+    box.runner = runner
+    changed()
+    from IPython.display import display
+
+    display(box)
+    return box
