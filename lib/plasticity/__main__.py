@@ -120,6 +120,28 @@ def _bench_vshape(args) -> int:
     return 0
 
 
+def _bench_cli(args) -> int:
+    import statistics
+    import subprocess
+    import time
+
+    from .profiles import check_number
+
+    check_number("repeats", args.repeats, low=1, integer=True)
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "plasticity", "--help"], check=True, capture_output=True
+        )
+        times.append(time.perf_counter() - start)
+    print(
+        f"python -m plasticity --help: median {statistics.median(times):.2f} s, "
+        f"min {min(times):.2f} s, max {max(times):.2f} s over {args.repeats} runs"
+    )
+    return 0
+
+
 def _site_build(args) -> int:
     from . import site
 
@@ -251,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_vs.add_argument("--data-archive", action="append", metavar="PATH")
     p_vs.add_argument("--synthetic", action="store_true", help="use synthetic data")
     p_vs.set_defaults(func=_bench_vshape)
+    p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")
+    p_cli.add_argument("--repeats", type=int, default=5)
+    p_cli.set_defaults(func=_bench_cli)
     return parser
 
 
