@@ -39,3 +39,19 @@ def test_base_model_learns_the_synthetic_task_and_is_cached():
     # A different recipe is a different artefact.
     _, art3 = lazarus.base_model(ds, TINY, progress=False)
     assert not art3.hit and art3.key != art.key
+
+
+def test_the_bench_flop_count_matches_torch_flop_counter():
+    from plasticity import bench
+    from plasticity.models import StabilityCNN
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = StabilityCNN()
+    x = torch.randn(4, 3, 32, 32)
+    with FlopCounterMode(display=False) as forward:
+        model(x)
+    with FlopCounterMode(display=False) as both:
+        model(x).sum().backward()
+    ours = bench.stability_cnn_flops()
+    assert ours["forward"] * 4 == forward.get_total_flops()
+    assert ours["train"] * 4 == both.get_total_flops()

@@ -120,6 +120,28 @@ def _bench_vshape(args) -> int:
     return 0
 
 
+def _bench_peak(args) -> int:
+    from . import bench
+    from .profiles import check_number
+
+    check_number("repeats", args.repeats, low=1, integer=True)
+    check_number("steps", args.steps, low=1, integer=True)
+    ds = _bench_data(args)
+    peaks = bench.machine_peak(args.repeats)
+    for row in peaks:
+        print(
+            f"peak  {row['kernel']:30s} {row['gflops']:7.1f} GFLOP/s "
+            f"(min {row['min']:.1f}, max {row['max']:.1f})"
+        )
+    peak = max(row["gflops"] for row in peaks)
+    for row in bench.phase_rates(ds, steps=args.steps, repeats=args.repeats):
+        print(
+            f"phase {row['phase']:30s} {row['images_per_s']:9.0f} img/s {row['gflops']:7.1f} "
+            f"GFLOP/s  {100 * row['gflops'] / peak:5.1f} % of peak"
+        )
+    return 0
+
+
 def _bench_cli(args) -> int:
     import statistics
     import subprocess
@@ -273,6 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_vs.add_argument("--data-archive", action="append", metavar="PATH")
     p_vs.add_argument("--synthetic", action="store_true", help="use synthetic data")
     p_vs.set_defaults(func=_bench_vshape)
+    p_peak = bench_sub.add_parser(
+        "peak", help="this machine's peak GFLOP/s and each phase's share of it"
+    )
+    p_peak.add_argument("--repeats", type=int, default=5)
+    p_peak.add_argument("--steps", type=int, default=50)
+    p_peak.add_argument("--data-dir")
+    p_peak.add_argument("--data-archive", action="append", metavar="PATH")
+    p_peak.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    p_peak.set_defaults(func=_bench_peak)
     p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")
     p_cli.add_argument("--repeats", type=int, default=5)
     p_cli.set_defaults(func=_bench_cli)

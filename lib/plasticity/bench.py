@@ -221,3 +221,107 @@ def vshape_protocol(
         }
     )
     return rows
+
+
+# ------------------------------------------------------------------ the machine's limit
+
+
+def stability_cnn_flops() -> dict[str, float]:
+    """FLOPs per image of the StabilityCNN (2 per multiply-add): ``forward``, and
+    ``train`` = forward + backward (weight gradients of every layer, input gradients
+    of every layer but the first, whose input needs none)."""
+    model = StabilityCNN()
+    conv1 = 32 * 32 * model.conv1.out_channels * 3 * 9
+    conv2 = 16 * 16 * model.conv2.out_channels * model.conv1.out_channels * 9
+    fc1, fc2 = model.fc1.in_features * model.fc1.out_features, model.fc2.in_features * 10
+    forward = conv1 + conv2 + fc1 + fc2
+    backward = forward + (conv2 + fc1 + fc2)
+    return {"forward": 2.0 * forward, "train": 2.0 * (forward + backward)}
+
+
+def _median_rate(fn, work: float, repeats: int) -> tuple[float, float, float]:
+    """(median, min, max) of ``work / seconds`` over ``repeats`` timed calls."""
+    import statistics
+
+    fn()  # warm-up: allocations, oneDNN primitive creation
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        rates.append(work / (time.perf_counter() - start))
+    return statistics.median(rates), min(rates), max(rates)
+
+
+def machine_peak(repeats: int = 5) -> list[dict]:
+    """This machine's float32 throughput on the kernels the book runs: a 1024^3 sgemm
+    and the StabilityCNN's 32->64 3x3 convolution (batch 128, channels-last)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    x = torch.randn(128, 32, 16, 16).contiguous(memory_format=torch.channels_last)
+    conv = nn.Conv2d(32, 64, 3, padding=1).eval()
+    rows = []
+    for name, fn, flops in (
+        ("sgemm 1024^3", lambda: a @ b, 2.0 * 1024**3),
+        ("conv 32->64 3x3, 128x16x16", lambda: conv(x), 2.0 * 128 * 16 * 16 * 64 * 32 * 9),
+    ):
+        with torch.no_grad():
+            median, low, high = _median_rate(
+                lambda fn=fn: [fn() for _ in range(5)], 5 * flops, repeats
+            )
+        rows.append({"kernel": name, "gflops": median / 1e9, "min": low / 1e9, "max": high / 1e9})
+    return rows
+
+
+def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> list[dict]:
+    """Images/s and GFLOP/s of the book's three phases on real shapes: base training
+    (SGD, batch 64), the repair step (clean + noisy, 128 images, fused Adam) and the
+    test-set pass (fused inference copy)."""
+    import torch.nn.functional as F
+
+    from . import lazarus
+    from .data import Normalizer, to_tensor
+
+    flops = stability_cnn_flops()
+    normalize = Normalizer()
+    set_seed(0)
+    model = StabilityCNN()
+    batches = Batches(dataset.train_x, dataset.train_y, 64, seed=0)
+    stream = batches.stream()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def train() -> None:
+        for _ in range(steps):
+            xb, yb = next(stream)
+            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
+            sgd.zero_grad(set_to_none=True)
+            loss.backward()
+            sgd.step()
+
+    student = StabilityCNN()
+    images = to_tensor(dataset.train_x[:2048])
+    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    teacher_logits = lazarus.logits_table(model, images, normalize)
+
+    def repair() -> None:
+        lazarus.repair(student, model, config, images=images, teacher_logits=teacher_logits)
+
+    test = to_tensor(dataset.test_x[:2048])
+
+    def evaluate() -> None:
+        lazarus.logits_table(model, test, normalize)
+
+    rows = []
+    for phase, fn, images_per_call, per_image in (
+        ("train (SGD, batch 64)", train, 64 * steps, flops["train"]),
+        ("repair step (2 x 64 images)", repair, 128 * steps, flops["train"]),
+        ("test-set pass (fused)", evaluate, len(test), flops["forward"]),
+    ):
+        median, low, high = _median_rate(fn, images_per_call, repeats)
+        rows.append(
+            {
+                "phase": phase,
+                "images_per_s": median,
+                "gflops": median * per_image / 1e9,
+                "spread": (low, high),
+            }
+        )
+    return rows
