@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 # Only light modules at import time, so that --help answers at once; the commands
@@ -164,6 +165,50 @@ def _bench_cli(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from . import book, paths, sweep
+    from .profiles import check_choice
+
+    check_choice("engine", args.engine, sweep.ENGINES)
+    book.use_device(args.device)
+    resources = sweep.Resources(
+        partition=args.partition,
+        account=args.account,
+        gpus=args.gpus,
+        cpus=args.cpus,
+        mem_gb=args.mem_gb,
+        minutes=sweep.parse_minutes(args.time),
+        workers=args.workers,
+    )
+    only = [o.split("_")[0].zfill(2) if o[:2].isdigit() else o for o in args.only or []]
+    cache_dir = str(paths.cache_dir(args.cache_dir))
+    jobs = sweep.jobs_for(
+        args.profile, only, data_dir=args.data_dir, cache_dir=cache_dir, device=args.device
+    )
+    if not jobs:
+        print(f"sweep: every run of profile {args.profile} is cached in {cache_dir}")
+        return 0
+    print(sweep.describe(jobs, resources, args.engine))
+    if args.dry_run:
+        return 0
+    logs = args.logs or os.path.join(cache_dir, "sweep-logs")
+    outcome = sweep.sweep(jobs, engine=args.engine, resources=resources, log_dir=logs)
+    if outcome.failed:
+        print(f"sweep: {len(outcome.failed)} run(s) failed; logs:", file=sys.stderr)
+        for job, where in outcome.failed:
+            print(f"  {job.label}: {where}", file=sys.stderr)
+        print("run the same command again to compute only what is missing", file=sys.stderr)
+        return 1
+    if outcome.queued:
+        print(
+            f"sweep: queued; logs in {logs}. When the jobs are done: "
+            f"make book PROFILE={args.profile}"
+        )
+    else:
+        print(f"sweep: done; now: make book PROFILE={args.profile}")
+    return 0
+
+
 def _site_build(args) -> int:
     from . import site
 
@@ -256,6 +301,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute every missing run (base models first), then exit",
     )
     p_plan.set_defaults(func=_book_plan)
+
+    p_sweep = sub.add_parser(
+        "sweep", help="compute the missing runs as cluster jobs (submitit), into the cache"
+    )
+    p_sweep.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_sweep.add_argument("--only", nargs="+", metavar="NN", help="chapters (default: all)")
+    p_sweep.add_argument("--engine", default="local", help="local (this machine) or slurm")
+    p_sweep.add_argument("--dry-run", action="store_true", help="print the job list and exit")
+    p_sweep.add_argument("--workers", type=int, default=2, help="jobs at once (array limit)")
+    p_sweep.add_argument("--partition", help="SLURM partition")
+    p_sweep.add_argument("--account", help="SLURM account")
+    p_sweep.add_argument("--gpus", type=int, default=0, help="GPUs per job")
+    p_sweep.add_argument("--cpus", type=int, default=4, help="CPUs per job")
+    p_sweep.add_argument("--mem-gb", type=int, default=16, help="memory per job")
+    p_sweep.add_argument(
+        "--time",
+        action="append",
+        default=[],
+        metavar="KIND=MIN",
+        help="minutes per job of a kind: base, repair or evolution (repeatable)",
+    )
+    p_sweep.add_argument("--device", help="torch device inside each job (e.g. cuda)")
+    p_sweep.add_argument("--logs", help="job logs (default: <cache dir>/sweep-logs)")
+    p_sweep.add_argument("--data-dir", help="data folder (default: data/)")
+    p_sweep.add_argument("--cache-dir", help="shared cache (default: $PLASTICITY_CACHE_DIR)")
+    p_sweep.set_defaults(func=_sweep)
 
     p_site = sub.add_parser("site", help="the executed book as a static site (offline)")
     site_sub = p_site.add_subparsers(dest="action", required=True)
