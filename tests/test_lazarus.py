@@ -246,3 +246,18 @@ def test_a_second_lab_loads_the_base_test_logits(lab):
     )
     assert torch.equal(again.test_logits, lab.test_logits)
     assert again.accuracy == lab.accuracy
+
+
+def test_bf16_precision_is_opt_in_and_keyed(lab):
+    dmg = lazarus.Damage("noise", 0.3)
+    fp32 = lazarus.RepairConfig(steps=5)
+    bf16 = lazarus.RepairConfig(steps=5, precision="bf16")
+    key32 = lazarus.repair_config_key("b", dmg, fp32, 0, "train")
+    key16 = lazarus.repair_config_key("b", dmg, bf16, 0, "train")
+    assert "precision" not in key32["repair"] and key16["repair"]["precision"] == "bf16"
+    student, _ = dmg.apply(lab.model)
+    history = lazarus.repair(student, lab.model, bf16, images=lab.images("train"), seed=0)
+    assert all(p.dtype == torch.float32 for p in student.parameters())
+    assert all(math.isfinite(v) for v in history["total"])
+    with pytest.raises(ParameterError, match="precision"):
+        lazarus.RepairConfig(precision="fp16")

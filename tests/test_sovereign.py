@@ -358,3 +358,30 @@ def test_a_run_without_the_shock_reuses_the_shock_run_when_the_shock_never_fired
     assert "same_as_shock_run" not in sovereign.evolve(
         tiny_data, replace(loud, shock=False), 0, **kw
     )
+
+
+def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
+    from dataclasses import asdict
+
+    from plasticity.runs import cache_key
+
+    config = sovereign.SovereignConfig()
+    legacy = {k: v for k, v in asdict(config).items() if k != "precision"}
+    expected = cache_key(
+        "sovereign-run",
+        {"config": legacy, "seed": 0, "fingerprint": "f", "chains": list(sovereign.CHAINS)},
+        sovereign.VERSION,
+    )
+    assert sovereign.run_key(config, 0, "f") == expected
+    assert sovereign.run_key(replace(config, precision="bf16"), 0, "f") != expected
+    small = sovereign.SovereignConfig(
+        cycles=1,
+        epochs_per_cycle=1,
+        curriculum=((1, 100),),
+        warmup=0,
+        val_size=100,
+        report_test_size=100,
+        precision="bf16",
+    )
+    result = sovereign.evolve(tiny_data, small, 0, cache_dir=tmp_path, chains=("apex",))
+    assert math.isfinite(result["benchmark"]["apex"]["fine"])

@@ -43,7 +43,10 @@ def test_local_sweep_fills_the_cache_and_the_book_then_computes_no_run(isolated,
     again = sweep.jobs_for("smoke", ["02"])
     assert [j.key for j in again] == [broken.key]
     assert not sweep.sweep(
-        again, engine="local", resources=sweep.Resources(workers=2), log_dir=tmp_path / "logs",
+        again,
+        engine="local",
+        resources=sweep.Resources(workers=2),
+        log_dir=tmp_path / "logs",
         log=lambda _: None,
     ).failed
     assert sweep.jobs_for("smoke", ["02"]) == []
@@ -61,8 +64,24 @@ def test_local_sweep_fills_the_cache_and_the_book_then_computes_no_run(isolated,
 
 def test_dry_run_prints_the_job_list_with_its_resource_requests(capsys):
     code = main(
-        ["sweep", "--profile", "smoke", "--only", "02", "--engine", "slurm", "--dry-run",
-         "--partition", "gpu", "--account", "lab", "--gpus", "1", "--time", "repair=45"]
+        [
+            "sweep",
+            "--profile",
+            "smoke",
+            "--only",
+            "02",
+            "--engine",
+            "slurm",
+            "--dry-run",
+            "--partition",
+            "gpu",
+            "--account",
+            "lab",
+            "--gpus",
+            "1",
+            "--time",
+            "repair=45",
+        ]
     )
     out = capsys.readouterr().out
     assert code == 0

@@ -53,10 +53,13 @@ def repair_config_key(
     base_key: str, dmg: Damage, config: RepairConfig, seed: int, inputs: str
 ) -> dict:
     """What determines a repair (``inputs``: the input set's fingerprint, or its kind)."""
+    repair = asdict(config)
+    if repair["precision"] == "fp32":
+        del repair["precision"]  # the protocol's precision: keys as before the option existed
     return {
         "base": base_key,
         "damage": dmg.key(),
-        "repair": asdict(config),
+        "repair": repair,
         "seed": seed,
         "inputs": inputs,
     }
@@ -123,6 +126,7 @@ def base_model(
 
 # --------------------------------------------------------------------------- repair
 
+PRECISIONS = ("fp32", "bf16")
 INPUTS = ("train", "cifar100", "gaussian", "uniform")
 TEACHERS = ("original", "damaged")
 LOSSES = ("lazarus", "kd", "supervised")
@@ -165,6 +169,9 @@ class RepairConfig:
     #: Steps after which test accuracy and agreement are also measured (the budget
     #: curve); the final step is always measured. Steps beyond ``steps`` are ignored.
     eval_at: tuple[int, ...] = (100, 300)
+    #: ``fp32`` (the protocol) or ``bf16``: forward passes and losses under bfloat16
+    #: autocast (opt-in, for GPUs with bf16 units; the weights and Adam stay float32).
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         check_number("steps", self.steps, low=1, integer=True)
@@ -179,6 +186,7 @@ class RepairConfig:
         check_choice("loss", self.loss, LOSSES)
         check_number("temperature", self.temperature, low=0, low_inclusive=False)
         check_number("log_every", self.log_every, low=1, integer=True)
+        check_choice("precision", self.precision, PRECISIONS)
         for step in self.eval_at:
             check_number("eval_at", step, low=1, integer=True)
         if self.loss == "lazarus" and self.w_cons + self.w_stab + self.w_ent == 0:
@@ -256,9 +264,12 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def _input_pixels(kind: str, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Noise images in [0, 1], drawn on the generator's device."""
+    device = generator.device
     if kind == "gaussian":
-        return (0.5 + 0.25 * torch.randn(n, 3, 32, 32, generator=generator)).clamp_(0, 1)
-    return torch.rand(n, 3, 32, 32, generator=generator)
+        noise = torch.randn(n, 3, 32, 32, generator=generator, device=device)
+        return (0.5 + 0.25 * noise).clamp_(0, 1)
+    return torch.rand(n, 3, 32, 32, generator=generator, device=device)
 
 
 def _kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -336,10 +347,18 @@ def repair(
         raise ValueError("the supervised loss needs labels")
     device = next(student.parameters()).device
     normalize = Normalizer()
-    generator = torch.Generator().manual_seed(seed)
+    # everything the loop touches lives on the model's device: images, targets, labels
+    # and the generator behind the shuffles and the noise (on CPU the same draws as a
+    # plain CPU generator), so no step copies data to or from the host
+    generator = torch.Generator(device=device).manual_seed(seed)
     need_teacher = config.loss == "kd" or (config.loss == "lazarus" and config.w_cons > 0)
     if real and need_teacher and teacher_logits is None:
         teacher_logits = logits_table(teacher, images, normalize, fused=False)
+    if real:
+        images = images.to(device)
+        teacher_logits = teacher_logits.to(device) if teacher_logits is not None else None
+        labels = labels.to(device) if labels is not None else None
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     teacher.eval()
     student.train()
     # fused Adam: one kernel for all tensors (about 14x faster per step than the
@@ -349,9 +368,11 @@ def repair(
     b = config.batch_size
     order_epoch, order = -1, None
     keys = ("cons", "stab", "ent_penalty", "entropy", "total")
-    sums = dict.fromkeys(keys, 0.0)
+    # running sums as float64 tensors on the device (the values Python floats would
+    # give), read back only when a log line is written: no per-step host sync
+    sums = torch.zeros(len(keys) + 1, dtype=torch.float64, device=device)
     history: dict[str, list] = {"step": [], **{k: [] for k in keys}, "floor_active_pct": []}
-    active = window = 0
+    window = 0
     checkpoints = {s for s in config.eval_at if s < config.steps}
     for step in tqdm(
         range(config.steps), disable=not progress, desc="repair", leave=False, mininterval=2.0
@@ -362,25 +383,26 @@ def repair(
             epoch, pos = divmod(step * b, n)
             if epoch != order_epoch:
                 order_epoch = epoch
-                order = torch.randperm(n, generator=generator)
+                order = torch.randperm(n, generator=generator, device=device)
             idx = order[pos : pos + b]
-            x = normalize(images[idx].to(device))
+            x = normalize(images[idx])
             if teacher_logits is not None:
-                t_logits = teacher_logits[idx.to(teacher_logits.device)].to(device)
+                t_logits = teacher_logits[idx]
             if labels is not None:
-                y = labels[idx].to(device)
+                y = labels[idx]
         else:
-            x = normalize(_input_pixels(config.inputs, b, generator).mul_(255).to(device))
+            x = normalize(_input_pixels(config.inputs, b, generator).mul_(255))
             if need_teacher:
-                with torch.no_grad():
-                    t_logits = teacher(x)
+                with torch.no_grad(), autocast:
+                    t_logits = teacher(x).float()
         stab_on = config.loss == "lazarus" and config.w_stab > 0
-        if stab_on:
-            noise = torch.randn(x.shape, generator=generator).to(device) * config.eps
-            out_both = student(_channels_last(torch.cat([x, x + noise])))
-            out, out_pert = out_both[: len(x)], out_both[len(x) :]
-        else:
-            out = student(x)
+        with autocast:
+            if stab_on:
+                noise = torch.randn(x.shape, generator=generator, device=device) * config.eps
+                out_both = student(_channels_last(torch.cat([x, x + noise]))).float()
+                out, out_pert = out_both[: len(x)], out_both[len(x) :]
+            else:
+                out = student(x).float()
         logp = F.log_softmax(out, 1)
         entropy = -(logp.exp() * logp).sum(1).mean()
         ent_penalty = F.relu(entropy - config.h0)
@@ -397,16 +419,19 @@ def repair(
         if loss.requires_grad:
             loss.backward()
             opt.step()
-        active += int(entropy.item() > config.h0)
         window += 1
-        for k, v in zip(keys, (cons, stab, ent_penalty, entropy, loss), strict=True):
-            sums[k] += float(v.detach())
+        with torch.no_grad():
+            values = torch.stack([cons, stab, ent_penalty, entropy, loss]).detach()
+            sums[: len(keys)] += values.double()
+            sums[len(keys)] += (entropy > config.h0).double()
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+            means = (sums / window).tolist()
             history["step"].append(step + 1)
-            for k in keys:
-                history[k].append(sums[k] / window)
-            history["floor_active_pct"].append(100.0 * active / window)
-            sums, active, window = dict.fromkeys(keys, 0.0), 0, 0
+            for k, v in zip(keys, means, strict=False):
+                history[k].append(v)
+            history["floor_active_pct"].append(100.0 * means[len(keys)])
+            sums.zero_()
+            window = 0
         if on_checkpoint is not None and step + 1 in checkpoints:
             student.eval()
             on_checkpoint(step + 1, student)

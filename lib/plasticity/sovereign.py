@@ -98,6 +98,8 @@ class SovereignConfig:
     #: Test images behind the per-cycle report: a fixed, class-stratified subset
     #: (equal count per class); the final benchmark always uses the whole test set.
     report_test_size: int = 10000
+    #: ``fp32`` or ``bf16`` (opt-in: forward passes under bfloat16 autocast, for GPUs).
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         check_number("cycles", self.cycles, low=1, integer=True)
@@ -117,6 +119,7 @@ class SovereignConfig:
             check_number(name, getattr(self, name), low=0)
         check_number("shock_threshold", self.shock_threshold, low=0)
         check_choice("masks", self.masks, MASK_MODES)
+        check_choice("precision", self.precision, ("fp32", "bf16"))
         check_number("warmup", self.warmup, low=0, integer=True)
         check_number("sparsity", self.sparsity, low=0, high=1, high_inclusive=False)
         check_number("window", self.window, low=2, integer=True)
@@ -402,6 +405,7 @@ def train_cycle(
     opt = _optimizer(net, config, cycle)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs_per_cycle)
     clip_params = [p for p in net.parameters() if p.requires_grad]
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
     detector_state = getattr(net, "_phase", None)
     logs = []
     if not config.carry_gap:
@@ -422,7 +426,9 @@ def train_cycle(
         hits = seen = 0
         loss_sum = 0.0
         for xb, yb in batches.epoch(e):
-            fine, coarse = net(xb)
+            with autocast:
+                fine, coarse = net(xb)
+            fine, coarse = fine.float(), coarse.float()
             loss = F.cross_entropy(fine, yb)
             if lam > 0:
                 loss = loss + lam * F.cross_entropy(coarse, fine_to_coarse[yb])
@@ -523,10 +529,13 @@ def _load_checkpoint(run_dir: Path, cycle: int) -> tuple[dict, dict] | None:
 
 def run_key(config: SovereignConfig, seed: int, fingerprint: str, chains=CHAINS) -> str:
     """The cache key of an evolution (its folder name under ``sovereign-run``)."""
+    settings = asdict(config)
+    if settings["precision"] == "fp32":
+        del settings["precision"]  # the paper's precision: keys as before the option existed
     return cache_key(
         "sovereign-run",
         {
-            "config": asdict(config),
+            "config": settings,
             "seed": seed,
             "fingerprint": fingerprint,
             "chains": list(chains),
