@@ -131,3 +131,14 @@ def test_chapter_records_the_data_it_used(isolated):
     entry = plots.read_manifest()["files"]["00_test/x.png"]
     assert entry["datasets"] == [{"name": "synthetic-cifar100", "fingerprint": "synthetic"}]
     assert "smoke" in ch.summary() and "synthetic CIFAR-100" in ch.summary()
+
+
+def test_no_progress_bars_from_a_slider_worker_thread():
+    import threading
+
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(widgets.progress_bars(True)))
+    worker.start()
+    worker.join()
+    assert seen == [False]
+    assert widgets.progress_bars(True) is True and widgets.progress_bars(False) is False

@@ -25,6 +25,7 @@ from .models import StabilityCNN, count_parameters, inference_copy
 from .profiles import BaseTraining, ParameterError, check_choice, check_number
 from .runs import Artifact, train_or_load
 from .train import accuracy, default_device, evaluate, set_seed, train_classifier
+from .widgets import progress_bars
 
 #: Bump when the base training code changes what it produces.
 BASE_VERSION = "lazarus-base-v2"
@@ -375,7 +376,11 @@ def repair(
     window = 0
     checkpoints = {s for s in config.eval_at if s < config.steps}
     for step in tqdm(
-        range(config.steps), disable=not progress, desc="repair", leave=False, mininterval=2.0
+        range(config.steps),
+        disable=not progress_bars(progress),
+        desc="repair",
+        leave=False,
+        mininterval=2.0,
     ):
         y = t_logits = None
         if real:

@@ -14,6 +14,7 @@ from torch import nn
 from .data import Batches, Normalizer, to_tensor
 from .models import inference_copy
 from .profiles import check_number
+from .widgets import progress_bars
 
 
 def set_seed(seed: int) -> None:
@@ -112,7 +113,7 @@ def train_classifier(
         bar = tqdm(
             batches.epoch(epoch),
             total=len(batches),
-            disable=not progress,
+            disable=not progress_bars(progress),
             desc=f"epoch {epoch + 1}/{epochs}",
             leave=False,
             mininterval=2.0,

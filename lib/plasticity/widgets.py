@@ -104,6 +104,16 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
+def progress_bars(requested: bool) -> bool:
+    """Whether a loop may draw a progress bar: only when asked and on the kernel's main
+    thread. A slider's computation runs on :class:`LatestRunner`'s worker thread, whose
+    status line reports it; a bar drawn from there would land in whichever cell ran
+    last and stay behind as a stale "Loading widget..." line."""
+    import threading
+
+    return bool(requested) and threading.current_thread() is threading.main_thread()
+
+
 class LatestRunner:
     """Runs ``fn(values)`` for the newest submitted values, one call at a time, on a
     worker thread. Values submitted while a call runs wait; only the newest of them
