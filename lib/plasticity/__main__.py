@@ -190,6 +190,15 @@ def _sweep(args) -> int:
         return 0
     print(sweep.describe(jobs, resources, args.engine))
     if args.dry_run:
+        from . import plan
+
+        missing = [
+            r
+            for r in plan.plan(args.profile, only, data_dir=args.data_dir, cache_dir=cache_dir)
+            if not r.cached
+        ]
+        print("\ncost of the missing runs (GPU hours: an estimate, see plasticity.sweep):")
+        print(sweep.cost_table(missing, cache_dir).round(2).to_string(index=False))
         return 0
     logs = args.logs or os.path.join(cache_dir, "sweep-logs")
     outcome = sweep.sweep(jobs, engine=args.engine, resources=resources, log_dir=logs)

@@ -423,8 +423,11 @@ def train_cycle(
                 set_magnitude_masks(net.mlp, target)
         l1_on = config.l1 > 0 and epoch < config.warmup
         net.train()
-        hits = seen = 0
-        loss_sum = 0.0
+        seen = 0
+        # accuracy and loss sums stay on the device until the epoch ends (no per-step
+        # host sync; float64, so the same numbers as Python floats would give)
+        hits_t = torch.zeros((), dtype=torch.int64, device=device)
+        loss_t = torch.zeros((), dtype=torch.float64, device=device)
         for xb, yb in batches.epoch(e):
             with autocast:
                 fine, coarse = net(xb)
@@ -447,10 +450,11 @@ def train_cycle(
             with torch.no_grad():
                 for name in TaxonomicMLP.LAYERS:
                     getattr(net.mlp, name).weight.mul_(getattr(net.mlp, f"mask_{name}"))
-            hits += int((fine.argmax(1) == yb).sum())
+            hits_t += (fine.argmax(1) == yb).sum()
             seen += len(yb)
-            loss_sum += float(loss.detach()) * len(yb)
+            loss_t += loss.detach().double() * len(yb)
         sched.step()
+        hits, loss_sum = int(hits_t), float(loss_t)
         train_acc = 100.0 * hits / seen
         val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
         gap = train_acc - val["fine"]

@@ -278,3 +278,68 @@ def parse_minutes(values: Sequence[str]) -> dict[int, int]:
             )
         out[names[kind]] = int(minutes)
     return out
+
+
+# ----------------------------------------------------------------------------- cost
+
+#: Assumptions behind the GPU estimate (not a measurement): a data-centre GPU sustains
+#: about 5 TFLOP/s of float32 on networks this small (about a quarter of an A100's
+#: 19.5 TFLOP/s peak), and no optimiser step takes less than 0.5 ms (some 50 kernel
+#: launches of about 10 us each).
+GPU_TFLOPS = 5.0
+GPU_MIN_STEP_S = 0.5e-3
+
+
+def _flops_per_unit() -> dict[str, tuple[float, float]]:
+    """(FLOPs, optimiser steps) per plan unit, counted by torch's FlopCounterMode:
+    a base-model epoch, a repair step, a thousand NeuroSovereign training images
+    (every chain costed as APEX, the heaviest network: an upper bound)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .bench import stability_cnn_flops
+    from .models import SovereignNet
+
+    cnn = stability_cnn_flops()
+    net = SovereignNet(mixer=True, train_extractor=True)
+    with FlopCounterMode(display=False) as counter:
+        fine, coarse = net(torch.randn(8, 3, 32, 32))
+        (fine.sum() + coarse.sum()).backward()
+    apex = counter.get_total_flops() / 8
+    return {
+        "lazarus-base": (50000 * cnn["train"] + 10000 * cnn["forward"], 50000 / 64),
+        "lazarus-repair": (128 * cnn["train"], 1.0),
+        "sovereign-run": (1000 * apex, 1000 / 64),
+    }
+
+
+def cost_table(runs, cache_dir=None):
+    """Per run kind: runs, CPU seconds per unit measured in this machine's cache (or
+    the default), CPU-hours, FLOPs and the GPU-hours estimate (see ``GPU_TFLOPS``)."""
+    import pandas as pd
+
+    from .plan import DEFAULT_SECONDS, _measured_rates
+
+    rates = {**DEFAULT_SECONDS, **_measured_rates(cache_dir)}
+    per_unit = _flops_per_unit()
+    rows = []
+    for kind in sorted({r.kind for r in runs}):
+        chosen = [r for r in runs if r.kind == kind]
+        units = sum(r.units for r in chosen)
+        flops, steps = per_unit[kind]
+        gpu_seconds = sum(
+            max(r.units * flops / (GPU_TFLOPS * 1e12), r.units * steps * GPU_MIN_STEP_S)
+            for r in chosen
+        )
+        rows.append(
+            {
+                "kind": kind,
+                "runs": len(chosen),
+                "units": units,
+                "cpu_s_per_unit": rates[kind],
+                "cpu_hours": units * rates[kind] / 3600,
+                "pflop": units * flops / 1e15,
+                "gpu_hours_est": gpu_seconds / 3600,
+            }
+        )
+    return pd.DataFrame(rows)
