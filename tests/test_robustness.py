@@ -18,16 +18,20 @@ REAL = [{"name": "cifar10", "fingerprint": "abc123"}]
 SYNTHETIC = [{"name": "cifar10", "fingerprint": "synthetic"}]
 
 
-def _real_results(folder: Path, chapter: str = "02_lazarus_vshape") -> Path:
-    path = plots.save_table(
-        pd.DataFrame({"a": [1.0]}),
-        chapter,
+def _vshape_table(folder: Path, value: float, *, synthetic: bool) -> Path:
+    """Save ``02_lazarus_vshape/vshape.csv`` from real (quick) or synthetic (smoke) data."""
+    return plots.save_table(
+        pd.DataFrame({"a": [value]}),
+        "02_lazarus_vshape",
         "vshape",
-        profile="quick",
-        datasets=REAL,
+        profile="smoke" if synthetic else "quick",
+        datasets=SYNTHETIC if synthetic else REAL,
         figures_dir=folder,
     )
-    return path
+
+
+def _real_results(folder: Path) -> Path:
+    return _vshape_table(folder, 1.0, synthetic=False)
 
 
 # ------------------------------------------------------------------ committed results
@@ -49,14 +53,7 @@ def test_a_synthetic_run_refuses_to_replace_real_results_before_any_compute(isol
     with pytest.raises(plots.RealResultsError, match="PLASTICITY_FIGURES_DIR"):
         Chapter("02_lazarus_vshape", "smoke", figures_dir=folder)
     with pytest.raises(plots.RealResultsError, match="on purpose"):
-        plots.save_table(
-            pd.DataFrame({"a": [2.0]}),
-            "02_lazarus_vshape",
-            "vshape",
-            profile="smoke",
-            datasets=SYNTHETIC,
-            figures_dir=folder,
-        )
+        _vshape_table(folder, 2.0, synthetic=True)
     assert path.read_bytes() == before
     assert (
         plots.read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["profile"] == "quick"
@@ -68,14 +65,7 @@ def test_replacing_real_results_on_purpose(isolated, monkeypatch):
     folder = isolated["figures"]
     path = _real_results(folder)
     monkeypatch.setenv(plots.OVERWRITE_ENV, "1")
-    plots.save_table(
-        pd.DataFrame({"a": [2.0]}),
-        "02_lazarus_vshape",
-        "vshape",
-        profile="smoke",
-        datasets=SYNTHETIC,
-        figures_dir=folder,
-    )
+    _vshape_table(folder, 2.0, synthetic=True)
     assert "2.0" in path.read_text()
     assert plots.read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["synthetic"]
 

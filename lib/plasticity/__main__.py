@@ -364,30 +364,31 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sub = p_bench.add_subparsers(dest="action", required=True)
     p_train = bench_sub.add_parser("train", help="training throughput: ours vs DataLoader")
     p_train.add_argument("--steps", type=int, default=300)
-    p_train.add_argument("--data-dir")
-    p_train.add_argument("--data-archive", action="append", metavar="PATH")
-    p_train.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    _bench_data_options(p_train)
     p_train.set_defaults(func=_bench_train)
     p_vs = bench_sub.add_parser("vshape", help="the seed's V-shape protocol, ours vs naive repair")
     p_vs.add_argument("--epochs", type=int, default=5)
     p_vs.add_argument("--steps", type=int, default=1000)
-    p_vs.add_argument("--data-dir")
-    p_vs.add_argument("--data-archive", action="append", metavar="PATH")
-    p_vs.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    _bench_data_options(p_vs)
     p_vs.set_defaults(func=_bench_vshape)
     p_peak = bench_sub.add_parser(
         "peak", help="this machine's peak GFLOP/s and each phase's share of it"
     )
     p_peak.add_argument("--repeats", type=int, default=5)
     p_peak.add_argument("--steps", type=int, default=50)
-    p_peak.add_argument("--data-dir")
-    p_peak.add_argument("--data-archive", action="append", metavar="PATH")
-    p_peak.add_argument("--synthetic", action="store_true", help="use synthetic data")
+    _bench_data_options(p_peak)
     p_peak.set_defaults(func=_bench_peak)
     p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")
     p_cli.add_argument("--repeats", type=int, default=5)
     p_cli.set_defaults(func=_bench_cli)
     return parser
+
+
+def _bench_data_options(parser) -> None:
+    """The data options every benchmark on CIFAR-10 takes (read by ``_bench_data``)."""
+    parser.add_argument("--data-dir")
+    parser.add_argument("--data-archive", action="append", metavar="PATH")
+    parser.add_argument("--synthetic", action="store_true", help="use synthetic data")
 
 
 def _book_run(args) -> int:

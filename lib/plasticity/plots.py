@@ -45,14 +45,16 @@ def _real_entries(figures_dir: Path, chapter: str | None = None) -> list[str]:
     ]
 
 
-def check_synthetic_target(figures_dir: str | os.PathLike, chapter: str | None = None) -> None:
+def check_synthetic_target(
+    figures_dir: str | os.PathLike, chapter: str | None = None, file: str | None = None
+) -> None:
     """Raise :class:`RealResultsError` if ``figures_dir`` holds real-data results (of
-    ``chapter``, or of any chapter) that a synthetic run would replace, unless
-    ``$PLASTICITY_ALLOW_SYNTHETIC_OVERWRITE=1``."""
+    ``chapter``, or of any chapter; only ``file`` when given) that a synthetic run
+    would replace, unless ``$PLASTICITY_ALLOW_SYNTHETIC_OVERWRITE=1``."""
     if os.environ.get(OVERWRITE_ENV, "") in ("1", "true", "yes"):
         return
     root = Path(figures_dir)
-    real = _real_entries(root, chapter)
+    real = [rel for rel in _real_entries(root, chapter) if file is None or rel == file]
     if real:
         raise RealResultsError(
             f"{root} holds {len(real)} file(s) computed from real data (e.g. {real[0]}); a "
@@ -197,9 +199,7 @@ def _save(
     datasets = list(datasets)
     root, path = _target(figures_dir, chapter, name, suffix)
     if any(d["fingerprint"] == "synthetic" for d in datasets):
-        rel = path.relative_to(root).as_posix()
-        if rel in _real_entries(root):
-            check_synthetic_target(root, chapter)
+        check_synthetic_target(root, file=path.relative_to(root).as_posix())
     write(path, datasets)
     _record(root, path, kind=kind, chapter=chapter, profile=profile, datasets=datasets)
     return path
