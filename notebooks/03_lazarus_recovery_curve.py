@@ -130,7 +130,7 @@ def plot_curve(alpha: float):
     return fig
 
 
-fig = explore(plot_curve, slider("alpha", alpha), headless=ch.headless)
+fig = explore(plot_curve, slider("alpha", alpha, grid=scale.alphas), headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "recovery_curve")
 

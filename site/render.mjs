@@ -119,6 +119,18 @@ function outputText(entry) {
   return '';
 }
 
+// A static slider carries one PNG per precomputed value; more than this many frames
+// in one figure would make a page heavy, and fails the build.
+const MAX_SLIDER_FRAMES = 12;
+
+function checkStaticSlider(html) {
+  if (!html.includes('class="static-slider"')) return;
+  const frames = (html.match(/<img [^>]*data-value=/g) ?? []).length;
+  if (frames === 0 || frames > MAX_SLIDER_FRAMES) {
+    fail(`a static slider has ${frames} frames; allowed: 1 to ${MAX_SLIDER_FRAMES}`);
+  }
+}
+
 function renderOutput(jupyter, rewrite) {
   if (!jupyter) return '';
   const kind = jupyter.output_type;
@@ -138,7 +150,9 @@ function renderOutput(jupyter, rewrite) {
     }
   }
   if (data['text/html']) {
-    return `<div class="output-html">${outputText(data['text/html'])}</div>`;
+    const html = outputText(data['text/html']);
+    checkStaticSlider(html);
+    return `<div class="output-html">${html}</div>`;
   }
   if (data['text/markdown']) {
     return `<div class="output-markdown">${renderMarkdown(outputText(data['text/markdown']), rewrite)}</div>`;
@@ -249,6 +263,7 @@ ${body}
 ${pager}
 </main>
 </div>
+<script src="assets/slider.js"></script>
 </body>
 </html>
 `;
@@ -292,6 +307,7 @@ function main() {
   fs.copyFileSync(path.join(katexDist, 'katex.min.css'), path.join(outDir, 'assets', 'katex', 'katex.min.css'));
   copyDir(path.join(katexDist, 'fonts'), path.join(outDir, 'assets', 'katex', 'fonts'));
   fs.copyFileSync(path.join(HERE, 'style.css'), path.join(outDir, 'assets', 'style.css'));
+  fs.copyFileSync(path.join(HERE, 'slider.js'), path.join(outDir, 'assets', 'slider.js'));
 
   const titles = new Map();
   const contents = new Map();

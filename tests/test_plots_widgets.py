@@ -142,3 +142,39 @@ def test_no_progress_bars_from_a_slider_worker_thread():
     worker.join()
     assert seen == [False]
     assert widgets.progress_bars(True) is True and widgets.progress_bars(False) is False
+
+
+def test_a_static_slider_renders_one_frame_per_grid_value_and_no_other(monkeypatch):
+    from IPython.display import HTML
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    calls = []
+
+    def draw(alpha):
+        calls.append(alpha)
+        fig, ax = plt.subplots()
+        ax.set_title(f"{alpha:g}")
+        return fig
+
+    s = widgets.slider("alpha", 0.35, grid=[0.2, 0.1])
+    assert s.values == [0.1, 0.2, 0.35]
+    fig = widgets.explore(draw, s, headless=True)
+    assert calls == [0.1, 0.2, 0.35] and fig.axes[0].get_title() == "0.35"
+    (page,) = [o for o in shown if isinstance(o, HTML)]
+    html = page.data
+    assert html.count("<img ") == 3 and html.count(" hidden>") == 2
+    assert 'data-value="0.35" alt="figure at alpha = 0.35">' in html  # the visible frame
+    assert 'min="0" max="2" step="1" value="2"' in html
+    assert "precomputed at alpha in {0.1, 0.2, 0.35}" in html
+    live = s.widget()
+    assert [v for _, v in live.options] == [0.1, 0.2, 0.35] and live.value == 0.35
+
+
+def test_static_slider_limits():
+    with pytest.raises(ValueError, match="1 to 12"):
+        widgets.Slider("alpha", 0.0, 1.0, 0.01, 0.0, grid=tuple(i / 20 for i in range(13)))
+    with pytest.raises(ValueError, match="not on its grid"):
+        widgets.Slider("alpha", 0.0, 1.0, 0.01, 0.3, grid=(0.1, 0.2))
+    with pytest.raises(ValueError, match="1 to 12"):
+        widgets.static_slider_html("alpha", [(i / 20, b"") for i in range(13)], 0.0)

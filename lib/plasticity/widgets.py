@@ -27,16 +27,46 @@ class Slider:
     step: float
     value: float
     description: str | None = None
+    #: The values the chapter has computed: the static page offers exactly these (one
+    #: precomputed frame each, never anything in between), and so does the live slider.
+    grid: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.min < self.max:
             raise ValueError(f"slider {self.name}: min={self.min} must be below max={self.max}")
         check_number(self.name, self.value, low=self.min, high=self.max)
         check_number(f"{self.name} step", self.step, low=0, low_inclusive=False)
+        if self.grid is not None:
+            if not self.grid or len(self.grid) > MAX_FRAMES:
+                raise ValueError(
+                    f"slider {self.name}: a grid holds 1 to {MAX_FRAMES} values, not "
+                    f"{len(self.grid)}"
+                )
+            for v in self.grid:
+                check_number(f"{self.name} grid value", v, low=self.min, high=self.max)
+            if not any(abs(v - self.value) < 1e-12 for v in self.grid):
+                raise ValueError(
+                    f"slider {self.name}: value {self.value:g} is not on its grid "
+                    f"{sorted(self.grid)}"
+                )
+
+    @property
+    def values(self) -> list[float]:
+        """The grid in order, or just the value."""
+        return sorted(set(self.grid)) if self.grid else [self.value]
 
     def widget(self):
         import ipywidgets as w
 
+        if self.grid:
+            return w.SelectionSlider(
+                options=[(f"{v:g}", v) for v in self.values],
+                value=next(v for v in self.values if abs(v - self.value) < 1e-12),
+                description=self.description or self.name,
+                continuous_update=False,
+                style={"description_width": "initial"},
+                layout=w.Layout(width="420px"),
+            )
         integer = all(isinstance(v, int) for v in (self.min, self.max, self.step, self.value))
         cls = w.IntSlider if integer else w.FloatSlider
         return cls(
@@ -72,11 +102,56 @@ def check_parameter(name: str, value: float) -> float:
     return check_number(name, value, low=low, high=high)
 
 
-def slider(name: str, value: float, description: str | None = None) -> Slider:
-    """The slider of parameter ``name`` over its declared range, starting at ``value``."""
+def slider(
+    name: str,
+    value: float,
+    description: str | None = None,
+    grid: tuple[float, ...] | list[float] | None = None,
+) -> Slider:
+    """The slider of parameter ``name`` over its declared range, starting at ``value``;
+    with ``grid``, restricted to those (precomputed) values plus ``value``."""
     check_parameter(name, value)
     low, high, step = PARAMETERS[name]
-    return Slider(name, low, high, step, value, description)
+    if grid is not None:
+        grid = tuple(sorted({float(v) for v in grid} | {float(value)}))
+    return Slider(name, low, high, step, value, description, grid)
+
+
+#: Frames of one static slider at most: each is a PNG inside the page.
+MAX_FRAMES = 12
+
+
+def static_slider_html(name: str, frames: list[tuple[float, bytes]], value: float) -> str:
+    """A slider for a static page: every frame is a PNG (data URI); the one for
+    ``value`` is visible without JavaScript, and the site's ``slider.js`` lets a range
+    input (keyboard: arrow keys) swap in the others. Only the grid's values exist."""
+    import base64
+    import html
+
+    if not frames or len(frames) > MAX_FRAMES:
+        raise ValueError(f"a static slider holds 1 to {MAX_FRAMES} frames, not {len(frames)}")
+    values = [v for v, _ in frames]
+    current = min(range(len(values)), key=lambda i: abs(values[i] - value))
+    label = html.escape(name)
+    images = "".join(
+        f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+        f'data-value="{v:g}" alt="figure at {label} = {v:g}"'
+        + ("" if i == current else " hidden")
+        + ">"
+        for i, (v, png) in enumerate(frames)
+    )
+    grid = ", ".join(f"{v:g}" for v in values)
+    return (
+        f'<figure class="static-slider" data-name="{label}" data-frames="{len(frames)}">'
+        f"{images}"
+        f'<label class="static-slider-control">{label} '
+        f'<input type="range" min="0" max="{len(frames) - 1}" step="1" value="{current}" '
+        f'aria-label="{label}" aria-valuetext="{values[current]:g}" '
+        f'data-values="{grid}">'
+        f" <output>{values[current]:g}</output></label>"
+        f"<figcaption>precomputed at {label} in {{{grid}}}; values in between are not "
+        f"shown</figcaption></figure>"
+    )
 
 
 #: Set by jupyter_server (JupyterLab, Notebook 7) and VS Code for kernels they start;
@@ -112,6 +187,29 @@ def progress_bars(requested: bool) -> bool:
     import threading
 
     return bool(requested) and threading.current_thread() is threading.main_thread()
+
+
+def _static_frames(fn, grid_slider: Slider, values: dict, fixed: dict):
+    """Draw ``fn`` at every grid value, show them as one static slider, and return
+    the figure at the slider's own value (the one a chapter saves)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+
+    frames, default = [], None
+    for v in grid_slider.values:
+        fig = fn(**{**values, grid_slider.name: v}, **fixed)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        frames.append((v, buffer.getvalue()))
+        if abs(v - grid_slider.value) < 1e-12:
+            default = fig
+        else:
+            plt.close(fig)
+    display(HTML(static_slider_html(grid_slider.name, frames, grid_slider.value)))
+    plt.close(default)
+    return default
 
 
 class LatestRunner:
@@ -181,9 +279,14 @@ def explore(
     """
     values = {s.name: s.value for s in sliders}
     if is_headless(headless):
-        fig = fn(**values, **fixed)
-        _show(fig)
-        return fig
+        gridded = [s for s in sliders if s.grid and len(s.grid) > 1]
+        if len(gridded) > 1:
+            raise ValueError("a static page precomputes one slider's grid, not several")
+        if not gridded:
+            fig = fn(**values, **fixed)
+            _show(fig)
+            return fig
+        return _static_frames(fn, gridded[0], values, fixed)
     import ipywidgets as w
     import matplotlib.pyplot as plt
 
