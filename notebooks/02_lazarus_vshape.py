@@ -109,7 +109,7 @@ def plot_vshape(alpha: float):
 
 
 # the slider offers the alphas this book computes on every seed (chapter 3's curve)
-alpha_grid = sorted({*scale.alphas, experiments.VSHAPE_ALPHA})
+alpha_grid = experiments.slider_grid("curve", ch.profile, seed) or None
 fig = explore(plot_vshape, slider("alpha", alpha, grid=alpha_grid), headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "vshape")

@@ -130,6 +130,7 @@ def plot_curve(alpha: float):
     return fig
 
 
+# the slider offers the curve's alphas; on the static site each is a precomputed frame
 fig = explore(plot_curve, slider("alpha", alpha, grid=scale.alphas), headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "recovery_curve")

@@ -144,7 +144,9 @@ def plot_pruning(prune_amount: float):
     ax.set(xlabel="weights pruned (%)", ylabel="test accuracy (%)",
            title="accuracy", xlim=(pct.min() - 5, pct.max() + 5))
     ax.legend(fontsize=8)
-    r = lab.run(lazarus.Damage("prune", prune_amount, "regrow"), config, seed)["regrowth"]
+    regrow = lazarus.Damage("prune", prune_amount, "regrow")
+    own = experiments.cell_config("pruning", ch.profile, regrow, seed) or config
+    r = lab.run(regrow, own, seed)["regrowth"]
     bars = {"non-zero\n(published)": r["nonzero_pct"],
             "norm restored": r["norm_restored_pct"],
             "|w| > threshold": r["above_threshold_pct"]}
@@ -160,7 +162,9 @@ def plot_pruning(prune_amount: float):
     return fig
 
 
-fig = explore(plot_pruning, slider("prune_amount", prune_amount),
+# the slider offers the levels this chapter repairs on seed `seed` in both modes
+prune_grid = experiments.slider_grid("pruning", ch.profile, seed) or None
+fig = explore(plot_pruning, slider("prune_amount", prune_amount, grid=prune_grid),
               headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "pruning_curve")

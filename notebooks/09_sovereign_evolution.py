@@ -170,7 +170,11 @@ def plot_for_threshold(shock_threshold: float):
     return plot_dynamics(frame, shock_threshold)
 
 
-fig = explore(plot_for_threshold, slider("shock_threshold", shock_threshold),
+# the slider offers the thresholds this chapter runs APEX at on the first seed; on the
+# static site each is a precomputed frame (other seeds: any threshold, computed live)
+threshold_grid = sx.threshold_grid(ch.profile) if seed == seeds[0] else None
+fig = explore(plot_for_threshold, slider("shock_threshold", shock_threshold,
+                                         grid=threshold_grid),
               headless=ch.headless)
 if ch.headless:
     ch.save_figure(fig, "dynamics")

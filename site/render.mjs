@@ -143,15 +143,20 @@ function renderOutput(jupyter, rewrite) {
     return `<pre class="output-error">${escapeHtml(trace || `${jupyter.ename}: ${jupyter.evalue}`)}</pre>`;
   }
   const data = jupyter.data ?? {};
+  // A static slider carries its default frame as image/png for viewers without HTML;
+  // here the slider itself is shown.
+  const html = data['text/html'] ? outputText(data['text/html']) : '';
+  if (html.includes('class="static-slider"')) {
+    checkStaticSlider(html);
+    return `<div class="output-html">${html}</div>`;
+  }
   for (const type of IMAGE_TYPES) {
     if (data[type]?.path) {
       const alt = plainText(data).startsWith('<Figure') ? 'figure' : plainText(data) || 'figure';
       return `<img class="output-image" src="${escapeHtml(rewrite(data[type].path))}" alt="${escapeHtml(alt)}">`;
     }
   }
-  if (data['text/html']) {
-    const html = outputText(data['text/html']);
-    checkStaticSlider(html);
+  if (html) {
     return `<div class="output-html">${html}</div>`;
   }
   if (data['text/markdown']) {
@@ -238,6 +243,45 @@ function downloadsHtml(frontmatter, rewrite) {
   return links.length ? `<p class="downloads">${links.join(' ')}</p>` : '';
 }
 
+// ---------------------------------------------------------------- provenance
+
+// The provenance line goes under every figure of a chapter page: after each output
+// image and after each static slider.
+function withProvenance(body, facts) {
+  if (!facts?.caption) return body;
+  const line = `<p class="provenance">${escapeHtml(facts.caption)}</p>`;
+  return body
+    .replace(/<figure class="static-slider"[\s\S]*?<\/figure>/g, (m) => `${m}${line}`)
+    .replace(/<img class="output-image"[^>]*>/g, (m) => `${m}${line}`);
+}
+
+function launchHtml(facts) {
+  const links = facts?.links;
+  if (!links) return '';
+  return `<p class="launch"><a href="${escapeHtml(links.source)}">Source (jupytext .py)</a>`
+    + ` <a href="${escapeHtml(links.binder)}">Open in Binder</a></p>`;
+}
+
+function runtime(seconds) {
+  if (seconds === null || seconds === undefined) return 'not recorded';
+  return seconds < 120 ? `${seconds.toFixed(0)} s` : `${(seconds / 60).toFixed(1)} min`;
+}
+
+function statusBody(provenance, slugOf, indexSlug) {
+  const rows = Object.entries(provenance.chapters).map(([source, c]) => {
+    const slug = slugOf.get(source);
+    const title = slug ? `<a href="${pageFile(slug, indexSlug)}">${escapeHtml(c.title)}</a>` : escapeHtml(c.title);
+    const data = c.synthetic ? 'synthetic' : (c.datasets ?? []).map((d) => `${d.name} ${d.fingerprint}`).join(', ');
+    const cells = [title, c.profile ?? 'not run', runtime(c.runtime_seconds), c.commit ?? '', data ?? '',
+      c.device ? `${c.device}, torch ${c.torch}` : 'not recorded', (c.utc ?? '').slice(0, 16).replace('T', ' ')];
+    return `<tr>${cells.map((x, i) => (i === 0 ? `<td>${x}</td>` : `<td>${escapeHtml(x)}</td>`)).join('')}</tr>`;
+  });
+  const head = ['chapter', 'profile', 'runtime', 'commit', 'data', 'device', 'updated (UTC)']
+    .map((h) => `<th>${h}</th>`).join('');
+  return `<p>Every chapter of this build: the profile it ran, how long papermill took to execute it, and the commit and data behind its figures (from <code>figures/MANIFEST.json</code>).</p>
+<table class="status"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
   const heading = title ? `<h1 class="page-title">${escapeHtml(title)}</h1>` : '';
   const docTitle = title && title !== projectTitle ? `${title} · ${projectTitle}` : projectTitle;
@@ -251,7 +295,7 @@ function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
 <link rel="stylesheet" href="assets/style.css">
 </head>
 <body>
-<header class="site-header"><a href="index.html">${escapeHtml(projectTitle)}</a></header>
+<header class="site-header"><a href="index.html">${escapeHtml(projectTitle)}</a> <a class="status-link" href="status.html">Status</a></header>
 <div class="layout">
 ${nav}
 <main>
@@ -282,8 +326,9 @@ function copyDir(from, to) {
 }
 
 function main() {
-  const [siteDir, outDir] = process.argv.slice(2);
-  if (!siteDir || !outDir) fail('usage: node render.mjs <site-dir> <out-dir>');
+  const [siteDir, outDir, provenanceFile] = process.argv.slice(2);
+  if (!siteDir || !outDir) fail('usage: node render.mjs <site-dir> <out-dir> [provenance.json]');
+  const provenance = provenanceFile ? readJson(provenanceFile) : { chapters: {} };
   const config = readJson(path.join(siteDir, 'config.json'));
   const project = config.projects?.[0];
   if (!project) fail(`${siteDir}/config.json lists no project`);
@@ -323,7 +368,8 @@ function main() {
     const tree = content.mdast;
     applyVisibility(tree);
     rewriteUrls(tree, rewrite);
-    const body = mystToHtml(tree, htmlOptions(rewrite));
+    const facts = provenance.chapters[content.location ?? ''];
+    const body = withProvenance(mystToHtml(tree, htmlOptions(rewrite)), facts);
     const title = titles.get(slug);
     const file = pageFile(slug, indexSlug);
     const html = pageHtml({
@@ -332,11 +378,23 @@ function main() {
       nav: navHtml(pages, slug, indexSlug, projectTitle),
       body,
       pager: pagerHtml(order, position, titles, indexSlug),
-      downloads: downloadsHtml(content.frontmatter ?? {}, rewrite),
+      downloads: downloadsHtml(content.frontmatter ?? {}, rewrite) + launchHtml(facts),
     });
     fs.writeFileSync(path.join(outDir, file), html);
     written.push({ slug, title, file, source: content.location ?? null });
   });
+  const slugOf = new Map(written.map((p) => [p.source, p.slug]));
+  fs.writeFileSync(
+    path.join(outDir, 'status.html'),
+    pageHtml({
+      title: 'Status',
+      projectTitle,
+      nav: navHtml(pages, 'status', indexSlug, projectTitle),
+      body: statusBody(provenance, slugOf, indexSlug),
+      pager: '',
+      downloads: '',
+    }),
+  );
   fs.writeFileSync(
     path.join(outDir, 'pages.json'),
     JSON.stringify({ project: projectTitle, pages: written }, null, 1),

@@ -145,10 +145,10 @@ def test_no_progress_bars_from_a_slider_worker_thread():
 
 
 def test_a_static_slider_renders_one_frame_per_grid_value_and_no_other(monkeypatch):
-    from IPython.display import HTML
+    import base64
 
     shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
     calls = []
 
     def draw(alpha):
@@ -161,8 +161,12 @@ def test_a_static_slider_renders_one_frame_per_grid_value_and_no_other(monkeypat
     assert s.values == [0.1, 0.2, 0.35]
     fig = widgets.explore(draw, s, headless=True)
     assert calls == [0.1, 0.2, 0.35] and fig.axes[0].get_title() == "0.35"
-    (page,) = [o for o in shown if isinstance(o, HTML)]
-    html = page.data
+    ((bundle, kw),) = shown
+    assert kw == {"raw": True}
+    html = bundle["text/html"]
+    # the default frame is also the output's PNG, for viewers that show no HTML
+    png = base64.b64decode(bundle["image/png"])
+    assert png.startswith(b"\x89PNG") and base64.b64encode(png).decode() in html
     assert html.count("<img ") == 3 and html.count(" hidden>") == 2
     assert 'data-value="0.35" alt="figure at alpha = 0.35">' in html  # the visible frame
     assert 'min="0" max="2" step="1" value="2"' in html

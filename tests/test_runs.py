@@ -133,3 +133,33 @@ def test_list_and_clear():
     assert all(r["complete"] and r["bytes"] > 0 for r in rows)
     assert runs.clear(kind="toy") == 1
     assert [r["kind"] for r in runs.list_entries()] == ["other"]
+
+
+def test_the_ledger_counts_each_run_once_with_its_seed_and_recorded_compute_time(
+    isolated, monkeypatch
+):
+    import torch
+    from plasticity import plots, runs
+
+    monkeypatch.setattr(runs, "_LEDGER", {})
+
+    def inner():
+        return {"w": torch.zeros(1)}, {"inner": True}
+
+    def outer():
+        runs.train_or_load("inner-kind", {"seed": 7}, inner, version="v1")
+        return {"w": torch.ones(1)}, {"outer": True}
+
+    first = runs.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
+    # the nested computation is part of its parent's time, not a run of its own
+    assert [k.split("/")[0] for k in runs.ledger()] == ["outer-kind"]
+    (noted,) = runs.ledger().values()
+    assert noted["seed"] == 3 and noted["seconds"] == pytest.approx(first.seconds)
+    monkeypatch.setattr(runs, "_LEDGER", {})
+    again = runs.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
+    assert again.hit
+    stored = json.loads((again.path / runs.RESULT_FILE).read_text())["compute_seconds"]
+    assert runs.ledger()[f"outer-kind/{again.key}"]["seconds"] == stored
+    facts = plots.provenance()
+    assert facts["seeds"] == [3] and facts["runs"] == 1
+    assert facts["torch"] == torch.__version__ and facts["device"] in ("cpu", "cuda", "mps")

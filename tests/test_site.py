@@ -320,3 +320,124 @@ def test_pages_manifest_matches_myst_config(built_site):
     config = json.loads((dest / "_build" / "site" / "config.json").read_text())
     slugs = [p["slug"] for p in config["projects"][0]["pages"] if "slug" in p]
     assert [p["slug"] for p in built.pages[1:]] == slugs
+
+
+# ---------------------------------------------------------------- reader's features
+
+#: Pages with a static slider: page file -> the parameter it moves.
+SLIDER_PAGES = {
+    "lazarus-vshape.html": "alpha",
+    "lazarus-recovery-curve.html": "alpha",
+    "lazarus-pruning.html": "prune_amount",
+    "sovereign-evolution.html": "shock_threshold",
+}
+#: A page's size budget: HTML with its inline slider frames (images beside it are
+#: separate files).
+PAGE_BUDGET_BYTES = 3_000_000
+
+
+def test_each_static_slider_moves_through_its_grid_and_swaps_the_image(served, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    for file, name in SLIDER_PAGES.items():
+        page.goto(served + file, wait_until="load")
+        figure = page.locator(f'figure.static-slider[data-name="{name}"]')
+        assert figure.count() == 1, file
+        values = figure.locator("input[type=range]").get_attribute("data-values").split(", ")
+        assert len(values) >= 2, f"{file}: grid {values}"
+        assert f"precomputed at {name} in {{{', '.join(values)}}}" in figure.inner_text()
+
+        def visible():
+            return figure.evaluate(
+                "f => Array.from(f.querySelectorAll('img')).filter(i => !i.hidden)"
+                ".map(i => [i.dataset.value, i.src.length, i.naturalWidth])"
+            )
+
+        shown = set()
+        slider = figure.locator("input[type=range]")
+        slider.focus()
+        page.keyboard.press("Home")
+        for i, value in enumerate(values):
+            if i:
+                page.keyboard.press("ArrowRight")
+            (frame,) = visible()
+            assert frame[0] == value and frame[2] > 0, (file, frame)
+            assert figure.locator("output").inner_text() == value
+            shown.add(frame[1:2][0])
+        # every grid value showed its own picture (no interpolation: only grid values)
+        assert len(shown) == len(values), file
+    page.close()
+
+
+def test_every_figure_has_a_provenance_line_and_the_status_page_lists_every_chapter(
+    built_site, served, browser
+):
+    dest, built = built_site
+    page = browser.new_page()
+    for entry in built.pages[1:]:
+        page.goto(served + entry["file"], wait_until="load")
+        figures = page.locator("img.output-image, figure.static-slider").count()
+        lines = page.locator("p.provenance")
+        assert figures and lines.count() == figures, entry["file"]
+        text = lines.first.inner_text()
+        assert "profile smoke" in text and "synthetic data" in text and "torch" in text
+        links = page.locator("p.launch a")
+        assert links.count() == 2, entry["file"]
+    page.goto(served + "status.html", wait_until="load")
+    rows = page.locator("table.status tbody tr")
+    assert rows.count() == len(book.chapters())
+    for chapter in book.chapters():
+        assert chapter.title in page.inner_text("table.status")
+    assert "not recorded" not in page.inner_text("table.status")
+    page.close()
+
+
+def test_every_page_stays_within_its_size_budget(built_site):
+    _, built = built_site
+    for entry in built.pages:
+        size = (built.out_dir / entry["file"]).stat().st_size
+        assert size <= PAGE_BUDGET_BYTES, f"{entry['file']}: {size} bytes"
+
+
+def test_launch_links_derive_from_the_repository_in_myst_yml(tmp_path):
+    from urllib.parse import urlparse
+
+    config = site.read_config(paths.project_root())
+    repo = site.repository(config)
+    owner_repo = urlparse(repo).path.strip("/")
+    assert repo == f"https://github.com/{owner_repo}" and owner_repo.count("/") == 1
+    facts = site.provenance(tmp_path, config)["chapters"]
+    assert len(facts) == len(book.chapters())
+    for chapter in book.chapters():
+        links = facts[f"/executed/{chapter.stem}.ipynb"]["links"]
+        assert links["source"] == f"{repo}/blob/main/notebooks/{chapter.stem}.py"
+        binder = urlparse(links["binder"])
+        assert binder.netloc == "mybinder.org"
+        assert binder.path == f"/v2/gh/{owner_repo}/main"
+        assert binder.query == f"urlpath=lab/tree/notebooks/{chapter.stem}.py"
+        assert (paths.project_root() / "notebooks" / f"{chapter.stem}.py").is_file()
+    with pytest.raises(site.SiteError, match="project.github"):
+        site.repository({"project": {"github": "github.com/no-scheme"}})
+    assert site.repository({"project": {}}) is None
+
+
+def test_provenance_caption_names_what_made_the_figures():
+    entry = {
+        "profile": "quick",
+        "datasets": [{"name": "cifar10", "fingerprint": "6dbea93a8dad4997"}],
+        "synthetic": False,
+        "commit": "abc1234",
+        "utc": "2026-11-23T10:00:00+00:00",
+        "device": "cpu",
+        "torch": "2.14.1",
+        "seeds": [0, 1, 2],
+        "runs": 9,
+        "compute_seconds": 600.0,
+    }
+    assert site.caption(entry) == (
+        "profile quick · data cifar10 6dbea93a8dad4997 · commit abc1234 · cpu, torch 2.14.1"
+        " · seeds 0, 1, 2 · 9 cached runs, 10 min of compute · 2026-11-23"
+    )
+    old = {k: entry[k] for k in ("profile", "datasets", "synthetic", "commit", "utc")}
+    assert site.caption(old) == (
+        "profile quick · data cifar10 6dbea93a8dad4997 · commit abc1234 · 2026-11-23"
+    )

@@ -221,6 +221,27 @@ def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
     return df
 
 
+def cell_config(name: str, profile: Profile, damage: Damage, seed: int) -> RepairConfig | None:
+    """The config of experiment ``name``'s run of ``damage`` on ``seed`` (exploratory
+    levels run fewer steps than the protocol), or None when the grid has no such run."""
+    for c in cells(name, profile):
+        if c.seed == seed and c.damage.key() == damage.key():
+            return c.config
+    return None
+
+
+def slider_grid(name: str, profile: Profile, seed: int) -> tuple[float, ...]:
+    """The values a chapter's slider offers for ``seed``: the damage levels the
+    experiment computes on that seed (for pruning, the levels with a regrow run, which
+    the chapter's figure also shows). Static pages precompute exactly these."""
+    levels = {
+        c.damage.level
+        for c in cells(name, profile)
+        if c.seed == seed and (name != "pruning" or c.damage.mode == "regrow")
+    }
+    return tuple(sorted(levels))
+
+
 def seeds_needed(profile: Profile) -> tuple[int, ...]:
     """Every seed any Lazarus experiment uses."""
     return tuple(sorted(set(profile.lazarus.seeds) | set(profile.lazarus.explore_seeds)))

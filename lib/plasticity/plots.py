@@ -131,6 +131,25 @@ def git_commit() -> str:
     return f"{head}-dirty" if status else head
 
 
+def provenance() -> dict:
+    """What produced a result, beyond its data and commit: the device and torch
+    version, the seeds of the cached runs this process has read or computed, how many
+    there were and their compute time (as recorded when each was computed)."""
+    import torch
+
+    from .runs import ledger
+    from .train import default_device
+
+    used = ledger().values()
+    return {
+        "device": str(default_device()),
+        "torch": torch.__version__,
+        "seeds": sorted({u["seed"] for u in used if u["seed"] is not None}),
+        "runs": len(used),
+        "compute_seconds": round(sum(u["seconds"] for u in used), 1),
+    }
+
+
 def _dataset_entries(datasets: Iterable[dict]) -> list[dict]:
     return [{"name": d["name"], "fingerprint": d["fingerprint"]} for d in datasets]
 
@@ -164,6 +183,7 @@ def _record_locked(
         "synthetic": any(d["fingerprint"] == "synthetic" for d in datasets),
         "commit": git_commit(),
         "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **provenance(),
     }
     manifest["files"][rel] = entry
     manifest["files"] = dict(sorted(manifest["files"].items()))

@@ -105,6 +105,28 @@ def _read_entry(folder: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
     return tensors, meta
 
 
+#: Every artefact this process has read or computed: ``"kind/key"`` -> its compute
+#: time (seconds, as recorded when it was computed) and its seed. A chapter runs in
+#: its own kernel, so this is the chapter's: the provenance of its figures.
+_LEDGER: dict[str, dict] = {}
+_depth = 0
+
+
+def ledger() -> dict[str, dict]:
+    """The artefacts read or computed so far in this process (nested computations,
+    such as the damaged model measured inside a repair, are counted in their parent)."""
+    return dict(_LEDGER)
+
+
+def _note(kind: str, key: str, config: Mapping, seconds: float) -> None:
+    if _depth == 0:
+        seed = config.get("seed") if isinstance(config, Mapping) else None
+        _LEDGER[f"{kind}/{key}"] = {
+            "seconds": float(seconds),
+            "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        }
+
+
 def train_or_load(
     kind: str,
     config: Mapping,
@@ -129,12 +151,18 @@ def train_or_load(
         entry = _read_entry(folder)
         if entry is not None:
             tensors, meta = entry
+            _note(kind, key, config, meta.get("compute_seconds", 0.0))
             return Artifact(
                 kind, key, folder, tensors, meta["result"], True, time.perf_counter() - start
             )
 
+    global _depth
     start = time.perf_counter()
-    tensors, result = compute()
+    _depth += 1
+    try:
+        tensors, result = compute()
+    finally:
+        _depth -= 1
     seconds = time.perf_counter() - start
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {
@@ -159,6 +187,7 @@ def train_or_load(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _note(kind, key, config, seconds)
     return Artifact(kind, key, folder, tensors, result, False, seconds)
 
 

@@ -102,6 +102,103 @@ def check_sources(root: Path, chapters: list[book.ChapterFile] | None = None) ->
     return files
 
 
+def _chapter_runtime(notebook: Path) -> float | None:
+    """How long papermill took to execute a page (its own record in the notebook)."""
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {})
+    except (OSError, json.JSONDecodeError):
+        return None
+    duration = meta.get("papermill", {}).get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def caption(entry: dict) -> str:
+    """The provenance line under a chapter's figures, from its manifest entries'
+    summary (:func:`provenance`). Fields the manifest does not hold are left out."""
+    parts = [f"profile {entry['profile']}"]
+    data = ", ".join(f"{d['name']} {d['fingerprint']}" for d in entry.get("datasets", []))
+    parts.append("synthetic data" if entry.get("synthetic") else f"data {data or 'none'}")
+    parts.append(f"commit {entry['commit']}")
+    if entry.get("device"):
+        parts.append(f"{entry['device']}, torch {entry['torch']}")
+    if entry.get("seeds"):
+        parts.append("seeds " + ", ".join(str(s) for s in entry["seeds"]))
+    if entry.get("runs"):
+        parts.append(
+            f"{entry['runs']} cached runs, {_minutes(entry['compute_seconds'])} of compute"
+        )
+    parts.append(entry["utc"][:10])
+    return " · ".join(parts)
+
+
+def repository(config: dict) -> str | None:
+    """The repository URL declared once in ``myst.yml`` (``project.github``)."""
+    url = (config.get("project") or {}).get("github")
+    if not url:
+        return None
+    url = str(url).rstrip("/")
+    if not re.fullmatch(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", url):
+        raise SiteError(f"project.github={url!r} in {CONFIG} is not https://github.com/OWNER/REPO")
+    return url
+
+
+def launch_links(repo: str, stem: str, branch: str = "main") -> dict[str, str]:
+    """Where a chapter can be read or run: its jupytext source on GitHub, and Binder
+    (which builds ``environment.yml`` and opens the paired notebook in JupyterLab)."""
+    slug = repo.removeprefix("https://github.com/")
+    source = f"notebooks/{stem}.py"
+    return {
+        "source": f"{repo}/blob/{branch}/{source}",
+        "binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{source}",
+    }
+
+
+def provenance(root: Path, config: dict | None = None) -> dict:
+    """Per chapter page (``/executed/<stem>.ipynb``): what made its figures, how long
+    the page took to execute, and where to open it.
+
+    From ``figures/MANIFEST.json``: profile, data, device, torch version, the commit,
+    the seeds and compute time of the cached runs behind the chapter's figures; from
+    the executed notebook: papermill's runtime.
+    """
+    try:
+        files = json.loads((root / "figures" / "MANIFEST.json").read_text())["files"]
+    except (OSError, json.JSONDecodeError, KeyError):
+        files = {}
+    repo = repository(config) if config is not None else None
+    chapters = {}
+    for chapter in book.chapters():
+        entries = sorted(
+            (e for e in files.values() if e.get("chapter") == chapter.stem),
+            key=lambda e: e.get("utc", ""),
+        )
+        runtime = _chapter_runtime(root / "executed" / f"{chapter.stem}.ipynb")
+        info: dict = {"stem": chapter.stem, "title": chapter.title, "runtime_seconds": runtime}
+        if entries:
+            last = entries[-1]
+            summary = {
+                "profile": last["profile"],
+                "datasets": last.get("datasets", []),
+                "synthetic": any(e.get("synthetic") for e in entries),
+                "commit": ", ".join(sorted({e["commit"] for e in entries})),
+                "utc": last["utc"],
+                "device": last.get("device"),
+                "torch": last.get("torch"),
+                "seeds": sorted({s for e in entries for s in e.get("seeds", [])}),
+                "runs": max(e.get("runs", 0) for e in entries),
+                "compute_seconds": max(e.get("compute_seconds", 0.0) for e in entries),
+            }
+            info.update(summary, caption=caption(summary))
+        if repo:
+            info["links"] = launch_links(repo, chapter.stem)
+        chapters[f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb"] = info
+    return {"repository": repo, "chapters": chapters}
+
+
 def node_binary() -> str:
     node = shutil.which("node")
     if node is None:
@@ -189,8 +286,16 @@ def build(
         raise SiteError("myst build reported errors:\n" + "\n".join(problems))
 
     staging = out.with_name(out.name + ".partial")
+    facts = root / "_build" / "provenance.json"
+    facts.write_text(json.dumps(provenance(root, read_config(root)), indent=1))
     _run(
-        [node, str(renderer / "render.mjs"), str(root / "_build" / "site"), str(staging)],
+        [
+            node,
+            str(renderer / "render.mjs"),
+            str(root / "_build" / "site"),
+            str(staging),
+            str(facts),
+        ],
         root,
         "render.mjs",
     )

@@ -61,6 +61,17 @@ def ladder(profile: Profile) -> tuple[int, ...]:
     return tuple(sorted({*profile.extras.get("sovereign_ladder", ()), own}))
 
 
+#: Shock thresholds (points of train - validation gap) of chapter 9's slider: the gap
+#: crosses 2 often, 4 (the paper's) now and then, 8 rarely at short budgets.
+SHOCK_THRESHOLDS = (2.0, 4.0, 8.0)
+
+
+def threshold_grid(profile: Profile) -> tuple[float, ...]:
+    """The shock thresholds chapter 9 computes (APEX, first seed), its own included."""
+    own = base_config(profile).shock_threshold
+    return tuple(sorted({*profile.extras.get("shock_thresholds", SHOCK_THRESHOLDS), own}))
+
+
 def grid(profile: Profile) -> list[dict]:
     """Every evolution: chapter, label, variant, chain, config and seed."""
     base = base_config(profile)
@@ -118,6 +129,18 @@ def grid(profile: Profile) -> list[dict]:
                         "seed": seed,
                     }
                 )
+    first = profile.sovereign_seeds[0]
+    for threshold in threshold_grid(profile):
+        if threshold != base.shock_threshold:
+            out.append(
+                {
+                    "chapter": "09_sovereign_evolution",
+                    "variant": f"shock threshold {threshold:g}",
+                    "chain": "apex",
+                    "config": replace(base, shock_threshold=threshold),
+                    "seed": first,
+                }
+            )
     for run in out:
         run["label"] = f"{run['variant']}, {run['chain']}, seed {run['seed']}"
     return out
@@ -209,7 +232,7 @@ def ablation_runs(results: dict) -> pd.DataFrame:
     BLIND's, the deltas, and what the shock and the masks did."""
     rows = []
     for (variant, chain, seed), r in results.items():
-        if chain != "apex" or variant.startswith("ladder"):
+        if chain != "apex" or variant.startswith(("ladder", "shock threshold")):
             continue
         blind = results[(FULL, "blind", seed)]["benchmark"]["blind"]
         apex = r["benchmark"]["apex"]

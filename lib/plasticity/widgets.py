@@ -119,6 +119,8 @@ def slider(
 
 #: Frames of one static slider at most: each is a PNG inside the page.
 MAX_FRAMES = 12
+#: Resolution of the frames (the saved figure keeps the book's own).
+STATIC_DPI = 80
 
 
 def static_slider_html(name: str, frames: list[tuple[float, bytes]], value: float) -> str:
@@ -190,24 +192,33 @@ def progress_bars(requested: bool) -> bool:
 
 
 def _static_frames(fn, grid_slider: Slider, values: dict, fixed: dict):
-    """Draw ``fn`` at every grid value, show them as one static slider, and return
-    the figure at the slider's own value (the one a chapter saves)."""
+    """Draw ``fn`` at every grid value and show them as one output: the static
+    slider (``text/html``) with the default frame as its ``image/png`` fallback, for
+    viewers that show no HTML. Returns the figure at the slider's own value (the one a
+    chapter saves)."""
+    import base64
     import io
 
     import matplotlib.pyplot as plt
-    from IPython.display import HTML, display
+    from IPython.display import display
 
-    frames, default = [], None
+    frames, default, default_png = [], None, b""
     for v in grid_slider.values:
         fig = fn(**{**values, grid_slider.name: v}, **fixed)
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
+        fig.savefig(buffer, format="png", dpi=STATIC_DPI)
         frames.append((v, buffer.getvalue()))
         if abs(v - grid_slider.value) < 1e-12:
-            default = fig
+            default, default_png = fig, buffer.getvalue()
         else:
             plt.close(fig)
-    display(HTML(static_slider_html(grid_slider.name, frames, grid_slider.value)))
+    bundle = {
+        "text/html": static_slider_html(grid_slider.name, frames, grid_slider.value),
+        "image/png": base64.b64encode(default_png).decode(),
+        "text/plain": f"<figure at {grid_slider.name} = {grid_slider.value:g}; "
+        f"{len(frames)} precomputed frames>",
+    }
+    display(bundle, raw=True)
     plt.close(default)
     return default
 
