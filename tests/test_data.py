@@ -222,3 +222,24 @@ def test_copy_of_torchvision_layout_is_used(tmp_path, isolated):
     shutil.rmtree(isolated["data"] / "arrays")
     with pytest.raises(data.DataUnavailableError, match="torchvision layout in .*cifar-10"):
         data.load_dataset("cifar10", download=False)
+
+
+def test_missing_data_reads_as_instructions_not_a_traceback_in_a_notebook(
+    tmp_path, monkeypatch, capsys
+):
+    from IPython.core.interactiveshell import InteractiveShell
+    from plasticity import data
+
+    monkeypatch.delenv(data.ARCHIVE_ENV, raising=False)
+    with pytest.raises(data.DataUnavailableError) as caught:
+        data.load_dataset("cifar10", tmp_path, download=False)
+    lines = caught.value._render_traceback_()
+    text = "\n".join(lines)
+    assert "python -m plasticity data import PATH" in text and "DATA_ARCHIVE" in text
+    assert "Traceback" not in text and "File " not in text
+    # what a reader sees when a cell raises it: the message, no traceback
+    shell = InteractiveShell.instance()
+    shell.user_ns["problem"] = caught.value
+    shell.run_cell("raise problem")
+    shown = capsys.readouterr().out
+    assert "data import PATH" in shown and "Traceback" not in shown

@@ -441,3 +441,20 @@ def test_provenance_caption_names_what_made_the_figures():
     assert site.caption(old) == (
         "profile quick · data cifar10 6dbea93a8dad4997 · commit abc1234 · 2026-11-23"
     )
+
+
+def test_citation_file_validates_against_the_citation_file_format_schema():
+    """CITATION.cff against CFF 1.2.0's JSON schema (tests/data, as cffconvert ships it)."""
+    import jsonschema
+    import yaml
+
+    root = paths.project_root()
+    schema = json.loads((root / "tests" / "data" / "cff-schema-1.2.0.json").read_text())
+    cff = yaml.safe_load((root / "CITATION.cff").read_text())
+    jsonschema.validate(cff, schema)  # raises on any violation
+    assert cff["repository-code"] == site.repository(site.read_config(root))
+    titles = " ".join(r["title"] for r in cff["references"])
+    assert "Lazarus" in titles and "NeuroSovereign" in titles
+    broken = {**cff, "authors": "nobody"}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)

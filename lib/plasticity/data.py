@@ -200,7 +200,13 @@ _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
 class DataUnavailableError(RuntimeError):
-    """No source could provide the requested data set."""
+    """No source could provide the requested data set.
+
+    In a notebook, IPython shows only the message (how to get the data), in the cell
+    that asked for it, instead of a traceback through the library."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self.args[0] if self.args else ''}"]
 
 
 @dataclass(frozen=True)
