@@ -74,8 +74,12 @@ runs[["seed", "original", "damaged", "restored", "recovery_pct", "lost_images", 
 
 # %%
 def vshape(alpha: float) -> dict:
-    """Damage with ``alpha``, repair, measure (cached after the first time)."""
-    return lab.run(lazarus.Damage("noise", alpha, seed=seed), config, seed)
+    """Damage with ``alpha``, repair, measure (cached after the first time); an alpha
+    the book already repairs uses that run's own config."""
+    damage = lazarus.Damage("noise", alpha, seed=seed)
+    own = (experiments.cell_config("vshape", ch.profile, damage, seed)
+           or experiments.cell_config("curve", ch.profile, damage, seed) or config)
+    return lab.run(damage, own, seed)
 
 
 result = vshape(alpha)

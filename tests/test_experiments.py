@@ -70,7 +70,16 @@ def test_sovereign_grid_trains_blind_once_per_seed_and_varies_apex_only():
         mine = [r for r in grid if r["seed"] == seed and not r["variant"].startswith("ladder")]
         blind = [r for r in mine if r["chain"] == "blind"]
         assert len(blind) == 1 and blind[0]["variant"] == sx.FULL
-        variants = {r["variant"] for r in mine if r["chain"] == "apex"}
+        variants = {
+            r["variant"]
+            for r in mine
+            if r["chain"] == "apex" and not r["variant"].startswith("shock threshold")
+        }
         assert variants == set(sx.profile_variants(prof))
         assert "no shock" in variants and "lambda 0" in variants and "no mixer" in variants
     assert len(sx.ladder(prof)) >= 2
+    # chapter 9's slider: one APEX run per threshold off the default, on the first seed
+    extra = [r for r in grid if r["variant"].startswith("shock threshold")]
+    own = sx.base_config(prof).shock_threshold
+    assert {r["config"].shock_threshold for r in extra} == set(sx.threshold_grid(prof)) - {own}
+    assert {(r["chain"], r["seed"]) for r in extra} == {("apex", prof.sovereign_seeds[0])}

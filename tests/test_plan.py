@@ -26,6 +26,13 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
     labs = lazarus.chapter_labs(ch, experiments.seeds_needed(prof))
     for c in experiments.cells("vshape", prof):
         assert labs[c.seed].run(c.damage, c.config, c.seed)["cached"]
+    # and so does its alpha slider: one frame per alpha of the grid, on the default seed
+    grid = experiments.slider_grid("curve", prof, 0)
+    assert len(grid) >= 2
+    for alpha in grid:
+        damage = lazarus.Damage("noise", alpha, seed=0)
+        config = experiments.cell_config("curve", prof, damage, 0)
+        assert labs[0].run(damage, config, 0)["cached"]
 
 
 def test_runs_shared_by_chapters_are_listed_once():

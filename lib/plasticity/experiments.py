@@ -242,6 +242,22 @@ def slider_grid(name: str, profile: Profile, seed: int) -> tuple[float, ...]:
     return tuple(sorted(levels))
 
 
+#: Chapters whose slider shows another experiment's runs: chapter 2's alpha slider
+#: offers the alphas of chapter 3's curve (same protocol, so the frames are those runs).
+SLIDER_SOURCES = {"02_lazarus_vshape": "curve"}
+
+
+def slider_cells(chapter: str, profile: Profile, seed: int = 0) -> list[Cell]:
+    """The runs ``chapter``'s slider renders for ``seed`` beyond the chapter's own
+    experiment (the notebooks' default seed is 0), so that a plan of that chapter alone
+    still holds every run its static frames need."""
+    source = SLIDER_SOURCES.get(chapter)
+    if source is None:
+        return []
+    grid = set(slider_grid(source, profile, seed))
+    return [c for c in cells(source, profile) if c.seed == seed and c.damage.level in grid]
+
+
 def seeds_needed(profile: Profile) -> tuple[int, ...]:
     """Every seed any Lazarus experiment uses."""
     return tuple(sorted(set(profile.lazarus.seeds) | set(profile.lazarus.explore_seeds)))

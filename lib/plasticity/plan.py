@@ -143,29 +143,36 @@ def plan(
                 )
             return labs[base_seed]
 
-        for name, chapter in experiments.CHAPTERS.items():
-            if chapter not in lazarus_chapters:
-                continue
-            for c in experiments.cells(name, prof):
-                if c.config.inputs == "cifar100":
-                    fp = ch.dataset("cifar100").fingerprint
-                elif c.config.inputs == "train":
-                    fp = ds.fingerprint
-                else:
-                    fp = c.config.inputs
-                cfg = lazarus.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
-                key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
-                add(
-                    Run(
-                        "lazarus-repair",
-                        key,
-                        f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
-                        c.config.steps,
-                        compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
-                        order=1,
-                    ),
-                    chapter,
-                )
+        chapter_cells = [
+            (chapter, c)
+            for name, chapter in experiments.CHAPTERS.items()
+            if chapter in lazarus_chapters
+            for c in experiments.cells(name, prof)
+        ] + [
+            (chapter, c)
+            for chapter in lazarus_chapters
+            for c in experiments.slider_cells(chapter, prof)
+        ]
+        for chapter, c in chapter_cells:
+            if c.config.inputs == "cifar100":
+                fp = ch.dataset("cifar100").fingerprint
+            elif c.config.inputs == "train":
+                fp = ds.fingerprint
+            else:
+                fp = c.config.inputs
+            cfg = lazarus.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
+            key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
+            add(
+                Run(
+                    "lazarus-repair",
+                    key,
+                    f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
+                    c.config.steps,
+                    compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
+                    order=1,
+                ),
+                chapter,
+            )
     for run in sx.runs(prof, wanted, data_dir=data_dir, cache_dir=cache_dir):
         add(
             Run(
