@@ -259,7 +259,8 @@ function launchHtml(facts) {
   const links = facts?.links;
   if (!links) return '';
   return `<p class="launch"><a href="${escapeHtml(links.source)}">Source (jupytext .py)</a>`
-    + ` <a href="${escapeHtml(links.binder)}">Open in Binder</a></p>`;
+    + ` <a href="${escapeHtml(links.binder)}">Open in Binder</a>`
+    + ` <a href="${escapeHtml(links.colab)}">Open in Colab</a></p>`;
 }
 
 function runtime(seconds) {

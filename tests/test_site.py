@@ -381,7 +381,11 @@ def test_every_figure_has_a_provenance_line_and_the_status_page_lists_every_chap
         text = lines.first.inner_text()
         assert "profile smoke" in text and "synthetic data" in text and "torch" in text
         links = page.locator("p.launch a")
-        assert links.count() == 2, entry["file"]
+        assert links.all_inner_texts() == [
+            "Source (jupytext .py)",
+            "Open in Binder",
+            "Open in Colab",
+        ], entry["file"]
     page.goto(served + "status.html", wait_until="load")
     rows = page.locator("table.status tbody tr")
     assert rows.count() == len(book.chapters())
@@ -414,6 +418,9 @@ def test_launch_links_derive_from_the_repository_in_myst_yml(tmp_path):
         assert binder.netloc == "mybinder.org"
         assert binder.path == f"/v2/gh/{owner_repo}/main"
         assert binder.query == f"urlpath=lab/tree/notebooks/{chapter.stem}.py"
+        colab = urlparse(links["colab"])
+        assert colab.netloc == "colab.research.google.com"
+        assert colab.path == f"/github/{owner_repo}/blob/colab/notebooks/{chapter.stem}.ipynb"
         assert (paths.project_root() / "notebooks" / f"{chapter.stem}.py").is_file()
     with pytest.raises(site.SiteError, match="project.github"):
         site.repository({"project": {"github": "github.com/no-scheme"}})

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import book, paths
+from . import book, launch, paths
 
 MIN_NODE = 20
 CONFIG = "myst.yml"
@@ -137,24 +137,13 @@ def caption(entry: dict) -> str:
 
 def repository(config: dict) -> str | None:
     """The repository URL declared once in ``myst.yml`` (``project.github``)."""
-    url = (config.get("project") or {}).get("github")
-    if not url:
-        return None
-    url = str(url).rstrip("/")
-    if not re.fullmatch(r"https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", url):
-        raise SiteError(f"project.github={url!r} in {CONFIG} is not https://github.com/OWNER/REPO")
-    return url
+    try:
+        return launch.repository(config)
+    except launch.LaunchError as exc:
+        raise SiteError(str(exc)) from exc
 
 
-def launch_links(repo: str, stem: str, branch: str = "main") -> dict[str, str]:
-    """Where a chapter can be read or run: its jupytext source on GitHub, and Binder
-    (which builds ``environment.yml`` and opens the paired notebook in JupyterLab)."""
-    slug = repo.removeprefix("https://github.com/")
-    source = f"notebooks/{stem}.py"
-    return {
-        "source": f"{repo}/blob/{branch}/{source}",
-        "binder": f"https://mybinder.org/v2/gh/{slug}/{branch}?urlpath=lab/tree/{source}",
-    }
+launch_links = launch.launch_links
 
 
 def provenance(root: Path, config: dict | None = None) -> dict:
