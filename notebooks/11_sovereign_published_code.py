@@ -51,7 +51,7 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-max_epochs = 200
+max_epochs = None  # None: the profile's cap (200 on real data, 5 on synthetic)
 data_dir = None
 figures_dir = None
 headless = None  # None: detected (sliders only under a notebook front end)
@@ -61,14 +61,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 from plasticity import published, sovereign
+from plasticity import sovereign_experiments as sx
 from plasticity.chapter import Chapter
 from plasticity.profiles import check_number
 
-check_number("max_epochs", max_epochs, low=1, integer=True)
+if max_epochs is not None:
+    check_number("max_epochs", max_epochs, low=1, integer=True)
 ch = Chapter("11_sovereign_published_code", profile, data_dir=data_dir,
              figures_dir=figures_dir, headless=headless)
-if ch.profile.synthetic:
-    max_epochs = min(max_epochs, 5)
+max_epochs = sx.probe_epochs(ch.profile, max_epochs)  # the same runs `book plan` lists
 base = sovereign.SovereignConfig(**ch.profile.sovereign)
 seeds = ch.profile.sovereign_seeds
 ds = ch.dataset("cifar100")

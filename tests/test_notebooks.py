@@ -90,3 +90,21 @@ def test_every_headline_claim_finds_its_table_and_columns(smoke_book):
     assert missing.empty, missing[["key", "reason"]].to_string()
     assert set(df["verdict"]) <= set(headlines.VERDICTS)
     assert len(used) >= 8
+
+
+def test_the_plan_lists_exactly_the_runs_the_whole_book_computed(smoke_book, monkeypatch):
+    """`book plan` / `sweep` promise that the notebooks compute nothing after them: so
+    every run the smoke book trained must be in the plan, and every planned run cached."""
+    from plasticity import plan, runs
+
+    root, _ = smoke_book
+    monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("PLASTICITY_DATA_DIR", str(root / "data"))
+    planned = plan.plan("smoke")
+    kinds = {r.kind for r in planned}
+    assert {"lazarus-base", "lazarus-repair", "sovereign-run", "sovereign-probe"} <= kinds
+    computed = {
+        (e["kind"], e["key"]) for e in runs.list_entries() if e["kind"] in kinds and e["complete"]
+    }
+    assert computed - {(r.kind, r.key) for r in planned} == set()
+    assert [r.label for r in planned if not r.cached] == []

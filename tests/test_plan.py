@@ -49,3 +49,29 @@ def test_book_plan_cli_prints_json(capsys):
     rows = json.loads(out.out)
     assert rows and {"kind", "run", "cached", "est_seconds", "key"} <= set(rows[0])
     assert "distinct runs" in out.err
+
+
+def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
+    from plasticity import sovereign
+    from plasticity import sovereign_experiments as sx
+
+    runs = plan.plan("smoke", ["11"])
+    probes = [r for r in runs if r.kind == "sovereign-probe"]
+    prof = get_profile("smoke")
+    assert len(probes) == len(prof.sovereign_seeds) and all(r.chapters == {"11"} for r in probes)
+    assert {r.kind for r in runs} == {"sovereign-probe"}  # chapter 11 trains nothing else
+    plan.execute(runs, log=lambda m: None)
+    assert all(r.cached for r in plan.plan("smoke", ["11"]))
+    # the chapter's call (its default max_epochs) reads exactly those entries
+    ch = Chapter("11_sovereign_published_code", prof, headless=True)
+    data = sovereign.SovereignData.from_dataset(
+        ch.dataset("cifar100"), sx.base_config(prof).val_size
+    )
+    epochs = sx.probe_epochs(prof, None)
+    assert epochs == sx.SYNTHETIC_PROBE_EPOCHS
+    from plasticity import runs as cache
+
+    before = len(cache.list_entries())
+    for seed in prof.sovereign_seeds:
+        sovereign.cached_ceiling(data, max_epochs=epochs, seed=seed)
+    assert len(cache.list_entries()) == before

@@ -143,6 +143,49 @@ def _bench_peak(args) -> int:
     return 0
 
 
+def _bench_cost(args) -> int:
+    from . import cost, data, plan
+    from .profiles import check_number, get_profile
+
+    check_number("gpu_tflops", args.gpu_tflops, low=0, low_inclusive=False)
+    check_number("gpu_step_ms", args.gpu_step_ms, low=0)
+    gpus = [int(g) for g in args.gpus.split(",")]
+    for g in gpus:
+        check_number("gpus", g, low=1, integer=True)
+    prof = get_profile(args.profile)
+    synthetic = args.synthetic or prof.synthetic
+    if synthetic:
+        c10 = data.synthetic_dataset("cifar10", n_train=5000, n_test=1000)
+        c100 = data.synthetic_dataset("cifar100", n_train=10000, n_test=1000)
+    else:
+        c10, c100 = (
+            data.load_dataset(n, args.data_dir, archives=args.data_archive or [], download=False)
+            for n in ("cifar10", "cifar100")
+        )
+    runs = plan.plan(prof, args.only, data_dir=args.data_dir)
+    costs = cost.measure_cpu(c10, c100, prof)
+    gpu = {"tflops": args.gpu_tflops, "step_ms": args.gpu_step_ms}
+    table = cost.cost_table(runs, costs, **gpu)
+    print(
+        f"profile {prof.name}: {len(runs)} runs; CPU measured here "
+        f"({torch_threads()} threads{', synthetic data' if synthetic else ''}); GPU estimated "
+        f"at {args.gpu_tflops:g} TFLOP/s sustained, at least {args.gpu_step_ms:g} ms per step"
+    )
+    shown = table.round({"cpu_hours": 2, "gpu_hours": 2, "longest_gpu_hours": 2})
+    print(shown.to_string(index=False))
+    cpu_h, gpu_h = table["cpu_hours"].sum(), table["gpu_hours"].sum()
+    print(f"total: {cpu_h:.1f} CPU-hours, {gpu_h:.1f} GPU-hours")
+    for g in gpus:
+        print(f"wall time on {g} GPU(s): {cost.wall_hours(runs, costs, g, **gpu):.1f} h")
+    return 0
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _bench_cli(args) -> int:
     import statistics
     import subprocess
@@ -378,6 +421,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_peak.add_argument("--steps", type=int, default=50)
     _bench_data_options(p_peak)
     p_peak.set_defaults(func=_bench_peak)
+    p_cost = bench_sub.add_parser(
+        "cost", help="a profile's CPU time (measured here) and GPU time (estimated)"
+    )
+    p_cost.add_argument("--profile", default="paper", choices=sorted(PROFILES))
+    p_cost.add_argument("--only", action="append", metavar="NN", help="chapters (repeatable)")
+    p_cost.add_argument("--gpu-tflops", type=float, default=8.0, help="assumed sustained TFLOP/s")
+    p_cost.add_argument(
+        "--gpu-step-ms", type=float, default=4.0, help="assumed floor per optimizer step (ms)"
+    )
+    p_cost.add_argument("--gpus", default="1,4,8", help="GPU counts for the wall time")
+    _bench_data_options(p_cost)
+    p_cost.set_defaults(func=_bench_cost)
     p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")
     p_cli.add_argument("--repeats", type=int, default=5)
     p_cli.set_defaults(func=_bench_cli)

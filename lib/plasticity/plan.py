@@ -29,13 +29,14 @@ from .profiles import Profile, get_profile
 from .runs import cache_key
 
 #: Seconds per unit on a 2-core CPU when the cache has no run of the kind yet:
-#: a base-model epoch, a repair step (two 64-image passes), a probe, a
-#: NeuroSovereign training epoch per 1000 images and chain.
+#: a base-model epoch, a repair step (two 64-image passes), a NeuroSovereign
+#: training epoch per 1000 images and chain, a probe's epoch cap (chapter 11).
 DEFAULT_SECONDS = {
     "lazarus-base": 22.0,
     "lazarus-repair": 0.055,
     "lazarus-repair-explore": 0.055,
     "sovereign-run": 0.45,
+    "sovereign-probe": 0.5,
 }
 
 
@@ -67,6 +68,13 @@ def _measured_rates(cache_dir) -> dict[str, float]:
                 rates.setdefault(kind, []).append(meta["compute_seconds"] / unit_of(meta))
             except (OSError, ValueError, KeyError, ZeroDivisionError):
                 continue
+    for f in (root / "sovereign-probe").glob("*/result.json"):
+        try:
+            meta = json.loads(f.read_text())
+            epochs = meta["config"]["max_epochs"]
+            rates.setdefault("sovereign-probe", []).append(meta["compute_seconds"] / epochs)
+        except (OSError, ValueError, KeyError, ZeroDivisionError):
+            continue
     for f in (root / "sovereign-run").glob("*/result.json"):
         try:
             meta = json.loads(f.read_text())

@@ -903,6 +903,19 @@ def frozen_extractor_ceiling(
     }
 
 
+def ceiling_config(fingerprint: str, val_size: int, **kwargs) -> dict:
+    """What determines a probe of :func:`cached_ceiling`: its settings (defaults
+    filled in), the data fingerprint and the validation split. Keyed as
+    ``cache_key("sovereign-probe", ceiling_config(...), VERSION)``."""
+    from inspect import signature
+
+    settings = signature(frozen_extractor_ceiling).bind(None, **kwargs)
+    settings.apply_defaults()
+    config = {k: v for k, v in settings.arguments.items() if k != "data"}
+    config.update(fingerprint=fingerprint, val_size=val_size)
+    return config
+
+
 def cached_ceiling(
     data: SovereignData,
     *,
@@ -911,17 +924,11 @@ def cached_ceiling(
 ) -> dict:
     """:func:`frozen_extractor_ceiling`, train-or-load: cached per data fingerprint,
     validation split and settings, so a rerun of the chapter reads it back."""
-    from inspect import signature
-
     from .runs import train_or_load
 
-    settings = signature(frozen_extractor_ceiling).bind(data, **kwargs)
-    settings.apply_defaults()
-    config = {k: v for k, v in settings.arguments.items() if k != "data"}
-    config.update(fingerprint=data.dataset.fingerprint, val_size=len(data.val_y))
     return train_or_load(
         "sovereign-probe",
-        config,
+        ceiling_config(data.dataset.fingerprint, len(data.val_y), **kwargs),
         lambda: ({}, frozen_extractor_ceiling(data, **kwargs)),
         version=VERSION,
         cache_dir=cache_dir,

@@ -32,6 +32,19 @@ from .sovereign import SovereignConfig, SovereignData
 FULL = "full"
 
 
+#: Chapter 11's probe of the published extractor (:func:`plasticity.sovereign.cached_ceiling`):
+#: at most this many MLP epochs per seed (early stopping ends most sooner), 5 on synthetic data.
+PROBE_CHAPTER = "11_sovereign_published_code"
+PROBE_EPOCHS = 200
+SYNTHETIC_PROBE_EPOCHS = 5
+
+
+def probe_epochs(profile: Profile, max_epochs: int | None = None) -> int:
+    """The probe's epoch cap under ``profile`` (``max_epochs`` overrides it on real data)."""
+    cap = PROBE_EPOCHS if max_epochs is None else max_epochs
+    return min(cap, SYNTHETIC_PROBE_EPOCHS) if profile.synthetic else cap
+
+
 def base_config(profile: Profile) -> SovereignConfig:
     return SovereignConfig(**profile.sovereign)
 
@@ -175,11 +188,12 @@ def runs(
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
 ) -> list[dict]:
-    """The plan's entries for chapters 9 and 10 (see :mod:`plasticity.plan`)."""
+    """The plan's entries for chapters 9, 10 and 11 (see :mod:`plasticity.plan`)."""
     chosen = [r for r in grid(profile) if wanted(r["chapter"])]
     if wanted("10_sovereign_ablation") and not wanted("09_sovereign_evolution"):
         chosen = grid(profile)  # chapter 10 compares against chapter 9's runs
-    if not chosen:
+    probes = wanted(PROBE_CHAPTER)
+    if not chosen and not probes:
         return []
     from .chapter import Chapter
 
@@ -206,6 +220,31 @@ def runs(
                 "chapter": r["chapter"],
             }
         )
+    if probes:
+        from .runs import cache_key
+
+        epochs = probe_epochs(profile)
+        val_size = base_config(profile).val_size
+        for seed in profile.sovereign_seeds:
+            config = sovereign.ceiling_config(
+                ds.fingerprint, val_size, max_epochs=epochs, seed=seed
+            )
+            out.append(
+                {
+                    "kind": "sovereign-probe",
+                    "key": cache_key("sovereign-probe", config, sovereign.VERSION),
+                    "label": f"published extractor probe, seed {seed}",
+                    "units": epochs,
+                    "compute": lambda seed=seed: sovereign.cached_ceiling(
+                        data_for(base_config(profile)),
+                        max_epochs=epochs,
+                        seed=seed,
+                        cache_dir=cache_dir,
+                    ),
+                    "order": 2,
+                    "chapter": PROBE_CHAPTER,
+                }
+            )
     return out
 
 

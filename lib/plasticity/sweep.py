@@ -10,7 +10,7 @@ its own process, finds its run by cache key, computes it and writes it into the 
 PROFILE=paper`` renders every chapter from the cache, with no training in the notebooks.
 
 Runs depend on each other only through the cache: a repair needs its base model. The
-sweep therefore goes in stages (base models, repairs, evolutions). On SLURM each stage
+sweep therefore goes in stages (base models, repairs, evolutions and probes). On SLURM each stage
 is one job array that starts after the previous stage's array succeeded
 (``--dependency=afterok``), and the command exits once everything is queued. The local
 engine (``--engine local``: submitit's LocalExecutor, subprocesses on this machine, at
@@ -30,7 +30,7 @@ from . import paths
 from .profiles import ParameterError, check_choice, check_number, get_profile
 
 ENGINES = ("local", "slurm")
-STAGES = {0: "base models", 1: "repairs", 2: "evolutions"}
+STAGES = {0: "base models", 1: "repairs", 2: "evolutions and probes"}
 #: Minutes requested per job when the plan has no better estimate: generous, since a
 #: job killed at its limit wastes everything it computed.
 MIN_MINUTES = 10

@@ -1,0 +1,216 @@
+"""What a profile costs: CPU time measured on this machine, GPU time estimated.
+
+``python -m plasticity bench cost --profile paper`` prints, per run kind of the plan
+(:mod:`plasticity.plan`):
+
+- the number of runs and units of work (a base-model epoch, a repair step, a
+  NeuroSovereign epoch per 1000 images and chain, a probe's epoch cap);
+- seconds per unit **measured here**: short runs of each kind, timed
+  (:func:`measure_cpu`);
+- floating-point work per unit **counted** with ``torch.utils.flop_counter`` on the
+  same short runs, and optimizer steps per unit;
+- an **estimated** GPU time per run: each optimizer step costs the larger of its
+  FLOPs at an assumed sustained throughput and an assumed per-step floor (kernel
+  launches and Python, which dominate for networks this small). Both assumptions are
+  parameters (``--gpu-tflops``, ``--gpu-step-ms``) and are printed with the table;
+  no GPU was measured.
+
+Wall time on N GPUs: the plan's stages run one after the other (base models, then
+repairs, then evolutions and probes); inside a stage the runs are independent, so a
+stage takes the larger of its total over N and its longest run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, replace
+
+import pandas as pd
+import torch
+
+from .profiles import check_number
+
+#: Assumed sustained fp32 throughput of one data-centre GPU on these small networks
+#: (an A100's fp32 peak is 19.5 TFLOP/s; small convolutions reach a fraction of it).
+GPU_TFLOPS = 8.0
+#: Assumed floor per optimizer step on a GPU (kernel launches, Python, the spectral
+#: terms' small decompositions), whatever the FLOPs.
+GPU_STEP_MS = 4.0
+
+
+@dataclass(frozen=True)
+class KindCost:
+    """One run kind's unit of work: CPU seconds (measured), FLOPs and optimizer steps."""
+
+    kind: str
+    unit: str
+    cpu_seconds: float
+    flops: float
+    steps: float
+
+    def gpu_seconds(self, tflops: float = GPU_TFLOPS, step_ms: float = GPU_STEP_MS) -> float:
+        if self.steps <= 0:
+            return self.flops / (tflops * 1e12)
+        per_step = max(self.flops / self.steps / (tflops * 1e12), step_ms / 1000)
+        return per_step * self.steps
+
+
+def _timed_and_counted(fn) -> tuple[float, float]:
+    """Seconds of one call of ``fn`` (after a warm-up call), and the FLOPs of a third."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    fn()
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return seconds, float(counter.get_total_flops())
+
+
+def measure_cpu(cifar10, cifar100, profile, *, repair_steps: int = 40) -> dict[str, KindCost]:
+    """Seconds and FLOPs per unit of every run kind, from short real runs on this machine.
+
+    - ``lazarus-base``: 50 SGD steps of batch 64, scaled to an epoch of the training split;
+    - ``lazarus-repair``: ``repair_steps`` steps of the book's repair (fused Adam, the
+      teacher's logits precomputed as in the book);
+    - ``sovereign-run``: one APEX epoch on 5,000 images at the profile's settings,
+      including the per-epoch validation and report (so an estimate for the larger
+      epochs of later cycles errs high);
+    - ``sovereign-probe``: the published extractor's probe for 5 epochs (features once).
+    """
+    import torch.nn.functional as F
+
+    from . import lazarus, sovereign
+    from . import sovereign_experiments as sx
+    from .data import Batches, Normalizer, to_tensor
+    from .models import StabilityCNN
+    from .train import set_seed
+
+    check_number("repair_steps", repair_steps, low=1, integer=True)
+    out: dict[str, KindCost] = {}
+    set_seed(0)
+    model = StabilityCNN()
+    stream = Batches(cifar10.train_x, cifar10.train_y, 64, seed=0).stream()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01)
+    train_steps = 50
+
+    def train() -> None:
+        for _ in range(train_steps):
+            xb, yb = next(stream)
+            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
+            sgd.zero_grad(set_to_none=True)
+            loss.backward()
+            sgd.step()
+
+    seconds, flops = _timed_and_counted(train)
+    per_epoch = len(cifar10.train_y) / (64 * train_steps)
+    out["lazarus-base"] = KindCost(
+        "lazarus-base",
+        "epoch",
+        seconds * per_epoch,
+        flops * per_epoch,
+        len(cifar10.train_y) / 64,
+    )
+
+    student = StabilityCNN()
+    images = to_tensor(cifar10.train_x[:2048])
+    teacher_logits = lazarus.logits_table(model, images, Normalizer())
+    config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
+
+    def repair() -> None:
+        lazarus.repair(student, model, config, images=images, teacher_logits=teacher_logits)
+
+    seconds, flops = _timed_and_counted(repair)
+    out["lazarus-repair"] = KindCost(
+        "lazarus-repair", "step", seconds / repair_steps, flops / repair_steps, 1.0
+    )
+
+    base = sx.base_config(profile)
+    tiny = replace(base, cycles=1, epochs_per_cycle=1, curriculum=((1, 5000),), warmup=0)
+    data = sovereign.SovereignData.from_dataset(cifar100, base.val_size)
+    units = sx.work_units(_as_dict(tiny), ("apex",))
+
+    def evolve() -> None:
+        with tempfile.TemporaryDirectory() as cache:
+            sovereign.evolve(data, tiny, 0, chains=("apex",), cache_dir=cache)
+
+    seconds, flops = _timed_and_counted(evolve)
+    out["sovereign-run"] = KindCost(
+        "sovereign-run",
+        "epoch per 1000 images and chain",
+        seconds / units,
+        flops / units,
+        1000 / base.batch_size,
+    )
+
+    probe_epochs = 5
+
+    def probe() -> None:
+        sovereign.frozen_extractor_ceiling(data, max_epochs=probe_epochs, patience=probe_epochs)
+
+    seconds, flops = _timed_and_counted(probe)
+    out["sovereign-probe"] = KindCost(
+        "sovereign-probe",
+        "epoch (cap)",
+        seconds / probe_epochs,
+        flops / probe_epochs,
+        len(data.train_y) / 256,
+    )
+    return out
+
+
+def _as_dict(config) -> dict:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def cost_table(
+    runs,
+    costs: dict[str, KindCost],
+    *,
+    tflops: float = GPU_TFLOPS,
+    step_ms: float = GPU_STEP_MS,
+) -> pd.DataFrame:
+    """One row per run kind of ``runs`` (a plan, cached or not): runs, units, CPU
+    seconds per unit (measured), CPU hours, GFLOP per unit, GPU hours (estimated)."""
+    check_number("gpu_tflops", tflops, low=0, low_inclusive=False)
+    check_number("gpu_step_ms", step_ms, low=0)
+    rows = []
+    for kind in dict.fromkeys(r.kind for r in runs):
+        if kind not in costs:
+            raise KeyError(f"no measured cost for run kind {kind!r}; measured: {sorted(costs)}")
+        mine = [r for r in runs if r.kind == kind]
+        c = costs[kind]
+        units = sum(r.units for r in mine)
+        rows.append(
+            {
+                "kind": kind,
+                "runs": len(mine),
+                "unit": c.unit,
+                "units": round(units, 1),
+                "cpu_s_per_unit": round(c.cpu_seconds, 4),
+                "cpu_hours": units * c.cpu_seconds / 3600,
+                "gflop_per_unit": round(c.flops / 1e9, 2),
+                "steps_per_unit": round(c.steps, 2),
+                "gpu_hours": units * c.gpu_seconds(tflops, step_ms) / 3600,
+                "longest_gpu_hours": max(r.units for r in mine)
+                * c.gpu_seconds(tflops, step_ms)
+                / 3600,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def wall_hours(runs, costs: dict[str, KindCost], gpus: int, **gpu) -> float:
+    """Wall time on ``gpus`` GPUs: stages in order; within one, the larger of its
+    total over ``gpus`` and its longest run."""
+    check_number("gpus", gpus, low=1, integer=True)
+    total = 0.0
+    for order in sorted({r.order for r in runs}):
+        stage = [r for r in runs if r.order == order]
+        hours = [r.units * costs[r.kind].gpu_seconds(**gpu) / 3600 for r in stage]
+        total += max(sum(hours) / gpus, max(hours))
+    return total
