@@ -50,7 +50,7 @@ def test_measured_costs_cover_every_planned_kind_and_count_the_networks_flops():
     prof = get_profile("smoke")
     c10 = data.synthetic_dataset("cifar10", n_train=2000, n_test=500)
     c100 = data.synthetic_dataset("cifar100", n_train=6000, n_test=500)
-    costs = cost.measure_cpu(c10, c100, prof, repair_steps=5)
+    costs = cost.measure_cpu(c10, c100, prof, repair_steps=5, epoch_images=1000)
     kinds = {r.kind for r in plan.plan("smoke")}
     assert kinds <= set(costs)
     assert all(c.cpu_seconds > 0 and c.flops > 0 and c.steps > 0 for c in costs.values())
