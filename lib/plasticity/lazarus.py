@@ -128,7 +128,7 @@ def base_model(
 # --------------------------------------------------------------------------- repair
 
 PRECISIONS = ("fp32", "bf16")
-INPUTS = ("train", "cifar100", "gaussian", "uniform")
+INPUTS = ("train", "cifar100", "gaussian", "uniform", "pink", "dead_leaves")
 TEACHERS = ("original", "damaged")
 LOSSES = ("lazarus", "kd", "supervised")
 DAMAGES = ("noise", "prune")
@@ -146,8 +146,11 @@ class RepairConfig:
 
     ``inputs``: the unlabeled images the repair sees: ``train`` (CIFAR-10 training
     images, as the published code), ``cifar100`` (real images of another data set),
-    ``gaussian`` (pixels ~ N(0.5, 0.25^2) clipped to [0, 1]) or ``uniform`` (pixels
-    ~ U(0, 1)). ``teacher``: ``original`` (the undamaged model, as the published code)
+    ``gaussian`` (pixels ~ N(0.5, 0.25^2) clipped to [0, 1]), ``uniform`` (pixels
+    ~ U(0, 1)), ``pink`` (coloured noise with the 1/f amplitude spectrum of natural
+    images) or ``dead_leaves`` (occluding discs with power-law radii and random
+    colours, the procedural images of Baradad et al. 2021); the last four use no image.
+    ``teacher``: ``original`` (the undamaged model, as the published code)
     or ``damaged`` (a frozen copy of the damaged model, as the text describes).
     ``loss``: ``lazarus`` (the three terms), ``kd`` (KL divergence to the teacher at
     ``temperature``, times T^2) or ``supervised`` (cross-entropy with the training
@@ -265,12 +268,68 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def _input_pixels(kind: str, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Noise images in [0, 1], drawn on the generator's device."""
+    """Images made from no image, in [0, 1], drawn on the generator's device."""
     device = generator.device
     if kind == "gaussian":
         noise = torch.randn(n, 3, 32, 32, generator=generator, device=device)
         return (0.5 + 0.25 * noise).clamp_(0, 1)
+    if kind == "pink":
+        return pink_noise(n, generator)
+    if kind == "dead_leaves":
+        return dead_leaves(n, generator)
     return torch.rand(n, 3, 32, 32, generator=generator, device=device)
+
+
+def pink_noise(
+    n: int, generator: torch.Generator, size: int = 32, exponent: float = 1.0
+) -> torch.Tensor:
+    """Coloured noise whose amplitude falls as 1/f^exponent (natural images: about 1),
+    with correlated colour channels (a shared luminance field and a weaker field per
+    channel), each image scaled to mean 0.5 and standard deviation 0.2, clipped to
+    [0, 1]."""
+    device = generator.device
+    fy = torch.fft.fftfreq(size, device=device).view(-1, 1)
+    fx = torch.fft.rfftfreq(size, device=device).view(1, -1)
+    f = torch.sqrt(fx**2 + fy**2)
+    f[0, 0] = 1.0
+    amplitude = f.pow(-exponent)
+    amplitude[0, 0] = 0.0
+    fields = torch.randn(n, 4, size, size, generator=generator, device=device)
+    shaped = torch.fft.irfft2(torch.fft.rfft2(fields) * amplitude, s=(size, size))
+    shaped = shaped / shaped.flatten(2).std(2).clamp_min(1e-8)[..., None, None]
+    rgb = 0.8 * shaped[:, :1] + 0.45 * shaped[:, 1:]
+    rgb = rgb - rgb.mean((1, 2, 3), keepdim=True)
+    rgb = rgb / rgb.flatten(1).std(1).clamp_min(1e-8).view(-1, 1, 1, 1)
+    return (0.5 + 0.2 * rgb).clamp_(0, 1)
+
+
+def dead_leaves(
+    n: int,
+    generator: torch.Generator,
+    size: int = 32,
+    discs: int = 96,
+    r_min: float = 1.0,
+    r_max: float = 16.0,
+    power: float = 3.0,
+) -> torch.Tensor:
+    """The dead-leaves model: ``discs`` discs dropped one over the other, radii with
+    density ~ r^-power on [r_min, r_max] (scale-invariant for power 3), uniform random
+    colours and centres; the background is one random colour. Piecewise constant, with
+    occlusion edges at every scale."""
+    device = generator.device
+    u = torch.rand(n, discs, generator=generator, device=device)
+    a, b = r_min ** (1 - power), r_max ** (1 - power)
+    radius = (a + u * (b - a)) ** (1 / (1 - power))
+    centre = torch.rand(n, discs, 2, generator=generator, device=device) * size
+    colour = torch.rand(n, discs + 1, 3, generator=generator, device=device)
+    grid = torch.arange(size, device=device, dtype=torch.float32) + 0.5
+    dy = grid.view(1, 1, -1, 1) - centre[..., 0, None, None]
+    dx = grid.view(1, 1, 1, -1) - centre[..., 1, None, None]
+    covered = dx**2 + dy**2 <= radius[..., None, None] ** 2
+    order = torch.arange(1, discs + 1, device=device).view(1, -1, 1, 1)
+    top = (covered * order).amax(1)  # the last disc dropped on each pixel, 0: background
+    pixels = torch.gather(colour, 1, top.view(n, -1, 1).expand(-1, -1, 3))
+    return pixels.view(n, size, size, 3).permute(0, 3, 1, 2).contiguous()
 
 
 def _kd_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
