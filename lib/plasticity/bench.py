@@ -271,25 +271,26 @@ def machine_peak(repeats: int = 5) -> list[dict]:
     return rows
 
 
-def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> list[dict]:
-    """Images/s and GFLOP/s of the book's three phases on real shapes: base training
-    (SGD, batch 64), the repair step (clean + noisy, 128 images, fused Adam) and the
-    test-set pass (fused inference copy)."""
+def phase_work(
+    dataset: ImageDataset, train_steps: int = 50, repair_steps: int = 50
+) -> dict[str, object]:
+    """The book's three phases as calls on real shapes, for timing: ``train`` runs
+    ``train_steps`` SGD steps of batch 64, ``repair`` the book's repair for
+    ``repair_steps`` steps (clean + noisy, 128 images, fused Adam, teacher logits
+    precomputed), ``evaluate`` a fused pass over up to 2048 test images."""
     import torch.nn.functional as F
 
     from . import lazarus
     from .data import Normalizer, to_tensor
 
-    flops = stability_cnn_flops()
     normalize = Normalizer()
     set_seed(0)
     model = StabilityCNN()
-    batches = Batches(dataset.train_x, dataset.train_y, 64, seed=0)
-    stream = batches.stream()
+    stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
     sgd = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def train() -> None:
-        for _ in range(steps):
+        for _ in range(train_steps):
             xb, yb = next(stream)
             loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
             sgd.zero_grad(set_to_none=True)
@@ -298,7 +299,7 @@ def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> lis
 
     student = StabilityCNN()
     images = to_tensor(dataset.train_x[:2048])
-    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
     teacher_logits = lazarus.logits_table(model, images, normalize)
 
     def repair() -> None:
@@ -309,11 +310,20 @@ def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> lis
     def evaluate() -> None:
         lazarus.logits_table(model, test, normalize)
 
+    return {"train": train, "repair": repair, "evaluate": evaluate, "test_images": len(test)}
+
+
+def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> list[dict]:
+    """Images/s and GFLOP/s of the book's three phases on real shapes (:func:`phase_work`):
+    base training, the repair step and the test-set pass."""
+    flops = stability_cnn_flops()
+    work = phase_work(dataset, steps, steps)
+    train, repair, evaluate = work["train"], work["repair"], work["evaluate"]
     rows = []
     for phase, fn, images_per_call, per_image in (
         ("train (SGD, batch 64)", train, 64 * steps, flops["train"]),
         ("repair step (2 x 64 images)", repair, 128 * steps, flops["train"]),
-        ("test-set pass (fused)", evaluate, len(test), flops["forward"]),
+        ("test-set pass (fused)", evaluate, work["test_images"], flops["forward"]),
     ):
         median, low, high = _median_rate(fn, images_per_call, repeats)
         rows.append(

@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, replace
 
 import pandas as pd
-import torch
 
 from .profiles import check_number
 
@@ -83,33 +82,16 @@ def measure_cpu(
       the per-epoch validation and report count and the per-run set-up does not;
     - ``sovereign-probe``: the published extractor's probe for 5 epochs (features once).
     """
-    import torch.nn.functional as F
-
-    from . import lazarus, sovereign
+    from . import bench, sovereign
     from . import sovereign_experiments as sx
-    from .data import Batches, Normalizer, to_tensor
-    from .models import StabilityCNN
-    from .train import set_seed
 
     check_number("repair_steps", repair_steps, low=1, integer=True)
     if epoch_images is not None:
         check_number("epoch_images", epoch_images, low=1, integer=True)
     out: dict[str, KindCost] = {}
-    set_seed(0)
-    model = StabilityCNN()
-    stream = Batches(cifar10.train_x, cifar10.train_y, 64, seed=0).stream()
-    sgd = torch.optim.SGD(model.parameters(), lr=0.01)
     train_steps = 50
-
-    def train() -> None:
-        for _ in range(train_steps):
-            xb, yb = next(stream)
-            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
-            sgd.zero_grad(set_to_none=True)
-            loss.backward()
-            sgd.step()
-
-    seconds, flops = _timed_and_counted(train)
+    work = bench.phase_work(cifar10, train_steps, repair_steps)
+    seconds, flops = _timed_and_counted(work["train"])
     per_epoch = len(cifar10.train_y) / (64 * train_steps)
     out["lazarus-base"] = KindCost(
         "lazarus-base",
@@ -119,15 +101,7 @@ def measure_cpu(
         len(cifar10.train_y) / 64,
     )
 
-    student = StabilityCNN()
-    images = to_tensor(cifar10.train_x[:2048])
-    teacher_logits = lazarus.logits_table(model, images, Normalizer())
-    config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
-
-    def repair() -> None:
-        lazarus.repair(student, model, config, images=images, teacher_logits=teacher_logits)
-
-    seconds, flops = _timed_and_counted(repair)
+    seconds, flops = _timed_and_counted(work["repair"])
     out["lazarus-repair"] = KindCost(
         "lazarus-repair", "step", seconds / repair_steps, flops / repair_steps, 1.0
     )

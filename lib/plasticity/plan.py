@@ -61,6 +61,7 @@ def _measured_rates(cache_dir) -> dict[str, float]:
     for kind, unit_of in (
         ("lazarus-base", lambda m: m["config"]["training"]["epochs"]),
         ("lazarus-repair", lambda m: m["config"]["repair"]["steps"]),
+        ("sovereign-probe", lambda m: m["config"]["max_epochs"]),
     ):
         for f in (root / kind).glob("*/result.json"):
             try:
@@ -68,13 +69,6 @@ def _measured_rates(cache_dir) -> dict[str, float]:
                 rates.setdefault(kind, []).append(meta["compute_seconds"] / unit_of(meta))
             except (OSError, ValueError, KeyError, ZeroDivisionError):
                 continue
-    for f in (root / "sovereign-probe").glob("*/result.json"):
-        try:
-            meta = json.loads(f.read_text())
-            epochs = meta["config"]["max_epochs"]
-            rates.setdefault("sovereign-probe", []).append(meta["compute_seconds"] / epochs)
-        except (OSError, ValueError, KeyError, ZeroDivisionError):
-            continue
     for f in (root / "sovereign-run").glob("*/result.json"):
         try:
             meta = json.loads(f.read_text())

@@ -30,7 +30,7 @@ from pathlib import Path
 from . import book, launch, paths
 
 MIN_NODE = 20
-CONFIG = "myst.yml"
+CONFIG = launch.CONFIG
 EXECUTED_PREFIX = "executed/"
 
 
@@ -51,12 +51,11 @@ def sources_dir() -> Path:
 
 
 def read_config(root: Path) -> dict:
-    import yaml
-
-    path = root / CONFIG
-    if not path.is_file():
-        raise SiteError(f"{path} not found: the site is described by {CONFIG} at the book's root")
-    return yaml.safe_load(path.read_text())
+    if not (root / CONFIG).is_file():
+        raise SiteError(
+            f"{root / CONFIG} not found: the site is described by {CONFIG} at the book's root"
+        )
+    return launch.read_config(root)
 
 
 def toc_files(config: dict) -> list[str]:
