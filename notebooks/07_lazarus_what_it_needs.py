@@ -33,7 +33,8 @@
 #
 # at alpha = 0.35 noise, the V-shape's damage. The manifesto's "without training data"
 # merges two claims, and the registry judges them apart: no CIFAR-10 images (other real
-# images instead), and no images at all (noise).
+# images instead), and no images at all (noise). Chapter 7b climbs from noise towards
+# images without using any real one.
 #
 # **Budget.** The four cells the claims read (original teacher with CIFAR-10, CIFAR-100
 # or Gaussian inputs; damaged teacher with CIFAR-10 inputs) run the seed's protocol,
@@ -86,14 +87,15 @@ grid.round(2)
 
 # %%
 def plot_grid(grid: pd.DataFrame):
+    inputs = [i for i in lazarus.INPUTS if i in set(grid["inputs"])]
     fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
     for ax, key, label in ((axes[0], "recovery_pct_mean", "recovery (%)"),
                            (axes[1], "gap_closed_pct_mean", "logit gap closed (%)")):
         table = grid.pivot(index="teacher", columns="inputs", values=key)
-        table = table.reindex(index=list(lazarus.TEACHERS), columns=list(lazarus.INPUTS))
+        table = table.reindex(index=list(lazarus.TEACHERS), columns=inputs)
         n = grid.assign(tag=lambda d: "n=" + d["n"].astype(str) + ", " + d["steps"].astype(str))
         tags = n.pivot(index="teacher", columns="inputs", values="tag").reindex(
-            index=list(lazarus.TEACHERS), columns=list(lazarus.INPUTS))
+            index=list(lazarus.TEACHERS), columns=inputs)
         lim = max(100.0, float(np.nanmax(np.abs(table.values))))
         im = ax.imshow(table.values.astype(float), cmap="RdBu", vmin=-lim, vmax=lim)
         for (i, j), v in np.ndenumerate(table.values):

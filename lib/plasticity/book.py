@@ -23,7 +23,13 @@ from pathlib import Path
 from . import data, paths
 from .profiles import ParameterError, get_profile
 
-CHAPTER_PATTERN = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
+#: ``NN_name.py``; a letter after the number (``07b``) inserts a chapter between two.
+CHAPTER_PATTERN = re.compile(r"^(\d\d[a-z]?)_([a-z0-9_]+)\.py$")
+
+
+def chapter_number(stem: str) -> str:
+    """The number of a chapter stem: ``07b_lazarus_data_free`` -> ``07b``."""
+    return stem.split("_", 1)[0]
 
 
 class BookError(RuntimeError):
@@ -67,7 +73,11 @@ def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> l
         return list(all_chapters)
     chosen = []
     for wanted in only:
-        hits = [c for c in all_chapters if wanted in (c.stem, c.number, c.stem[3:], c.path.name)]
+        hits = [
+            c
+            for c in all_chapters
+            if wanted in (c.stem, c.number, c.stem[len(c.number) + 1 :], c.path.name)
+        ]
         if not hits:
             names = ", ".join(c.stem for c in all_chapters)
             raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")

@@ -80,6 +80,7 @@ def measure_cpu(
     - ``sovereign-run``: the difference between APEX runs of 3 and 1 epochs at the
       profile's settings and its mean epoch size (``epoch_images`` overrides it), so
       the per-epoch validation and report count and the per-run set-up does not;
+    - ``lazarus-inversion``: 5 steps of teacher inversion on 256 images, per image-step;
     - ``sovereign-probe``: the published extractor's probe for 5 epochs (features once).
     """
     from . import bench, sovereign
@@ -104,6 +105,21 @@ def measure_cpu(
     seconds, flops = _timed_and_counted(work["repair"])
     out["lazarus-repair"] = KindCost(
         "lazarus-repair", "step", seconds / repair_steps, flops / repair_steps, 1.0
+    )
+
+    # teacher inversion: image-steps of the synthesis at its batch size, from a fresh net
+    import torch
+
+    from .datafree import InversionConfig, invert
+    from .models import StabilityCNN
+
+    inv = InversionConfig(pool=256, steps=5)
+    torch.manual_seed(0)
+    teacher = StabilityCNN(cifar10.num_classes)
+    seconds, flops = _timed_and_counted(lambda: invert(teacher, inv, 0))
+    units = inv.pool * inv.steps
+    out["lazarus-inversion"] = KindCost(
+        "lazarus-inversion", "image-step", seconds / units, flops / units, 1 / inv.batch_size
     )
 
     # NeuroSovereign: the cost of one more epoch (1 vs 3 epochs, same size), at the mean

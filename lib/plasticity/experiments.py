@@ -47,6 +47,32 @@ NEEDS_VERDICT = (
     ("damaged", "train"),
 )
 NEEDS_EXPLORE = (("damaged", "cifar100"), ("damaged", "gaussian"), ("original", "uniform"))
+#: The data-free ladder (chapter 7b): each source's name, its change to the protocol,
+#: and what it sees (no image, other real images, the training images).
+NO_IMAGE = "no image"
+DATAFREE_SOURCES = (
+    ("white noise", {"inputs": "gaussian"}, NO_IMAGE),
+    ("pink noise", {"inputs": "pink"}, NO_IMAGE),
+    ("dead leaves", {"inputs": "dead_leaves"}, NO_IMAGE),
+    ("dead leaves, seeking disagreement", {"inputs": "dead_leaves", "seek_steps": 2}, NO_IMAGE),
+    ("teacher inversion", {"inputs": "inversion"}, NO_IMAGE),
+    ("CIFAR-100 images", {"inputs": "cifar100"}, "other real images"),
+    ("CIFAR-10 training images", {"inputs": "train"}, "training images"),
+)
+#: Exploratory: plain class-score inversion (no priors, no diversity), to measure
+#: what the priors and the diversity term of the inversion above are worth.
+DATAFREE_EXPLORE = (("plain class-score inversion", {"inputs": "inversion_plain"}, NO_IMAGE),)
+#: The two damages of the ladder: the V-shape's noise and 80 % pruning, frozen mask.
+DATAFREE_PRUNE = (0.8, "frozen")
+
+
+def datafree_source(method: str) -> tuple[dict, str]:
+    """The protocol change and the kind of a ladder source, by its name."""
+    for name, change, kind in DATAFREE_SOURCES + DATAFREE_EXPLORE:
+        if name == method:
+            return change, kind
+    check_choice("source", method, [n for n, _, _ in DATAFREE_SOURCES + DATAFREE_EXPLORE])
+    raise AssertionError  # unreachable
 
 
 @dataclass(frozen=True)
@@ -148,10 +174,23 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
                     seeds,
                     role,
                 )
+    elif name == "datafree":
+        amount, mode = DATAFREE_PRUNE
+        for damage_for in (
+            lambda s: _noise(VSHAPE_ALPHA, s),
+            lambda s: Damage("prune", amount, mode, seed=0),
+        ):
+            for source, change, _ in DATAFREE_SOURCES:
+                cfg = replace(protocol, teacher="original", **change)
+                add(damage_for, source, cfg, scale.seeds, VERDICT)
+            for source, change, _ in DATAFREE_EXPLORE:
+                # the protocol's steps, so that the row compares with the ladder's
+                cfg = replace(protocol, teacher="original", **change)
+                add(damage_for, source, cfg, scale.explore_seeds, EXPLORATORY)
     return out
 
 
-EXPERIMENTS = ("vshape", "curve", "ablation", "pruning", "significance", "needs")
+EXPERIMENTS = ("vshape", "curve", "ablation", "pruning", "significance", "needs", "datafree")
 
 #: Which chapter runs (and saves) each experiment.
 CHAPTERS = {
@@ -161,6 +200,7 @@ CHAPTERS = {
     "pruning": "05_lazarus_pruning",
     "significance": "06_lazarus_significance",
     "needs": "07_lazarus_what_it_needs",
+    "datafree": "07b_lazarus_data_free",
 }
 
 

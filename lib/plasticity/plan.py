@@ -19,12 +19,13 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
 from . import experiments, lazarus, paths
 from . import sovereign_experiments as sx
+from .book import chapter_number
 from .profiles import Profile, get_profile
 from .runs import cache_key
 
@@ -35,6 +36,7 @@ DEFAULT_SECONDS = {
     "lazarus-base": 22.0,
     "lazarus-repair": 0.055,
     "lazarus-repair-explore": 0.055,
+    "lazarus-inversion": 0.001,
     "sovereign-run": 0.45,
     "sovereign-probe": 0.5,
 }
@@ -54,13 +56,23 @@ class Run:
     order: int = 0
 
 
+def _repair_units(repair: dict) -> int:
+    """A repair's work in plain repair steps: seeking disagreement adds a student and
+    teacher forward and backward pass per seek step, about one repair step each."""
+    return repair["steps"] * (1 + repair.get("seek_steps", 0))
+
+
 def _measured_rates(cache_dir) -> dict[str, float]:
     """Median seconds per unit of the cached runs, by kind."""
     root = paths.cache_dir(cache_dir)
     rates: dict[str, list[float]] = {}
     for kind, unit_of in (
         ("lazarus-base", lambda m: m["config"]["training"]["epochs"]),
-        ("lazarus-repair", lambda m: m["config"]["repair"]["steps"]),
+        ("lazarus-repair", lambda m: _repair_units(m["config"]["repair"])),
+        (
+            "lazarus-inversion",
+            lambda m: m["config"]["config"]["pool"] * m["config"]["config"]["steps"],
+        ),
         ("sovereign-probe", lambda m: m["config"]["max_epochs"]),
     ):
         for f in (root / kind).glob("*/result.json"):
@@ -93,7 +105,7 @@ def plan(
     selected = set(only or [])
 
     def wanted(chapter: str) -> bool:
-        return not selected or chapter[:2] in selected or chapter in selected
+        return not selected or chapter_number(chapter) in selected or chapter in selected
 
     runs: dict[tuple[str, str], Run] = {}
     root = paths.cache_dir(cache_dir)
@@ -103,7 +115,7 @@ def plan(
         if key not in runs:
             run.cached = (root / run.kind / run.key / "result.json").is_file()
             runs[key] = run
-        runs[key].chapters.add(chapter[:2])
+        runs[key].chapters.add(chapter_number(chapter))
 
     lazarus_chapters = [c for e, c in experiments.CHAPTERS.items() if wanted(c)]
     if lazarus_chapters or wanted("01_base_model"):
@@ -141,7 +153,12 @@ def plan(
             base_seed = seed if scale.base_per_seed else 0
             if base_seed not in labs:
                 labs[base_seed] = lazarus.Lab(
-                    ds, prof.base, base_seed, extra_inputs={"cifar100": other}, cache_dir=cache_dir
+                    ds,
+                    prof.base,
+                    base_seed,
+                    extra_inputs={"cifar100": other},
+                    inversion=lazarus.inversion_config(prof),
+                    cache_dir=cache_dir,
                 )
             return labs[base_seed]
 
@@ -155,11 +172,29 @@ def plan(
             for chapter in lazarus_chapters
             for c in experiments.slider_cells(chapter, prof)
         ]
+        inversion = lazarus.inversion_config(prof)
         for chapter, c in chapter_cells:
             if c.config.inputs == "cifar100":
                 fp = ch.dataset("cifar100").fingerprint
             elif c.config.inputs == "train":
                 fp = ds.fingerprint
+            elif c.config.inputs in ("inversion", "inversion_plain"):
+                base_seed = c.seed if scale.base_per_seed else 0
+                plain = c.config.inputs == "inversion_plain"
+                synth = lazarus.plain_inversion(inversion) if plain else inversion
+                inv_cfg = lazarus.inversion_config_key(base_keys[c.seed], synth, base_seed)
+                fp = cache_key("lazarus-inversion", inv_cfg, lazarus.INVERSION_VERSION)
+                add(
+                    Run(
+                        "lazarus-inversion",
+                        fp,
+                        f"{'plain ' if plain else ''}teacher inversion pool, base seed {base_seed}",
+                        synth.pool * synth.steps,
+                        compute=lambda s=c.seed, p=plain: lab_for(s).inversion_pool(p),
+                        order=1,
+                    ),
+                    chapter,
+                )
             else:
                 fp = c.config.inputs
             cfg = lazarus.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
@@ -169,7 +204,7 @@ def plan(
                     "lazarus-repair",
                     key,
                     f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
-                    c.config.steps,
+                    _repair_units(asdict(c.config)),
                     compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
                     order=1,
                 ),

@@ -107,9 +107,14 @@ class LazarusScale:
     explore_seeds: tuple[int, ...] = (0,)
     alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     prune_amounts: tuple[float, ...] = (0.3, 0.5, 0.7, 0.8, 0.9)
+    #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
+    inversion_pool: int = 2048
+    inversion_steps: int = 100
 
     def __post_init__(self) -> None:
         check_number("repair_steps", self.repair_steps, low=1, integer=True)
+        check_number("inversion_pool", self.inversion_pool, low=1, integer=True)
+        check_number("inversion_steps", self.inversion_steps, low=0, integer=True)
         check_number("explore_steps", self.explore_steps, low=1, integer=True)
         for a in self.alphas:
             check_number("alpha", a, low=0)
@@ -152,6 +157,8 @@ PROFILES: dict[str, Profile] = {
             explore_steps=10,
             alphas=(0.1, 0.2, 0.35, 0.5),
             prune_amounts=(0.5, 0.9),
+            inversion_pool=64,
+            inversion_steps=3,
         ),
         sovereign={
             "cycles": 2,

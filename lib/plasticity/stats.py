@@ -41,8 +41,9 @@ def mean_entropy(logits: torch.Tensor) -> float:
     return float(-(logp.exp() * logp).sum(dim=1).mean())
 
 
-def summarize(values: Sequence[float]) -> dict:
-    """n, mean, sample std (ddof 1), population std (ddof 0) and a 95 % t interval."""
+def summarize(values: Sequence[float], confidence: float = 0.95) -> dict:
+    """n, mean, sample std (ddof 1), population std (ddof 0) and a t interval at
+    ``confidence`` (95 % unless stated)."""
     from scipy import stats
 
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
@@ -58,7 +59,10 @@ def summarize(values: Sequence[float]) -> dict:
         }
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if n > 1 else math.nan
-    half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
+    q = 1 - (1 - confidence) / 2
+    half = float(stats.t.ppf(q, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
     return {
         "n": n,
         "mean": mean,

@@ -309,6 +309,8 @@ def _flops_per_unit() -> dict[str, tuple[float, float]]:
     return {
         "lazarus-base": (50000 * cnn["train"] + 10000 * cnn["forward"], 50000 / 64),
         "lazarus-repair": (128 * cnn["train"], 1.0),
+        # one image through the teacher and back to its pixels, batches of 256
+        "lazarus-inversion": (cnn["train"], 1 / 256),
         "sovereign-run": (1000 * apex, 1000 / 64),
     }
 
