@@ -268,7 +268,7 @@ corr_rows = []
 for cond in (NOISE, PRUNE):
     rows = joined[joined["condition"] == cond]
     for m in MEASURES:
-        rho, p = sstats.spearmanr(rows[m], rows["recovery_pct"])
+        rho, p = sstats.spearmanr(rows[m], rows["recovery_pct"], nan_policy="omit")
         corr_rows.append({"condition": cond, "measure": m, "n": len(rows),
                           "spearman_rho": float(rho), "p": float(p)})
 correlations = pd.DataFrame(corr_rows)
