@@ -269,7 +269,8 @@ for cond in (NOISE, PRUNE):
     rows = joined[joined["condition"] == cond]
     for m in MEASURES:
         rho, p = sstats.spearmanr(rows[m], rows["recovery_pct"], nan_policy="omit")
-        corr_rows.append({"condition": cond, "measure": m, "n": len(rows),
+        n = int(rows[[m, "recovery_pct"]].notna().all(axis=1).sum())
+        corr_rows.append({"condition": cond, "measure": m, "n": n,
                           "spearman_rho": float(rho), "p": float(p)})
 correlations = pd.DataFrame(corr_rows)
 ch.save_table(correlations.round(4), "predictors")
