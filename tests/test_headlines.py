@@ -251,3 +251,55 @@ def test_tables_made_from_synthetic_data_are_not_comparable(figures):
     )
     row = _judge(figures, "vshape")
     assert row["verdict"] == v.NOT_COMPARABLE and "synthetic" in row["reason"]
+
+
+def _ladder(recoveries: dict[str, list[float]]):
+    rows = []
+    for source, values in recoveries.items():
+        for r in _lazarus_rows("noise alpha=0.35", values):
+            rows.append({**r, "method": source})
+    return rows
+
+
+def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
+    from plasticity.experiments import DATAFREE_SOURCES, NO_IMAGE
+
+    no_image = [name for name, _, kind in DATAFREE_SOURCES if kind == NO_IMAGE]
+    train = [90.0, 92.0, 94.0]
+    # the best source trails the training images by 2 +- 1 points: its 95 % interval
+    # and its 99 % (Bonferroni over 5 sources) interval both lie above -10
+    close = {s: [20.0, 30.0, 40.0] for s in no_image} | {no_image[2]: [88.0, 89.0, 93.0]}
+    _save(
+        figures,
+        "07b_lazarus_data_free/runs",
+        _ladder({**close, headlines.DATAFREE_REFERENCE: train}),
+    )
+    row = _judge(figures, "no_image_best")
+    assert row["verdict"] == v.REPRODUCES and no_image[2] in row["ours"]
+    assert "99 % CI" in row["reason"]
+    # differences of -4, -6 and -1: the 95 % interval [-9.9, 2.6] would pass, but the
+    # source was picked as the best of five, and its 99 % interval [-18.1, 10.8] reaches
+    # below -10: inconclusive
+    wide = close | {no_image[2]: [86.0, 86.0, 93.0]}
+    _save(
+        figures,
+        "07b_lazarus_data_free/runs",
+        _ladder({**wide, headlines.DATAFREE_REFERENCE: train}),
+    )
+    assert _judge(figures, "no_image_best")["verdict"] == v.INCONCLUSIVE
+    # every source far below: does not reproduce
+    far = {s: [20.0, 30.0, 40.0] for s in no_image}
+    _save(
+        figures, "07b_lazarus_data_free/runs", _ladder({**far, headlines.DATAFREE_REFERENCE: train})
+    )
+    row = _judge(figures, "no_image_best")
+    assert row["verdict"] == v.FAILS
+
+
+def test_a_wider_confidence_gives_a_wider_interval():
+    values = [1.0, 2.0, 4.0]
+    narrow, wide = v.estimate(values), v.estimate(values, 0.99)
+    assert wide.mean == narrow.mean
+    assert wide.ci_low < narrow.ci_low and wide.ci_high > narrow.ci_high
+    with pytest.raises(ValueError, match="confidence"):
+        stats.summarize(values, 1.0)
