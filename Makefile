@@ -45,7 +45,7 @@ lab: sync
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 sync: $(STAMP)
-	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]*_*.py
 
 bench: $(STAMP)
 	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)

@@ -23,8 +23,7 @@ from pathlib import Path
 from . import data, paths
 from .profiles import ParameterError, get_profile
 
-#: ``NN_name.py``; a letter after the number (``07b``) inserts a chapter between two.
-CHAPTER_PATTERN = re.compile(r"^(\d\d[a-z]?)_([a-z0-9_]+)\.py$")
+CHAPTER_PATTERN = paths.CHAPTER_PATTERN
 
 
 def chapter_number(stem: str) -> str:

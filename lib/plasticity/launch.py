@@ -107,7 +107,8 @@ def install_cell(repo: str, commit: str) -> str:
 
 def chapter_sources(root: Path | None = None) -> list[Path]:
     """The chapters' jupytext sources, in order."""
-    return sorted(((root or paths.project_root()) / "notebooks").glob("[0-9][0-9]_*.py"))
+    folder = (root or paths.project_root()) / "notebooks"
+    return sorted(p for p in folder.glob("*.py") if paths.CHAPTER_PATTERN.match(p.name))
 
 
 def colab_notebook(source: Path, repo: str, commit: str):

@@ -7,7 +7,12 @@ write into temporary folders and never touch the committed ``figures/``.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+#: A chapter source: ``notebooks/NN_name.py``; a letter after the number (``07b``)
+#: inserts a chapter between two.
+CHAPTER_PATTERN = re.compile(r"^(\d\d[a-z]?)_([a-z0-9_]+)\.py$")
 
 _ENV = {
     "data": "PLASTICITY_DATA_DIR",
