@@ -595,6 +595,7 @@ class Lab:
         self.accuracy = accuracy(self.test_logits, self.test_y)
         self.extra_inputs = dict(extra_inputs or {})
         self.inversion = inversion or InversionConfig()
+        self._pools: dict[bool, Artifact] = {}
         self._images: dict[str, torch.Tensor] = {}
         self._teacher_logits: dict[str, torch.Tensor] = {}
 
@@ -612,19 +613,22 @@ class Lab:
         """The images synthesised from this base model by teacher inversion
         (``self.inversion``, or its plain variant, seeded with the base model's seed),
         cached; the artefact's result records the synthesis time and the teacher's loss."""
+        if plain in self._pools:  # read once per Lab: every run's key names the pool
+            return self._pools[plain]
         config = plain_inversion(self.inversion) if plain else self.inversion
 
         def compute():
             images, info = invert(self.model, config, self.seed)
             return {"images": images}, info
 
-        return train_or_load(
+        self._pools[plain] = train_or_load(
             "lazarus-inversion",
             inversion_config_key(self.artifact.key, config, self.seed),
             compute,
             version=INVERSION_VERSION,
             cache_dir=self.cache_dir,
         )
+        return self._pools[plain]
 
     def _fingerprint(self, inputs: str) -> tuple[str, str] | None:
         """(name, fingerprint) of a pooled input set; None for generated inputs."""

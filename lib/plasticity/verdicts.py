@@ -43,6 +43,13 @@ class Estimate:
     std: float
     ci_low: float
     ci_high: float
+    #: the interval's confidence (0.95 unless a rule asks for a wider one)
+    confidence: float = 0.95
+
+    @property
+    def ci(self) -> str:
+        """How the rules name the interval: "95 % CI", "99 % CI"."""
+        return f"{100 * self.confidence:.0f} % CI"
 
     def text(self, unit: str = "", digits: int = 1) -> str:
         if self.n == 0:
@@ -56,10 +63,10 @@ class Estimate:
 
 def estimate(values: Sequence[float], confidence: float = 0.95) -> Estimate:
     """The :class:`Estimate` of ``values`` (NaNs dropped); the interval is at
-    ``confidence`` (the rules' "95 % CI" reads a wider one when stated, e.g. a
+    ``confidence`` (the rules name it in their reasons; wider when stated, e.g. a
     Bonferroni correction over several candidates)."""
     s = stats.summarize([float(v) for v in values], confidence)
-    return Estimate(s["n"], s["mean"], s["std"], s["ci_low"], s["ci_high"])
+    return Estimate(s["n"], s["mean"], s["std"], s["ci_low"], s["ci_high"], confidence)
 
 
 def _guard(est: Estimate) -> str | None:
@@ -75,10 +82,10 @@ def above(est: Estimate, level: float) -> tuple[str, str]:
     if (g := _guard(est)) is not None:
         return INCONCLUSIVE, g
     if est.ci_low > level:
-        return REPRODUCES, f"95 % CI above {level:g}"
+        return REPRODUCES, f"{est.ci} above {level:g}"
     if est.ci_high < level:
-        return FAILS, f"95 % CI below {level:g}"
-    return INCONCLUSIVE, f"95 % CI spans {level:g}"
+        return FAILS, f"{est.ci} below {level:g}"
+    return INCONCLUSIVE, f"{est.ci} spans {level:g}"
 
 
 def below(est: Estimate, level: float) -> tuple[str, str]:
@@ -86,10 +93,10 @@ def below(est: Estimate, level: float) -> tuple[str, str]:
     if (g := _guard(est)) is not None:
         return INCONCLUSIVE, g
     if est.ci_high < level:
-        return REPRODUCES, f"95 % CI below {level:g}"
+        return REPRODUCES, f"{est.ci} below {level:g}"
     if est.ci_low > level:
-        return FAILS, f"95 % CI above {level:g}"
-    return INCONCLUSIVE, f"95 % CI spans {level:g}"
+        return FAILS, f"{est.ci} above {level:g}"
+    return INCONCLUSIVE, f"{est.ci} spans {level:g}"
 
 
 def magnitude(est: Estimate, target: float, margin: float) -> tuple[str, str]:
@@ -104,10 +111,10 @@ def magnitude(est: Estimate, target: float, margin: float) -> tuple[str, str]:
     low, high = target - margin, target + margin
     band = f"[{low:g}, {high:g}]"
     if low <= est.ci_low and est.ci_high <= high:
-        return REPRODUCES, f"95 % CI inside {band}"
+        return REPRODUCES, f"{est.ci} inside {band}"
     if est.ci_high < low or est.ci_low > high:
-        return FAILS, f"95 % CI outside {band}"
-    return INCONCLUSIVE, f"95 % CI overlaps the edge of {band}"
+        return FAILS, f"{est.ci} outside {band}"
+    return INCONCLUSIVE, f"{est.ci} overlaps the edge of {band}"
 
 
 def noninferior(est: Estimate, margin: float) -> tuple[str, str]:
