@@ -35,6 +35,24 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
         assert labs[0].run(damage, config, 0)["cached"]
 
 
+def test_execute_with_batch_runs_repairs_of_one_config_together():
+    runs = plan.plan("smoke", ["02"])
+    logged = []
+    plan.execute(runs, log=logged.append, batch=3)
+    assert any("batched" in line for line in logged)
+    again = plan.plan("smoke", ["02"])
+    assert all(r.cached for r in again)
+    prof = get_profile("smoke")
+    ch = Chapter("02_lazarus_vshape", prof, headless=True)
+    labs = lazarus.chapter_labs(ch, experiments.seeds_needed(prof))
+    results = [
+        labs[c.seed].run(c.damage, c.config, c.seed) for c in experiments.cells("vshape", prof)
+    ]
+    assert all(r["cached"] for r in results)
+    together = [r for r in results if r.get("batched", 1) > 1]
+    assert together and all(1 < r["batched"] <= 3 for r in together)
+
+
 def test_runs_shared_by_chapters_are_listed_once():
     runs = plan.plan("smoke", ["02", "03", "06"])
     keys = [r.key for r in runs]

@@ -143,6 +143,29 @@ def _bench_peak(args) -> int:
     return 0
 
 
+def _bench_grid(args) -> int:
+    from . import bench
+    from .profiles import check_number
+
+    for k in args.k:
+        check_number("k", k, low=1, high=64, integer=True)
+    check_number("steps", args.steps, low=1, integer=True)
+    check_number("repeats", args.repeats, low=1, integer=True)
+    ds = _bench_data(args)
+    print(
+        f"{args.steps} repair steps per repair, alpha 0.35, training images; "
+        f"median of {args.repeats} alternating repeats"
+    )
+    print(f"{'K':>3s} {'alone ms/step':>14s} {'batched ms/step':>16s} {'speed-up':>9s}  range")
+    for r in bench.grid_rates(ds, tuple(args.k), steps=args.steps, repeats=args.repeats):
+        low, high = r["speedup_range"]
+        print(
+            f"{r['k']:3d} {r['alone_ms']:14.1f} {r['batched_ms']:16.1f} "
+            f"{r['speedup']:8.2f}x  {low:.2f}-{high:.2f}"
+        )
+    return 0
+
+
 def _bench_cost(args) -> int:
     from . import cost, data, plan
     from .profiles import check_number, get_profile
@@ -271,12 +294,14 @@ def _book_plan(args) -> int:
     import os
 
     from . import book, data, plan
+    from .profiles import check_number
 
     book.use_device(args.device)
     if args.data_archive:
         existing = data.archives_from_env()
         os.environ[data.ARCHIVE_ENV] = os.pathsep.join([*args.data_archive, *existing])
     only = [o.split("_")[0].zfill(2) if o[:2].isdigit() else o for o in args.only or []]
+    check_number("batch", args.batch, low=1, integer=True)
     listed = plan.plan(args.profile, only, data_dir=args.data_dir)
     table = plan.estimate(listed)
     missing = table[~table["cached"]]
@@ -293,7 +318,9 @@ def _book_plan(args) -> int:
         file=sys.stderr,
     )
     if args.execute:
-        seconds = plan.execute(listed, log=lambda m: print(m, file=sys.stderr, flush=True))
+        seconds = plan.execute(
+            listed, log=lambda m: print(m, file=sys.stderr, flush=True), batch=args.batch
+        )
         print(f"computed {len(missing)} runs in {seconds / 60:.1f} min", file=sys.stderr)
     return 0
 
@@ -351,6 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--execute",
         action="store_true",
         help="compute every missing run (base models first), then exit",
+    )
+    p_plan.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --execute: run up to K missing repairs of one config as one batched "
+        "computation (default 1: one at a time; `bench grid` measures whether it pays)",
     )
     p_plan.set_defaults(func=_book_plan)
 
@@ -421,6 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_peak.add_argument("--steps", type=int, default=50)
     _bench_data_options(p_peak)
     p_peak.set_defaults(func=_bench_peak)
+    p_grid = bench_sub.add_parser(
+        "grid", help="K repairs one at a time vs batched into one computation"
+    )
+    p_grid.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8], metavar="K")
+    p_grid.add_argument("--steps", type=int, default=30)
+    p_grid.add_argument("--repeats", type=int, default=3)
+    _bench_data_options(p_grid)
+    p_grid.set_defaults(func=_bench_grid)
     p_cost = bench_sub.add_parser(
         "cost", help="a profile's CPU time (measured here) and GPU time (estimated)"
     )

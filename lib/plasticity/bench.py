@@ -335,3 +335,74 @@ def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> lis
             }
         )
     return rows
+
+
+def grid_rates(
+    dataset: ImageDataset,
+    ks: tuple[int, ...] = (1, 2, 4, 8),
+    steps: int = 30,
+    repeats: int = 3,
+) -> list[dict]:
+    """Per-repair step time of K repairs one at a time and as one batched computation
+    (:func:`plasticity.batched.repair_many`), side by side in one process: for each K,
+    ``repeats`` alternating timings of both, K students of the book's repair (alpha
+    0.35, training images, teacher logits precomputed, ``steps`` steps). Returns the
+    median milliseconds per repair step of each and the median of the per-repeat
+    ratios (one at a time / batched: above 1, batching pays)."""
+    import copy
+    import statistics
+
+    from . import damage, lazarus
+    from .batched import repair_many
+    from .data import Normalizer, to_tensor
+    from .profiles import check_number
+
+    check_number("steps", steps, low=1, integer=True)
+    check_number("repeats", repeats, low=1, integer=True)
+    for k in ks:
+        check_number("k", k, low=1, high=64, integer=True)
+    set_seed(0)
+    teacher = StabilityCNN().eval()
+    images = to_tensor(dataset.train_x[:2048])
+    logits = lazarus.logits_table(teacher, images, Normalizer())
+    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    rows = []
+    for k in ks:
+        students = [damage.noisy_copy(teacher, 0.35, seed=s) for s in range(k)]
+
+        def one_at_a_time(students=students) -> None:
+            for i, s in enumerate(students):
+                lazarus.repair(
+                    copy.deepcopy(s), teacher, config, images=images, teacher_logits=logits, seed=i
+                )
+
+        def batched(students=students, k=k) -> None:
+            repair_many(
+                [copy.deepcopy(s) for s in students],
+                teacher,
+                config,
+                seeds=list(range(k)),
+                images=images,
+                teacher_logits=logits,
+            )
+
+        one_at_a_time(), batched()  # warm-up
+        alone, together = [], []
+        for _ in range(repeats):
+            for fn, times in ((one_at_a_time, alone), (batched, together)):
+                start = time.perf_counter()
+                fn()
+                times.append(1000 * (time.perf_counter() - start) / (k * steps))
+        rows.append(
+            {
+                "k": k,
+                "alone_ms": statistics.median(alone),
+                "batched_ms": statistics.median(together),
+                "speedup": statistics.median(a / b for a, b in zip(alone, together, strict=True)),
+                "speedup_range": (
+                    min(a / b for a, b in zip(alone, together, strict=True)),
+                    max(a / b for a, b in zip(alone, together, strict=True)),
+                ),
+            }
+        )
+    return rows

@@ -676,16 +676,19 @@ class Lab:
             "sparsity": damage.sparsity(model),
         }
 
-    def run(self, dmg: Damage, config: RepairConfig, seed: int = 0) -> dict:
-        """Damage, repair and measure (or read from the cache); returns the result dict."""
+    def repair_key(self, dmg: Damage, config: RepairConfig, seed: int) -> dict:
+        """The cache key of one repair of this base model."""
         check_number("seed", seed, low=0, integer=True)
         pooled = self._fingerprint(config.inputs)
-        key = repair_config_key(
+        return repair_config_key(
             self.artifact.key, dmg, config, seed, pooled[1] if pooled else config.inputs
         )
+
+    def run(self, dmg: Damage, config: RepairConfig, seed: int = 0) -> dict:
+        """Damage, repair and measure (or read from the cache); returns the result dict."""
         art = train_or_load(
             "lazarus-repair",
-            key,
+            self.repair_key(dmg, config, seed),
             lambda: self._compute(dmg, config, seed),
             version=REPAIR_VERSION,
             cache_dir=self.cache_dir,
@@ -708,7 +711,8 @@ class Lab:
             cache_dir=self.cache_dir,
         ).result
 
-    def _compute(self, dmg: Damage, config: RepairConfig, seed: int):
+    def _prepare(self, dmg: Damage, config: RepairConfig) -> _Pending:
+        """The damaged student, its teacher and the measurement before the repair."""
         start = time.perf_counter()
         student, info = dmg.apply(self.model)
         before = self.measure_damaged(dmg, student)
@@ -720,27 +724,52 @@ class Lab:
             teacher = copy.deepcopy(student)
             damage.finalize(teacher)
             t_logits = None
-        labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
+        labels = None
+        if config.loss == "supervised":
+            labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
         budget = [{"step": 0, "accuracy": before["accuracy"], "agreement": before["agreement"]}]
+        return _Pending(student, info, before, teacher, t_logits, labels, budget, start)
 
+    def _checkpoint(self, pending: _Pending) -> Callable[[int, nn.Module], None]:
         def checkpoint(step: int, model: nn.Module) -> None:
             m = self.measure(model)
-            budget.append({"step": step, "accuracy": m["accuracy"], "agreement": m["agreement"]})
+            pending.budget.append(
+                {"step": step, "accuracy": m["accuracy"], "agreement": m["agreement"]}
+            )
 
+        return checkpoint
+
+    def _compute(self, dmg: Damage, config: RepairConfig, seed: int):
+        pending = self._prepare(dmg, config)
         history = repair(
-            student,
-            teacher,
+            pending.student,
+            pending.teacher,
             config,
             images=self.images(config.inputs),
-            labels=labels if config.loss == "supervised" else None,
-            teacher_logits=t_logits,
+            labels=pending.labels,
+            teacher_logits=pending.teacher_logits,
             seed=seed,
             progress=self.progress,
-            on_checkpoint=checkpoint,
+            on_checkpoint=self._checkpoint(pending),
         )
+        return self._finish(dmg, config, seed, pending, history)
+
+    def _finish(
+        self,
+        dmg: Damage,
+        config: RepairConfig,
+        seed: int,
+        pending: _Pending,
+        history: dict,
+        seconds: float | None = None,
+    ):
+        """The result of a repaired student (its state dict and result dict)."""
+        student, before, budget = pending.student, pending.before, pending.budget
         regrown = None
         if dmg.kind == "prune":
-            regrown = damage.regrowth(student, info["masks"], info["threshold"], self.model)
+            regrown = damage.regrowth(
+                student, pending.info["masks"], pending.info["threshold"], self.model
+            )
         damage.finalize(student)
         after = self.measure(student)
         budget.append(
@@ -774,9 +803,90 @@ class Lab:
             "floor_active_pct": float(np.mean(history["floor_active_pct"])),
             "history": history,
             "budget": budget,
-            "repair_seconds": time.perf_counter() - start,
+            "repair_seconds": (time.perf_counter() - pending.start if seconds is None else seconds),
         }
         return student.state_dict(), result
+
+
+@dataclass
+class _Pending:
+    """A damaged student waiting for its repair, and what its result needs."""
+
+    student: nn.Module
+    info: dict
+    before: dict
+    teacher: nn.Module
+    teacher_logits: torch.Tensor | None
+    labels: torch.Tensor | None
+    budget: list
+    start: float
+
+
+def batchable(config: RepairConfig) -> bool:
+    """Whether :func:`run_grid` can run repairs of ``config`` together."""
+    return config.seek_steps == 0 and config.precision == "fp32" and config.teacher == "original"
+
+
+def run_grid(jobs: list[tuple[Lab, Damage, RepairConfig, int]], batch: int = 8) -> list[dict]:
+    """:meth:`Lab.run` for every ``(lab, damage, config, seed)``; the missing repairs of
+    one config run ``batch`` at a time as one computation
+    (:func:`plasticity.batched.repair_many`), each cached as its own entry, under the
+    same key as when run alone. Their results equal the sequential ones to float
+    tolerance, and record ``batched`` (how many ran together) and ``repair_seconds``
+    (the group's wall time shared equally); ``cached`` is False for every result
+    computed by this call."""
+    from .batched import repair_many
+    from .runs import is_cached
+
+    check_number("batch", batch, low=1, integer=True)
+    for *_, seed in jobs:
+        check_number("seed", seed, low=0, integer=True)
+    missing: dict[RepairConfig, list[int]] = {}
+    computed: set[int] = set()
+    for i, (lab, dmg, config, seed) in enumerate(jobs):
+        key = lab.repair_key(dmg, config, seed)
+        if (
+            batch > 1
+            and batchable(config)
+            and not is_cached("lazarus-repair", key, REPAIR_VERSION, lab.cache_dir)
+        ):
+            missing.setdefault(config, []).append(i)
+    for config, members in missing.items():
+        for first in range(0, len(members), batch):
+            chunk = members[first : first + batch]
+            if len(chunk) == 1:
+                continue  # Lab.run below computes it alone
+            group = [jobs[i] for i in chunk]
+            computed.update(chunk)
+            start = time.perf_counter()
+            pending = [lab._prepare(dmg, config) for lab, dmg, _, _ in group]
+            checkpoints = [lab._checkpoint(p) for (lab, *_), p in zip(group, pending, strict=True)]
+            histories = repair_many(
+                [p.student for p in pending],
+                [p.teacher for p in pending],
+                config,
+                seeds=[seed for *_, seed in group],
+                images=[lab.images(config.inputs) for lab, *_ in group],
+                labels=[p.labels for p in pending],
+                teacher_logits=[p.teacher_logits for p in pending],
+                on_checkpoint=lambda step, k, model, cps=checkpoints: cps[k](step, model),
+            )
+            share = (time.perf_counter() - start) / len(group)
+            for (lab, dmg, _, seed), p, history in zip(group, pending, histories, strict=True):
+                state, result = lab._finish(dmg, config, seed, p, history, seconds=share)
+                result["batched"] = len(group)
+                train_or_load(
+                    "lazarus-repair",
+                    lab.repair_key(dmg, config, seed),
+                    lambda state=state, result=result: (state, result),
+                    version=REPAIR_VERSION,
+                    cache_dir=lab.cache_dir,
+                    seconds=share,
+                )
+    results = [lab.run(dmg, config, seed) for lab, dmg, config, seed in jobs]
+    for i in computed:
+        results[i]["cached"] = False
+    return results
 
 
 def labs_for_seeds(

@@ -54,6 +54,9 @@ class Run:
     cached: bool = False
     compute: Callable[[], object] | None = None
     order: int = 0
+    #: For a Lazarus repair: ``() -> (lab, damage, config, seed)``, so that
+    #: :func:`execute` can run repairs of one config together (``batch`` > 1).
+    job: Callable[[], tuple] | None = None
 
 
 def _repair_units(repair: dict) -> int:
@@ -207,6 +210,7 @@ def plan(
                     _repair_units(asdict(c.config)),
                     compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
                     order=1,
+                    job=lambda c=c: (lab_for(c.seed), c.damage, c.config, c.seed),
                 ),
                 chapter,
             )
@@ -244,13 +248,50 @@ def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def execute(runs: list[Run], log: Callable[[str], None] = print) -> float:
-    """Compute every missing run in order; returns the wall time in seconds."""
+def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
+    """Compute every missing run in order; returns the wall time in seconds.
+
+    With ``batch`` > 1, the missing Lazarus repairs of one config (seeds, damages and
+    base models of a grid) run ``batch`` at a time as one computation
+    (:func:`plasticity.lazarus.run_grid`) when the first of them comes up; each is
+    cached under its own key, with results equal to a repair run alone to float
+    tolerance. Whether it pays depends on the device: ``bench grid`` measures it.
+    """
+    from .profiles import check_number
+
+    check_number("batch", batch, low=1, integer=True)
     start = time.perf_counter()
     todo = [r for r in runs if not r.cached]
-    for i, r in enumerate(todo, 1):
+    groups: dict[object, list[Run]] = {}
+    if batch > 1:
+        for r in todo:
+            if r.job is not None:
+                config = r.job()[2]
+                if lazarus.batchable(config):
+                    groups.setdefault(config, []).append(r)
+    done = 0
+    for r in todo:
+        if r.cached:
+            continue
         t = time.perf_counter()
+        group = []
+        if r.job is not None:
+            config = r.job()[2]
+            members = groups.get(config, [])
+            group = [m for m in members if not m.cached][:batch]
+        if len(group) > 1:
+            lazarus.run_grid([m.job() for m in group], batch=len(group))
+            for m in group:
+                m.cached = True
+            done += len(group)
+            seconds = time.perf_counter() - t
+            log(
+                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, batched: "
+                f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
+            )
+            continue
         r.compute()
         r.cached = True
-        log(f"[{i}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
+        done += 1
+        log(f"[{done}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
     return time.perf_counter() - start

@@ -135,11 +135,14 @@ def train_or_load(
     version: str,
     cache_dir: str | os.PathLike | None = None,
     recompute: bool = False,
+    seconds: float | None = None,
 ) -> Artifact:
     """Return the cached artefact for ``(kind, config, version)``, computing it if needed.
 
     ``compute()`` returns ``(tensors, result)``: a flat mapping of name -> tensor
-    (typically a ``state_dict``) and a JSON-able dict of results.
+    (typically a ``state_dict``) and a JSON-able dict of results. ``seconds`` is the
+    compute time to record when the work was done before the call (a share of a
+    batched computation); by default the time ``compute()`` takes.
     """
     if not kind or "/" in kind or kind.startswith("."):
         raise ValueError(f"kind={kind!r} must be a plain folder name")
@@ -163,7 +166,8 @@ def train_or_load(
         tensors, result = compute()
     finally:
         _depth -= 1
-    seconds = time.perf_counter() - start
+    if seconds is None:
+        seconds = time.perf_counter() - start
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {
         "format": FORMAT,
@@ -189,6 +193,14 @@ def train_or_load(
         raise
     _note(kind, key, config, seconds)
     return Artifact(kind, key, folder, tensors, result, False, seconds)
+
+
+def is_cached(
+    kind: str, config: Mapping, version: str, cache_dir: str | os.PathLike | None = None
+) -> bool:
+    """Whether ``(kind, config, version)`` has an entry (not checked for damage)."""
+    key = cache_key(kind, config, version)
+    return (paths.cache_dir(cache_dir) / kind / key / RESULT_FILE).is_file()
 
 
 def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:

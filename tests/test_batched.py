@@ -1,0 +1,173 @@
+"""Many repairs as one: each batched repair equals the same repair run alone."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from plasticity import damage, lazarus
+from plasticity.batched import repair_many
+from plasticity.models import StabilityCNN
+from plasticity.profiles import ParameterError
+
+
+def _model(seed: int) -> StabilityCNN:
+    torch.manual_seed(seed)
+    return StabilityCNN()
+
+
+_PROBE = torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+
+
+def _assert_same_repair(batched, alone, start, h_b: dict, h_a: dict):
+    """The same repair to float tolerance. Adam divides each step by the root of the
+    squared-gradient average, so where a gradient is near zero its float rounding is
+    amplified up to ``lr`` per step: a few weights in ten thousand may differ by a
+    noticeable share of how far the repair moved them; on average they agree to a
+    thousandth of that distance, and the models' outputs agree."""
+    for (name, p), (_, q), (_, r) in zip(
+        batched.state_dict().items(),
+        alone.state_dict().items(),
+        start.state_dict().items(),
+        strict=True,
+    ):
+        if name.endswith("_mask"):
+            assert torch.equal(p, r) and torch.equal(q, r), name
+            continue
+        moved = (q - r).abs().mean()
+        assert moved > 0, name
+        apart = (p - q).abs()
+        assert (apart > 0.1 * moved).float().mean() <= 1e-4, name
+        assert apart.mean() <= 1e-3 * moved, name
+    with torch.no_grad():
+        torch.testing.assert_close(batched(_PROBE), alone(_PROBE), rtol=1e-4, atol=1e-5)
+    assert h_b["step"] == h_a["step"]
+    for key in ("cons", "stab", "ent_penalty", "entropy", "total", "floor_active_pct"):
+        torch.testing.assert_close(
+            torch.tensor(h_b[key]), torch.tensor(h_a[key]), rtol=1e-4, atol=1e-6, msg=key
+        )
+
+
+def test_batched_generated_inputs_equal_each_repair_alone():
+    teacher = _model(0)
+    students = [damage.noisy_copy(teacher, a, seed=s) for a, s in ((0.35, 1), (0.5, 2), (0.2, 3))]
+    config = lazarus.RepairConfig(steps=12, inputs="dead_leaves", log_every=4)
+    seeds = [4, 5, 6]
+    alone = [copy.deepcopy(s) for s in students]
+    start = [copy.deepcopy(s) for s in students]
+    calls = []
+    histories = repair_many(
+        students,
+        teacher,
+        config,
+        seeds=seeds,
+        on_checkpoint=lambda step, k, m: calls.append((step, k, m.training)),
+    )
+    for s, a, s0, h, seed in zip(students, alone, start, histories, seeds, strict=True):
+        h_alone = lazarus.repair(a, teacher, config, seed=seed)
+        _assert_same_repair(s, a, s0, h, h_alone)
+    assert calls == []  # eval_at (100, 300) lies beyond 12 steps
+
+
+def test_batched_pooled_inputs_with_their_own_teachers_and_frozen_masks():
+    teachers = [_model(1), _model(2)]
+    gen = torch.Generator().manual_seed(0)
+    pools = [
+        torch.randint(0, 256, (150, 3, 32, 32), dtype=torch.uint8, generator=gen) for _ in teachers
+    ]
+    prune = lazarus.Damage("prune", 0.8, "frozen")
+    # a pruned model cannot be deep-copied (its weight is computed): prune three times
+    students, alone, start = ([prune.apply(t)[0] for t in teachers] for _ in range(3))
+    masks = [prune.apply(t)[1]["masks"] for t in teachers]
+    config = lazarus.RepairConfig(steps=10, inputs="train", log_every=5, eval_at=(5,))
+    seen = []
+    histories = repair_many(
+        students,
+        teachers,
+        config,
+        seeds=[0, 1],
+        images=pools,
+        on_checkpoint=lambda step, k, m: seen.append((step, k, m.training)),
+    )
+    assert seen == [(5, 0, False), (5, 1, False)]
+    for i, (s, a, h) in enumerate(zip(students, alone, histories, strict=True)):
+        h_alone = lazarus.repair(a, teachers[i], config, images=pools[i], seed=i)
+        _assert_same_repair(s, a, start[i], h, h_alone)
+        damage.finalize(s)
+        for name, mask in masks[i].items():
+            module = s.get_submodule(name.rsplit(".", 1)[0])
+            assert torch.count_nonzero(module.weight[~mask]) == 0, name
+
+
+@pytest.mark.parametrize("loss", ["kd", "supervised"])
+def test_batched_equals_alone_for_the_other_losses(loss):
+    teacher = _model(3)
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (100,), generator=gen)
+    students = [damage.noisy_copy(teacher, 0.35, seed=s) for s in (1, 2)]
+    config = lazarus.method_config(
+        "kd" if loss == "kd" else "finetune_labels", steps=6, log_every=3
+    )
+    alone = [copy.deepcopy(s) for s in students]
+    start = [copy.deepcopy(s) for s in students]
+    histories = repair_many(students, teacher, config, seeds=[7, 8], images=images, labels=labels)
+    for s, a, s0, h, seed in zip(students, alone, start, histories, (7, 8), strict=True):
+        h_alone = lazarus.repair(a, teacher, config, images=images, labels=labels, seed=seed)
+        _assert_same_repair(s, a, s0, h, h_alone)
+
+
+def test_repair_many_refuses_bad_input_before_touching_a_student():
+    teacher = _model(0)
+    students = [damage.noisy_copy(teacher, 0.35, seed=s) for s in (1, 2)]
+    before = [copy.deepcopy(s.state_dict()) for s in students]
+    config = lazarus.RepairConfig(steps=5, inputs="gaussian")
+    with pytest.raises(ParameterError, match="seeds"):
+        repair_many(students, teacher, config, seeds=[0])
+    with pytest.raises(ParameterError, match="seek_steps"):
+        repair_many(
+            students,
+            teacher,
+            lazarus.RepairConfig(steps=5, inputs="dead_leaves", seek_steps=1),
+            seeds=[0, 1],
+        )
+    with pytest.raises(ParameterError, match="teachers"):
+        repair_many(students, [teacher], config, seeds=[0, 1])
+    pruned, _ = lazarus.Damage("prune", 0.5, "frozen").apply(teacher)
+    with pytest.raises(ParameterError, match="pruned layers"):
+        repair_many([students[0], pruned], teacher, config, seeds=[0, 1])
+    with pytest.raises(ParameterError, match="needs images"):
+        repair_many(students, teacher, lazarus.RepairConfig(steps=5), seeds=[0, 1])
+    for s, b in zip(students, before, strict=True):
+        for name, value in s.state_dict().items():
+            assert torch.equal(value, b[name]), name
+
+
+def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_path):
+    from plasticity import data
+    from plasticity.profiles import BaseTraining
+    from plasticity.runs import list_entries
+
+    ds = data.synthetic_dataset("cifar10", 600, 300)
+    training = BaseTraining(epochs=1, log_every=10)
+    grid_lab = lazarus.Lab(ds, training, 0, cache_dir=tmp_path / "grid")
+    alone_lab = lazarus.Lab(ds, training, 0, cache_dir=tmp_path / "alone")
+    config = lazarus.RepairConfig(steps=20, eval_at=(10,))
+    noise = lazarus.Damage("noise", 0.35)
+    jobs = [(grid_lab, noise, config, s) for s in (0, 1, 2)]
+    grid = lazarus.run_grid(jobs, batch=2)
+    assert [r["batched"] if "batched" in r else 1 for r in grid] == [2, 2, 1]
+    assert not any(r["cached"] for r in grid[:2])  # computed by the grid, read back
+    repairs = [e for e in list_entries(tmp_path / "grid") if e["kind"] == "lazarus-repair"]
+    assert len(repairs) == 3
+    again = lazarus.run_grid(jobs, batch=2)
+    assert all(r["cached"] for r in again)
+    for s, r in zip((0, 1, 2), grid, strict=True):
+        a = alone_lab.run(noise, config, s)
+        assert grid_lab.repair_key(noise, config, s) == alone_lab.repair_key(noise, config, s)
+        assert [p["step"] for p in r["budget"]] == [p["step"] for p in a["budget"]] == [0, 10, 20]
+        assert r["restored"] == pytest.approx(a["restored"], abs=100 / 300 + 1e-9)  # one test image
+        assert r["agreement_restored"] == pytest.approx(a["agreement_restored"], rel=1e-3)
+    with pytest.raises(ParameterError, match="batch"):
+        lazarus.run_grid(jobs, batch=0)
