@@ -7,7 +7,9 @@
 #   make test                       the test suite (offline; synthetic data)
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
-#   make bench                      training throughput: our batching vs a DataLoader
+#   make bench                      this machine's peak GFLOP/s, each phase's share of it,
+#                                   and K repairs batched vs one at a time (K = 1, 2, 4, 8)
+#   make bench-train                training throughput: our batching vs a DataLoader
 #   make bench-vshape               the V-shape protocol timed: our repair vs the naive step
 #   make clean                      remove build products (keeps data/ and the cache)
 
@@ -23,7 +25,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book site test lab sync bench bench-vshape lint clean clean-cache
+.PHONY: setup book site test lab sync bench bench-train bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +50,10 @@ sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]*_*.py
 
 bench: $(STAMP)
+	$(BIN)/python -m plasticity bench peak $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity bench grid $(ARCHIVE_FLAGS)
+
+bench-train: $(STAMP)
 	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)
 
 bench-vshape: $(STAMP)
