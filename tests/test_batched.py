@@ -171,3 +171,35 @@ def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_pat
         assert r["agreement_restored"] == pytest.approx(a["agreement_restored"], rel=1e-3)
     with pytest.raises(ParameterError, match="batch"):
         lazarus.run_grid(jobs, batch=0)
+
+
+def test_bench_profile_sees_the_naive_step_do_three_times_the_convolution_passes():
+    from plasticity import bench, data
+
+    ds = data.synthetic_dataset("cifar10", 300, 50)
+    tables = bench.profile_repair(ds, steps=2, top=40)
+
+    def calls(name: str, op: str) -> int:
+        return next(r["calls"] for r in tables[name] if r["operator"] == op)
+
+    # naive: teacher + clean + noisy pass per step, each through both convolutions;
+    # the book: one pass of the clean and noisy images together, teacher precomputed
+    assert calls("naive", "aten::mkldnn_convolution") == 2 * 3 * 2
+    assert calls("book", "aten::mkldnn_convolution") == 2 * 1 * 2
+    for rows in tables.values():
+        assert rows[-1]["operator"] == "all operators"
+        assert sum(r["share_pct"] for r in rows[:-1]) <= 100.0 + 1e-6
+
+
+def test_bench_grid_reports_each_k_with_its_ratio():
+    from plasticity import bench, data
+
+    ds = data.synthetic_dataset("cifar10", 300, 50)
+    rows = bench.grid_rates(ds, ks=(1, 2), steps=2, repeats=1)
+    assert [r["k"] for r in rows] == [1, 2]
+    for r in rows:
+        assert r["speedup"] == pytest.approx(r["alone_ms"] / r["batched_ms"])
+        low, high = r["speedup_range"]
+        assert low <= r["speedup"] <= high
+    with pytest.raises(ParameterError, match="k=0"):
+        bench.grid_rates(ds, ks=(0,), steps=2)

@@ -166,6 +166,27 @@ def _bench_grid(args) -> int:
     return 0
 
 
+def _bench_profile(args) -> int:
+    from . import bench
+    from .profiles import check_number
+
+    check_number("steps", args.steps, low=1, integer=True)
+    check_number("top", args.top, low=1, integer=True)
+    ds = _bench_data(args)
+    for name, rows in bench.profile_repair(ds, steps=args.steps, top=args.top).items():
+        print(
+            f"\n{name} repair step, {args.steps} steps: top {args.top} operators by self CPU time"
+        )
+        print(f"{'operator':40s} {'calls':>6s} {'ms/step':>8s} {'share':>6s}")
+        for r in rows:
+            calls = "" if r["calls"] is None else str(r["calls"])
+            print(
+                f"{r['operator'][:40]:40s} {calls:>6s} {r['self_ms_per_step']:8.2f} "
+                f"{r['share_pct']:5.1f}%"
+            )
+    return 0
+
+
 def _bench_cost(args) -> int:
     from . import cost, data, plan
     from .profiles import check_number, get_profile
@@ -464,6 +485,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_grid.add_argument("--repeats", type=int, default=3)
     _bench_data_options(p_grid)
     p_grid.set_defaults(func=_bench_grid)
+    p_prof = bench_sub.add_parser(
+        "profile", help="top operators of the naive and the book's repair step (torch.profiler)"
+    )
+    p_prof.add_argument("--steps", type=int, default=20)
+    p_prof.add_argument("--top", type=int, default=10)
+    _bench_data_options(p_prof)
+    p_prof.set_defaults(func=_bench_profile)
     p_cost = bench_sub.add_parser(
         "cost", help="a profile's CPU time (measured here) and GPU time (estimated)"
     )

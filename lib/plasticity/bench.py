@@ -406,3 +406,57 @@ def grid_rates(
             }
         )
     return rows
+
+
+def profile_repair(dataset: ImageDataset, steps: int = 20, top: int = 10) -> dict[str, list[dict]]:
+    """The ``top`` operators by self CPU time (``torch.profiler``) of ``steps`` repair
+    steps, for the naive published step (:func:`naive_repair`: teacher recomputed, two
+    student passes, per-tensor Adam) and for the book's (:func:`plasticity.lazarus.repair`:
+    teacher logits precomputed, one pass of 2 x 64 channels-last images, fused Adam),
+    from the same damaged weights and images, after one warm-up call of each."""
+    import copy
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from . import damage, lazarus
+    from .data import Normalizer, to_tensor
+    from .profiles import check_number
+
+    check_number("steps", steps, low=1, integer=True)
+    check_number("top", top, low=1, integer=True)
+    set_seed(0)
+    teacher = StabilityCNN().eval()
+    images = to_tensor(dataset.train_x[:2048])
+    logits = lazarus.logits_table(teacher, images, Normalizer())
+    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    student = damage.noisy_copy(teacher, 0.35, seed=1)
+    calls = {
+        "naive": lambda: naive_repair(copy.deepcopy(student), teacher, images, config),
+        "book": lambda: lazarus.repair(
+            copy.deepcopy(student), teacher, config, images=images, teacher_logits=logits
+        ),
+    }
+    tables = {}
+    for name, fn in calls.items():
+        fn()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in events)
+        tables[name] = [
+            {
+                "operator": e.key,
+                "calls": e.count,
+                "self_ms_per_step": e.self_cpu_time_total / 1000 / steps,
+                "share_pct": 100 * e.self_cpu_time_total / total,
+            }
+            for e in events[:top]
+        ] + [
+            {
+                "operator": "all operators",
+                "calls": None,
+                "self_ms_per_step": total / 1000 / steps,
+                "share_pct": 100.0,
+            }
+        ]
+    return tables
