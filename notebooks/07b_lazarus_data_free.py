@@ -329,12 +329,41 @@ def text() -> str:
         parts = [f"{s} {rows.loc[s, 'recovery_pct_mean']:.1f} %" for s in SOURCES if s in rows.index]
         lines.append(f"**{cond}** (mean recovery over {int(rows['n'].max())} seeds): "
                      + "; ".join(parts) + ".")
+    n_test = len(ds.test_y)
+    for cond in (NOISE, PRUNE):
+        rows = runs[(runs["condition"] == cond) & (runs["role"] == experiments.VERDICT)]
+        cost = float((rows["original"] - rows["damaged"]).mean())
+        if cost > 0:
+            lines.append(f"At {cond} the damage costs {cost:.2f} accuracy points on average, "
+                         f"so one of the {n_test} test images is worth "
+                         f"{100 * (100 / n_test) / cost:.2f} recovery points there.")
     for _, b in best.iterrows():
         verdict = "reaches" if b["reached"] else "does not reach"
         lines.append(f"Best without a real image at {b['condition']}: **{b['best_source']}**, "
                      f"{b['recovery_pct_mean']:.1f} % (95 % CI {b['recovery_pct_ci_low']:.1f} "
                      f"to {b['recovery_pct_ci_high']:.1f}), which {verdict} the "
                      f"{TARGET:g} % target.")
+    for _, b in best.iterrows():
+        curve = (budget[(budget["condition"] == b["condition"])
+                        & (budget["method"] == b["best_source"])]
+                 .groupby("step")["recovery_pct"].mean())
+        if len(curve) >= 3:
+            peak_step = int(curve.idxmax())
+            trend = ", ".join(f"{v:.1f} % at {int(s)}" for s, v in curve.items() if s > 0)
+            lines.append(f"Its mean recovery over the budget at {b['condition']}: {trend}; "
+                         + ("still rising at the last step, so a longer repair would "
+                            "likely move it further." if peak_step == curve.index.max()
+                            else f"it peaked at step {peak_step}, so a longer repair alone "
+                            "would not close the gap."))
+    for cond in (NOISE, PRUNE):
+        paired = runs[runs["condition"] == cond].pivot_table(
+            index="seed", columns="source", values="recovery_pct")
+        seek, plain_dl = "dead leaves, seeking disagreement", "dead leaves"
+        if {seek, plain_dl} <= set(paired.columns):
+            gain = (paired[seek] - paired[plain_dl]).dropna()
+            lines.append(f"Seeking disagreement changed recovery at {cond} by "
+                         f"{gain.mean():+.1f} points over the same dead leaves (paired over "
+                         f"{len(gain)} seeds: {', '.join(f'{g:+.1f}' for g in gain)}).")
     ranked = correlations.dropna(subset=["spearman_rho"])
     if len(ranked):
         strongest = ranked.loc[ranked["spearman_rho"].abs().idxmax()]
@@ -359,6 +388,25 @@ def text() -> str:
 
 
 display(Markdown(text()))
+
+# %% [markdown]
+# ### Where the gap might close
+#
+# Where the target is missed, the measurements above point to three directions, none
+# of them tested in this chapter:
+#
+# * **Seek disagreement harder.** Two signed-gradient steps from a fixed prior are the
+#   cheapest form of the adversarial idea. More or larger steps, or a small generator
+#   trained against the student as in ZSKT and DAFL, would keep finding new
+#   disagreements as the student improves.
+# * **Start from inputs the teacher sees as natural.** The feature distance column
+#   orders how close each source's inputs are to real images in the teacher's own
+#   features; the search could start from the closest procedural source, and the
+#   correlation above says whether that distance is worth chasing.
+# * **Keep inverted images uncertain.** The teacher is nearly certain on the images it
+#   was inverted for (the teacher-entropy column), so they say little about where its
+#   decisions change. Stopping the synthesis at a target entropy, or mixing inverted
+#   and procedural images, is the next experiment for inversion.
 
 # %% [markdown]
 # ## Verdict
