@@ -8,7 +8,8 @@
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
-#                                   and K repairs batched vs one at a time (K = 1, 2, 4, 8)
+#                                   K repairs batched vs one at a time (K = 1, 2, 4, 8), and
+#                                   the seed's protocol: its published script vs the book
 #   make bench-train                training throughput: our batching vs a DataLoader
 #   make bench-vshape               the V-shape protocol timed: our repair vs the naive step
 #   make clean                      remove build products (keeps data/ and the cache)
@@ -52,6 +53,7 @@ sync: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m plasticity bench peak $(ARCHIVE_FLAGS)
 	$(BIN)/python -m plasticity bench grid $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity bench protocol $(ARCHIVE_FLAGS)
 
 bench-train: $(STAMP)
 	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)

@@ -166,6 +166,35 @@ def _bench_grid(args) -> int:
     return 0
 
 
+def _bench_protocol(args) -> int:
+    from . import bench
+    from .profiles import check_number
+
+    for name in ("repeats", "train_steps", "repair_steps"):
+        check_number(name, getattr(args, name), low=1, integer=True)
+    ds = _bench_data(args)
+    out = bench.protocol_ratio(
+        ds, repeats=args.repeats, train_steps=args.train_steps, repair_steps=args.repair_steps
+    )
+    work = out["work"]
+    print(
+        f"the seed's V-shape protocol: {work['train steps']} training steps, "
+        f"{work['repair steps']} repair steps, the evaluations; projected from slices of "
+        f"{args.train_steps} training and {args.repair_steps} repair steps, "
+        f"median of {args.repeats} alternating repeats"
+    )
+    print(f"{'phase':12s} {'published script':>17s} {'the book':>10s} {'ratio':>7s}")
+    pub, book = out["median"]["published"], out["median"]["book"]
+    for phase in ("train", "repair", "evaluation", "total"):
+        ratio = pub[phase] / book[phase]
+        print(f"{phase:12s} {pub[phase]:15.1f} s {book[phase]:8.1f} s {ratio:6.2f}x")
+    low, high = out["ratio_range"]
+    print(
+        f"seed-protocol ratio (published / book): {out['ratio']:.2f}x (range {low:.2f}-{high:.2f})"
+    )
+    return 0
+
+
 def _bench_profile(args) -> int:
     from . import bench
     from .profiles import check_number
@@ -485,6 +514,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_grid.add_argument("--repeats", type=int, default=3)
     _bench_data_options(p_grid)
     p_grid.set_defaults(func=_bench_grid)
+    p_proto = bench_sub.add_parser(
+        "protocol",
+        help="the seed's V-shape protocol: its published script vs the book, phase by phase",
+    )
+    p_proto.add_argument("--repeats", type=int, default=3)
+    p_proto.add_argument("--train-steps", type=int, default=100)
+    p_proto.add_argument("--repair-steps", type=int, default=50)
+    _bench_data_options(p_proto)
+    p_proto.set_defaults(func=_bench_protocol)
     p_prof = bench_sub.add_parser(
         "profile", help="top operators of the naive and the book's repair step (torch.profiler)"
     )

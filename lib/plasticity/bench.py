@@ -460,3 +460,255 @@ def profile_repair(dataset: ImageDataset, steps: int = 20, top: int = 10) -> dic
             }
         ]
     return tables
+
+
+# ------------------------------------------------------------ the seed's published script
+
+#: The published V-shape script (``experiments/noise/experiment_cifar10.py``) passes
+#: over the test loader: accuracy of the original; accuracy, entropy and agreement
+#: (two models per batch) of the damaged and of the restored model.
+PUBLISHED_TEST_LOOPS = {"one model": 5, "two models": 2}
+
+
+def published_loaders(dataset: ImageDataset, seed: int = 0, batch_size: int = 64):
+    """The published script's data path: a ``DataLoader`` (``num_workers=0``, batch 64)
+    over per-sample ``PIL`` -> ``ToTensor`` -> ``Normalize(0.5, 0.5)``; the train loader
+    shuffles, the test loader does not."""
+    from torchvision import transforms
+
+    transform = transforms.Compose(
+        [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
+    )
+    train = torch.utils.data.DataLoader(
+        _PilDataset(dataset.train_x, dataset.train_y, transform),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=0,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    test = torch.utils.data.DataLoader(
+        _PilDataset(dataset.test_x, dataset.test_y, transform),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=0,
+    )
+    return train, test
+
+
+class _Restarting:
+    """``next(loader)`` the way the published loops do it: a new iterator (a new
+    shuffle) when the old one runs out."""
+
+    def __init__(self, loader):
+        self.loader, self.it = loader, iter(loader)
+
+    def __next__(self):
+        try:
+            return next(self.it)
+        except StopIteration:
+            self.it = iter(self.loader)
+            return next(self.it)
+
+
+def published_train_steps(model, batches: _Restarting, steps: int, opt) -> None:
+    """The published training loop for ``steps`` batches: SGD, cross-entropy, the
+    running loss read back with ``.item()`` every step."""
+    loss_fn = nn.CrossEntropyLoss()
+    running = 0.0
+    for _ in range(steps):
+        inputs, labels = next(batches)
+        opt.zero_grad()
+        loss = loss_fn(model(inputs), labels)
+        loss.backward()
+        opt.step()
+        running += loss.item()
+
+
+def published_repair_steps(student, teacher, batches: _Restarting, steps: int, opt, config) -> None:
+    """The published ``lazarus_restore_v3`` loop for ``steps`` iterations: a
+    DataLoader batch, the teacher recomputed under ``no_grad``, the clean and the
+    noisy batch through the student separately, per-tensor Adam."""
+    import torch.nn.functional as F
+
+    student.train()
+    teacher.eval()
+    for _ in range(steps):
+        images, _ = next(batches)
+        opt.zero_grad()
+        with torch.no_grad():
+            target = teacher(images)
+        out = student(images)
+        loss_cons = F.mse_loss(out, target)
+        out_pert = student(images + torch.randn_like(images) * config.eps)
+        loss_stab = F.mse_loss(out, out_pert)
+        probs, log_probs = F.softmax(out, dim=1), F.log_softmax(out, dim=1)
+        entropy = -(probs * log_probs).sum(dim=1).mean()
+        loss = (
+            config.w_cons * loss_cons
+            + config.w_stab * loss_stab
+            + config.w_ent * F.relu(entropy - config.h0)
+        )
+        loss.backward()
+        opt.step()
+
+
+def published_test_loop(models, loader) -> None:
+    """One pass of the published evaluation over the test loader, every model in
+    ``models`` on each batch (one for accuracy or entropy, two for agreement)."""
+    for m in models:
+        m.eval()
+    with torch.no_grad():
+        for images, _ in loader:
+            for m in models:
+                m(images)
+
+
+def protocol_ratio(
+    dataset: ImageDataset,
+    repeats: int = 3,
+    train_steps: int = 100,
+    repair_steps: int = 50,
+    epochs: int = 5,
+    protocol_steps: int = 1000,
+) -> dict:
+    """The seed's V-shape protocol (``epochs`` of training, one damage, a
+    ``protocol_steps``-step repair, the evaluations), the published script against
+    the book, phase by phase in one process.
+
+    Each repeat times, alternately, a slice of every phase on both sides on the same
+    data and weights: ``train_steps`` training steps, ``repair_steps`` repair steps,
+    the test-set passes, and for the book the teacher's logits on every training
+    image. Each side's whole protocol is projected from its own slices:
+
+    * published: ``epochs x ceil(N / 64)`` DataLoader training steps,
+      ``protocol_steps`` DataLoader repair steps (teacher recomputed, two student
+      passes, per-tensor Adam) and :data:`PUBLISHED_TEST_LOOPS`;
+    * the book: the same training steps from uint8 tensor batches in channels-last
+      order, the teacher's logits once over the training set, ``protocol_steps``
+      steps of :func:`plasticity.lazarus.repair`, and one fused test pass for each
+      of the original, the damaged model, the repair's budget points and the
+      restored model.
+
+    Returns the per-repeat projections and the median of the per-repeat ratios
+    (published / book: above 1, the book is faster) with its range.
+    """
+    import copy
+    import math
+    import statistics
+
+    from . import damage, lazarus
+    from .data import Normalizer, to_tensor
+    from .profiles import check_number
+
+    for name, value in (
+        ("repeats", repeats),
+        ("train_steps", train_steps),
+        ("repair_steps", repair_steps),
+        ("epochs", epochs),
+        ("protocol_steps", protocol_steps),
+    ):
+        check_number(name, value, low=1, integer=True)
+    normalize = Normalizer()
+    set_seed(0)
+    teacher = StabilityCNN().eval()
+    damaged = damage.noisy_copy(teacher, 0.35, seed=1)
+    config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
+    train_loader, test_loader = published_loaders(dataset)
+    pub_train_batches, pub_repair_batches = _Restarting(train_loader), _Restarting(train_loader)
+    book_stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
+    images, test = to_tensor(dataset.train_x), to_tensor(dataset.test_x)
+    teacher_logits = lazarus.logits_table(teacher, images, normalize)
+    budget_points = len([s for s in lazarus.RepairConfig().eval_at if s < protocol_steps])
+    work = {
+        "train steps": epochs * math.ceil(len(dataset.train_y) / 64),
+        "repair steps": protocol_steps,
+        "test passes (book)": 3 + budget_points,
+    }
+
+    pub_model = StabilityCNN()
+    pub_sgd = torch.optim.SGD(pub_model.parameters(), lr=0.01, momentum=0.9)
+    book_model = StabilityCNN()
+    book_sgd = torch.optim.SGD(book_model.parameters(), lr=0.01, momentum=0.9)
+
+    def book_train() -> None:
+        import torch.nn.functional as F
+
+        for _ in range(train_steps):
+            xb, yb = next(book_stream)
+            loss = F.cross_entropy(book_model(xb.contiguous(memory_format=torch.channels_last)), yb)
+            book_sgd.zero_grad(set_to_none=True)
+            loss.backward()
+            book_sgd.step()
+
+    def pub_repair() -> None:
+        student = copy.deepcopy(damaged)
+        opt = torch.optim.Adam(student.parameters(), lr=config.lr)
+        published_repair_steps(student, teacher, pub_repair_batches, repair_steps, opt, config)
+
+    def book_repair() -> None:
+        student = copy.deepcopy(damaged)
+        lazarus.repair(student, teacher, config, images=images, teacher_logits=teacher_logits)
+
+    slices = {
+        "published": {
+            "train": lambda: published_train_steps(
+                pub_model, pub_train_batches, train_steps, pub_sgd
+            ),
+            "repair": pub_repair,
+            "test loop, one model": lambda: published_test_loop([damaged], test_loader),
+            "test loop, two models": lambda: published_test_loop([damaged, teacher], test_loader),
+        },
+        "book": {
+            "train": book_train,
+            "repair": book_repair,
+            "teacher logits": lambda: lazarus.logits_table(teacher, images, normalize),
+            "test pass": lambda: lazarus.logits_table(damaged, test, normalize),
+        },
+    }
+    for side in slices.values():  # warm-up: allocations, oneDNN primitives
+        for fn in side.values():
+            fn()
+
+    def projected(side: str, t: dict[str, float]) -> dict[str, float]:
+        phases = {
+            "train": work["train steps"] * t["train"] / train_steps,
+            "repair": work["repair steps"] * t["repair"] / repair_steps,
+        }
+        if side == "published":
+            phases["evaluation"] = (
+                PUBLISHED_TEST_LOOPS["one model"] * t["test loop, one model"]
+                + PUBLISHED_TEST_LOOPS["two models"] * t["test loop, two models"]
+            )
+        else:
+            phases["evaluation"] = work["test passes (book)"] * t["test pass"]
+            phases["repair"] += t["teacher logits"]
+        phases["total"] = sum(phases.values())
+        return phases
+
+    runs = []
+    for _ in range(repeats):
+        seconds = {side: {} for side in slices}
+        for name in ("train", "repair"):
+            for side in slices:
+                start = time.perf_counter()
+                slices[side][name]()
+                seconds[side][name] = time.perf_counter() - start
+        for side, fns in slices.items():
+            for name, fn in fns.items():
+                if name not in ("train", "repair"):
+                    start = time.perf_counter()
+                    fn()
+                    seconds[side][name] = time.perf_counter() - start
+        runs.append({side: projected(side, seconds[side]) for side in slices})
+    ratios = [r["published"]["total"] / r["book"]["total"] for r in runs]
+    median = {
+        side: {phase: statistics.median(r[side][phase] for r in runs) for phase in runs[0][side]}
+        for side in slices
+    }
+    return {
+        "work": work,
+        "runs": runs,
+        "median": median,
+        "ratio": statistics.median(ratios),
+        "ratio_range": (min(ratios), max(ratios)),
+    }
