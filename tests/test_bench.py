@@ -86,3 +86,13 @@ def test_the_protocol_ratio_projects_each_side_from_its_own_slices(ds):
 def test_the_protocol_ratio_refuses_a_count_below_one(ds, name):
     with pytest.raises(ParameterError, match=name):
         bench.protocol_ratio(ds, **{name: 0})
+
+
+def test_the_worker_bench_reports_both_rates_and_their_ratio(ds):
+    r = bench.worker_rates(ds, workers=2, repairs=2, steps=2, repeats=1, threads=1)
+    assert r["workers"] == 2 and r["threads"] == 1
+    assert r["one_process_steps_per_s"] > 0 and r["workers_steps_per_s"] > 0
+    # one repeat: the ratio is that repeat's, the same as the ratio of the medians
+    assert r["speedup"] == pytest.approx(r["workers_steps_per_s"] / r["one_process_steps_per_s"])
+    with pytest.raises(ParameterError, match="workers=0"):
+        bench.worker_rates(ds, workers=0)

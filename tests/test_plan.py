@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from plasticity import experiments, lazarus, plan
 from plasticity.__main__ import main
 from plasticity.chapter import Chapter
@@ -93,3 +94,49 @@ def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
     for seed in prof.sovereign_seeds:
         sovereign.cached_ceiling(data, max_epochs=epochs, seed=seed)
     assert len(cache.list_entries()) == before
+
+
+def test_execute_in_worker_processes_caches_what_one_process_would(tmp_path):
+    """Workers change where a run happens, not its key or its result."""
+    alone, spread = tmp_path / "alone", tmp_path / "spread"
+    plan.execute(plan.plan("smoke", ["02"], cache_dir=alone), log=lambda m: None)
+    logged = []
+    plan.execute_parallel(
+        "smoke", ["02"], workers=2, threads=1, cache_dir=spread, log=logged.append
+    )
+    assert len(logged) == len(plan.plan("smoke", ["02"], cache_dir=alone))
+    runs = plan.plan("smoke", ["02"], cache_dir=spread)
+    assert runs and all(r.cached for r in runs)
+    for r in runs:
+        a = json.loads((alone / r.kind / r.key / "result.json").read_text())["result"]
+        b = json.loads((spread / r.kind / r.key / "result.json").read_text())["result"]
+        for field in ("accuracy", "original", "damaged", "restored"):
+            if field in a:  # one test image of the smoke data set is 100 / 300 points
+                assert b[field] == pytest.approx(a[field], abs=100 / 300 + 1e-9), field
+    # nothing left to do: a second call starts no process and returns at once
+    assert plan.execute_parallel("smoke", ["02"], workers=2, cache_dir=spread) < 60
+
+
+def test_book_plan_refuses_batch_and_workers_together_before_computing(capsys):
+    from plasticity import runs as cache
+
+    code = main(
+        [
+            "book",
+            "plan",
+            "--profile",
+            "smoke",
+            "--only",
+            "02",
+            "--execute",
+            "--batch",
+            "2",
+            "--workers",
+            "2",
+        ]
+    )
+    assert code != 0
+    assert "workers" in capsys.readouterr().err
+    assert cache.list_entries() == []
+    assert main(["book", "plan", "--profile", "smoke", "--execute", "--workers", "0"]) != 0
+    assert "workers=0" in capsys.readouterr().err

@@ -163,3 +163,25 @@ def test_the_ledger_counts_each_run_once_with_its_seed_and_recorded_compute_time
     facts = plots.provenance()
     assert facts["seeds"] == [3] and facts["runs"] == 1
     assert facts["torch"] == torch.__version__ and facts["device"] in ("cpu", "cuda", "mps")
+
+
+def test_when_another_process_writes_the_entry_first_its_entry_is_kept(isolated):
+    calls = []
+    first = make_compute(calls, value=1.0)
+
+    def slower():
+        # meanwhile "another process" finishes the same entry and writes it
+        runs.train_or_load("toy", CONFIG, first, version="v1")
+        calls.append(2)
+        return {"w": torch.full((3, 2), 5.0), "b": torch.arange(4.0)}, {"acc": 5.0}
+
+    got = runs.train_or_load("toy", CONFIG, slower, version="v1")
+    assert calls == [1, 2]
+    assert got.result == {"acc": 1.0}
+    torch.testing.assert_close(got.tensors["w"], torch.full((3, 2), 1.0))
+    again = runs.train_or_load("toy", CONFIG, make_compute(calls, value=9.0), version="v1")
+    assert again.hit and again.result == {"acc": 1.0}
+    assert not [p for p in got.path.parent.iterdir() if p.name.startswith(".")]  # no leftovers
+    # an explicit recompute still replaces it
+    redo = runs.train_or_load("toy", CONFIG, slower, version="v1", recompute=True)
+    assert redo.result == {"acc": 5.0}

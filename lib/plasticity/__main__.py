@@ -195,6 +195,38 @@ def _bench_protocol(args) -> int:
     return 0
 
 
+def _bench_workers(args) -> int:
+    from . import bench
+    from .profiles import check_number
+
+    for name in ("workers", "repairs", "steps", "repeats"):
+        check_number(name, getattr(args, name), low=1, integer=True)
+    ds = _bench_data(args)
+    r = bench.worker_rates(
+        ds,
+        workers=args.workers,
+        repairs=args.repairs,
+        steps=args.steps,
+        repeats=args.repeats,
+        threads=args.threads,
+    )
+    low, high = r["speedup_range"]
+    print(
+        f"{args.repairs} repairs of {args.steps} steps; median of {args.repeats} alternating "
+        "repeats"
+    )
+    print(
+        f"one process, {r['one_process_threads']} threads: "
+        f"{r['one_process_steps_per_s']:.2f} repair steps/s"
+    )
+    print(
+        f"{r['workers']} processes, {r['threads']} threads each: "
+        f"{r['workers_steps_per_s']:.2f} repair steps/s"
+    )
+    print(f"speed-up: {r['speedup']:.2f}x (range {low:.2f}-{high:.2f})")
+    return 0
+
+
 def _bench_profile(args) -> int:
     from . import bench
     from .profiles import check_number
@@ -352,6 +384,14 @@ def _book_plan(args) -> int:
         os.environ[data.ARCHIVE_ENV] = os.pathsep.join([*args.data_archive, *existing])
     only = [o.split("_")[0].zfill(2) if o[:2].isdigit() else o for o in args.only or []]
     check_number("batch", args.batch, low=1, integer=True)
+    check_number("workers", args.workers, low=1, high=64, integer=True)
+    if args.threads is not None:
+        check_number("threads", args.threads, low=1, high=256, integer=True)
+    if args.batch > 1 and args.workers > 1:
+        raise ParameterError(
+            f"batch={args.batch} and workers={args.workers}: choose one; valid range is "
+            "batch > 1 with workers = 1, or workers > 1 with batch = 1"
+        )
     listed = plan.plan(args.profile, only, data_dir=args.data_dir)
     table = plan.estimate(listed)
     missing = table[~table["cached"]]
@@ -367,7 +407,17 @@ def _book_plan(args) -> int:
         f"compute: about {total / 60:.0f} min on this machine's measured rates",
         file=sys.stderr,
     )
-    if args.execute:
+    if args.execute and args.workers > 1:
+        seconds = plan.execute_parallel(
+            args.profile,
+            only,
+            workers=args.workers,
+            threads=args.threads,
+            data_dir=args.data_dir,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
+        print(f"computed {len(missing)} runs in {seconds / 60:.1f} min", file=sys.stderr)
+    elif args.execute:
         seconds = plan.execute(
             listed, log=lambda m: print(m, file=sys.stderr, flush=True), batch=args.batch
         )
@@ -436,6 +486,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="with --execute: run up to K missing repairs of one config as one batched "
         "computation (default 1: one at a time; `bench grid` measures whether it pays)",
+    )
+    p_plan.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --execute: N processes, each taking the next missing run (default 1; "
+        "`bench workers` measures whether it pays)",
+    )
+    p_plan.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="T",
+        help="with --workers: torch threads per process (default: this machine's divided "
+        "among the workers)",
     )
     p_plan.set_defaults(func=_book_plan)
 
@@ -523,6 +589,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_proto.add_argument("--repair-steps", type=int, default=50)
     _bench_data_options(p_proto)
     p_proto.set_defaults(func=_bench_protocol)
+    p_work = bench_sub.add_parser(
+        "workers", help="repairs in one process vs spread over several (book plan --workers)"
+    )
+    p_work.add_argument("--workers", type=int, default=2)
+    p_work.add_argument("--threads", type=int, default=None)
+    p_work.add_argument("--repairs", type=int, default=4)
+    p_work.add_argument("--steps", type=int, default=60)
+    p_work.add_argument("--repeats", type=int, default=3)
+    _bench_data_options(p_work)
+    p_work.set_defaults(func=_bench_workers)
     p_prof = bench_sub.add_parser(
         "profile", help="top operators of the naive and the book's repair step (torch.profiler)"
     )

@@ -8,7 +8,8 @@ must include the seed and the data fingerprint. It is stored as
     <cache dir>/<kind>/<hash>/result.json         config, version, results, file digest
 
 Entries are written into a temporary folder and renamed into place, so a crash
-leaves either a complete entry or none. An entry that is unreadable, partial or
+leaves either a complete entry or none. When two processes compute the same entry,
+the first one written is kept and returned to both. An entry that is unreadable, partial or
 whose tensors do not match the recorded digest is recomputed, never fatal.
 """
 
@@ -185,9 +186,25 @@ def train_or_load(
         save_file(tensors, str(tmp / MODEL_FILE))
         meta["model_sha256"] = _digest(tmp / MODEL_FILE)
         (tmp / RESULT_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
+        if folder.exists() and not recompute:
+            # another process computed the same entry meanwhile: keep the first
+            entry = _read_entry(folder)
+            if entry is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+                _note(kind, key, config, seconds)
+                return Artifact(kind, key, folder, entry[0], entry[1]["result"], False, seconds)
         if folder.exists():
             shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            # the folder appeared between the check and the rename: keep the first
+            entry = _read_entry(folder)
+            if entry is None:
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            _note(kind, key, config, seconds)
+            return Artifact(kind, key, folder, entry[0], entry[1]["result"], False, seconds)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
