@@ -21,6 +21,10 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
     plan.execute(runs, log=lambda m: None)
     again = plan.plan("smoke", ["02"])
     assert [r.key for r in again] == [r.key for r in runs] and all(r.cached for r in again)
+    # a warm cache tells what the cold run cost: each run's recorded compute time
+    warm = plan.estimate(again)
+    assert (warm["est_seconds"] == 0).all() and (warm["recorded_seconds"] > 0).all()
+    assert table["recorded_seconds"].isna().all()
     # the chapter's own call finds every run in the cache: the keys are the same
     prof = get_profile("smoke")
     ch = Chapter("02_lazarus_vshape", prof, headless=True)

@@ -407,6 +407,15 @@ def _book_plan(args) -> int:
         f"compute: about {total / 60:.0f} min on this machine's measured rates",
         file=sys.stderr,
     )
+    cached = table[table["cached"]]
+    if len(cached):
+        recorded = float(cached["recorded_seconds"].fillna(0).sum())
+        print(
+            f"the {len(cached)} cached runs recorded {recorded / 60:.1f} min of compute when "
+            f"they were computed; the rates price them at {cached['rate_seconds'].sum() / 60:.1f}"
+            " min",
+            file=sys.stderr,
+        )
     if args.execute and args.workers > 1:
         seconds = plan.execute_parallel(
             args.profile,

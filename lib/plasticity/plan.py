@@ -229,8 +229,19 @@ def plan(
     return sorted(runs.values(), key=lambda r: (r.order, r.kind, r.label))
 
 
+def _recorded_seconds(run: Run, cache_dir) -> float | None:
+    """The compute time a cached run recorded when it was computed (None if unknown)."""
+    path = paths.cache_dir(cache_dir) / run.kind / run.key / "result.json"
+    try:
+        return float(json.loads(path.read_text())["compute_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
-    """The run list as a table with an estimated time for each missing run."""
+    """The run list as a table: an estimated time for each missing run, and for each
+    cached run the compute time it recorded (``recorded_seconds``), so that the two
+    can be compared and a cold run's total read off a warm cache."""
     rates = {**DEFAULT_SECONDS, **_measured_rates(cache_dir)}
     rows = []
     for r in runs:
@@ -242,6 +253,8 @@ def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
                 "chapters": ",".join(sorted(r.chapters)),
                 "cached": r.cached,
                 "est_seconds": 0.0 if r.cached else round(rate * r.units, 1),
+                "recorded_seconds": _recorded_seconds(r, cache_dir) if r.cached else None,
+                "rate_seconds": round(rate * r.units, 1),
                 "key": r.key,
             }
         )
