@@ -64,19 +64,8 @@ def train_throughput(
     dataset: ImageDataset, steps: int = 300, warmup: int = 20, batch_size: int = 64, seed: int = 0
 ) -> list[dict]:
     """Images/s of both training loops on the same model, data and step count."""
-    from torchvision import transforms
-
     ours = Batches(dataset.train_x, dataset.train_y, batch_size, shuffle=True, seed=seed)
-    transform = transforms.Compose(
-        [transforms.ToTensor(), transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))]
-    )
-    loader = torch.utils.data.DataLoader(
-        _PilDataset(dataset.train_x, dataset.train_y, transform),
-        batch_size=batch_size,
-        shuffle=True,
-        num_workers=0,
-        generator=torch.Generator().manual_seed(seed),
-    )
+    loader, _ = published_loaders(dataset, seed, batch_size)
     rows = []
     for label, batches in (
         ("tensor batches (ours)", ours),
