@@ -233,7 +233,10 @@ def _recorded_seconds(run: Run, cache_dir) -> float | None:
     """The compute time a cached run recorded when it was computed (None if unknown)."""
     path = paths.cache_dir(cache_dir) / run.kind / run.key / "result.json"
     try:
-        return float(json.loads(path.read_text())["compute_seconds"])
+        meta = json.loads(path.read_text())
+        if "compute_seconds" in meta:
+            return float(meta["compute_seconds"])
+        return float(meta["result"]["seconds"])  # an evolution records its own time
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
