@@ -29,16 +29,19 @@ from .book import chapter_number
 from .profiles import Profile, get_profile
 from .runs import cache_key
 
-#: Seconds per unit on a 2-core CPU when the cache has no run of the kind yet:
-#: a base-model epoch, a repair step (two 64-image passes), a NeuroSovereign
-#: training epoch per 1000 images and chain, a probe's epoch cap (chapter 11).
+#: Seconds per unit when the cache has no run of the kind yet: a base-model epoch, a
+#: repair step (two 64-image passes), an inversion image-step, a NeuroSovereign
+#: training epoch per 1000 images and chain, a probe's epoch cap (chapter 11). Each is
+#: the median a full quick book measured on a slow 2-core CPU, divided by 1.64: the
+#: geometric middle between it and a 2-core CPU that repaired 2.7x faster, so that a
+#: cold estimate is within a factor of 2 on either.
 DEFAULT_SECONDS = {
-    "lazarus-base": 22.0,
-    "lazarus-repair": 0.055,
-    "lazarus-repair-explore": 0.055,
-    "lazarus-inversion": 0.001,
-    "sovereign-run": 0.45,
-    "sovereign-probe": 0.5,
+    "lazarus-base": 33.0,
+    "lazarus-repair": 0.09,
+    "lazarus-repair-explore": 0.09,
+    "lazarus-inversion": 0.0021,
+    "sovereign-run": 2.1,
+    "sovereign-probe": 0.08,
 }
 
 
