@@ -42,15 +42,11 @@ def _timed_steps(batches, steps: int, warmup: int, seed: int) -> tuple[float, in
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     seen, start = 0, None
-    it = iter(batches)
+    it = _Restarting(batches)
     for step in range(warmup + steps):
         if step == warmup:
             start = time.perf_counter()
-        try:
-            xb, yb = next(it)
-        except StopIteration:
-            it = iter(batches)
-            xb, yb = next(it)
+        xb, yb = next(it)
         loss = loss_fn(model(xb), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -84,11 +80,30 @@ def train_throughput(
     return rows
 
 
-def naive_repair(student, teacher, images: torch.Tensor, config, seed: int = 0) -> None:
-    """The published repair step as written: the teacher recomputed on every batch and
-    the clean and noisy inputs passed through the student separately."""
+def _published_step(student, teacher, x: torch.Tensor, noise: torch.Tensor, opt, config) -> None:
+    """One step of the published ``lazarus_restore_v3``: the teacher recomputed under
+    ``no_grad``, the clean and the noisy batch through the student separately."""
     import torch.nn.functional as F
 
+    opt.zero_grad()
+    with torch.no_grad():
+        target = teacher(x)
+    out = student(x)
+    out_pert = student(x + noise * config.eps)
+    probs, log_probs = F.softmax(out, dim=1), F.log_softmax(out, dim=1)
+    entropy = -(probs * log_probs).sum(dim=1).mean()
+    loss = (
+        config.w_cons * F.mse_loss(out, target)
+        + config.w_stab * F.mse_loss(out, out_pert)
+        + config.w_ent * F.relu(entropy - config.h0)
+    )
+    loss.backward()
+    opt.step()
+
+
+def naive_repair(student, teacher, images: torch.Tensor, config, seed: int = 0) -> None:
+    """The published repair step as written (:func:`_published_step`), fed from a uint8
+    tensor of images in a seeded order."""
     from .data import Normalizer
 
     normalize = Normalizer()
@@ -101,20 +116,7 @@ def naive_repair(student, teacher, images: torch.Tensor, config, seed: int = 0) 
         if pos == 0 or order is None:
             order = torch.randperm(n, generator=generator)
         x = normalize(images[order[pos : pos + b]])
-        with torch.no_grad():
-            target = teacher(x)
-        out = student(x)
-        out_pert = student(x + torch.randn(x.shape, generator=generator) * config.eps)
-        logp = F.log_softmax(out, 1)
-        entropy = -(logp.exp() * logp).sum(1).mean()
-        loss = (
-            config.w_cons * F.mse_loss(out, target)
-            + config.w_stab * F.mse_loss(out, out_pert)
-            + config.w_ent * F.relu(entropy - config.h0)
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        _published_step(student, teacher, x, torch.randn(x.shape, generator=generator), opt, config)
 
 
 def vshape_protocol(
@@ -260,6 +262,19 @@ def machine_peak(repeats: int = 5) -> list[dict]:
     return rows
 
 
+def book_train_steps(model, stream, opt, steps: int) -> None:
+    """``steps`` steps of the book's base training: tensor batches from ``stream`` in
+    channels-last order, cross-entropy, ``opt``."""
+    import torch.nn.functional as F
+
+    for _ in range(steps):
+        xb, yb = next(stream)
+        loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
 def phase_work(
     dataset: ImageDataset, train_steps: int = 50, repair_steps: int = 50
 ) -> dict[str, object]:
@@ -267,8 +282,6 @@ def phase_work(
     ``train_steps`` SGD steps of batch 64, ``repair`` the book's repair for
     ``repair_steps`` steps (clean + noisy, 128 images, fused Adam, teacher logits
     precomputed), ``evaluate`` a fused pass over up to 2048 test images."""
-    import torch.nn.functional as F
-
     from . import lazarus
     from .data import Normalizer, to_tensor
 
@@ -279,12 +292,7 @@ def phase_work(
     sgd = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def train() -> None:
-        for _ in range(train_steps):
-            xb, yb = next(stream)
-            loss = F.cross_entropy(model(xb.contiguous(memory_format=torch.channels_last)), yb)
-            sgd.zero_grad(set_to_none=True)
-            loss.backward()
-            sgd.step()
+        book_train_steps(model, stream, sgd, train_steps)
 
     student = StabilityCNN()
     images = to_tensor(dataset.train_x[:2048])
@@ -515,30 +523,12 @@ def published_train_steps(model, batches: _Restarting, steps: int, opt) -> None:
 
 def published_repair_steps(student, teacher, batches: _Restarting, steps: int, opt, config) -> None:
     """The published ``lazarus_restore_v3`` loop for ``steps`` iterations: a
-    DataLoader batch, the teacher recomputed under ``no_grad``, the clean and the
-    noisy batch through the student separately, per-tensor Adam."""
-    import torch.nn.functional as F
-
+    DataLoader batch and :func:`_published_step` (with per-tensor Adam as ``opt``)."""
     student.train()
     teacher.eval()
     for _ in range(steps):
         images, _ = next(batches)
-        opt.zero_grad()
-        with torch.no_grad():
-            target = teacher(images)
-        out = student(images)
-        loss_cons = F.mse_loss(out, target)
-        out_pert = student(images + torch.randn_like(images) * config.eps)
-        loss_stab = F.mse_loss(out, out_pert)
-        probs, log_probs = F.softmax(out, dim=1), F.log_softmax(out, dim=1)
-        entropy = -(probs * log_probs).sum(dim=1).mean()
-        loss = (
-            config.w_cons * loss_cons
-            + config.w_stab * loss_stab
-            + config.w_ent * F.relu(entropy - config.h0)
-        )
-        loss.backward()
-        opt.step()
+        _published_step(student, teacher, images, torch.randn_like(images), opt, config)
 
 
 def published_test_loop(models, loader) -> None:
@@ -619,16 +609,6 @@ def protocol_ratio(
     book_model = StabilityCNN()
     book_sgd = torch.optim.SGD(book_model.parameters(), lr=0.01, momentum=0.9)
 
-    def book_train() -> None:
-        import torch.nn.functional as F
-
-        for _ in range(train_steps):
-            xb, yb = next(book_stream)
-            loss = F.cross_entropy(book_model(xb.contiguous(memory_format=torch.channels_last)), yb)
-            book_sgd.zero_grad(set_to_none=True)
-            loss.backward()
-            book_sgd.step()
-
     def pub_repair() -> None:
         student = copy.deepcopy(damaged)
         opt = torch.optim.Adam(student.parameters(), lr=config.lr)
@@ -648,7 +628,7 @@ def protocol_ratio(
             "test loop, two models": lambda: published_test_loop([damaged, teacher], test_loader),
         },
         "book": {
-            "train": book_train,
+            "train": lambda: book_train_steps(book_model, book_stream, book_sgd, train_steps),
             "repair": book_repair,
             "teacher logits": lambda: lazarus.logits_table(teacher, images, normalize),
             "test pass": lambda: lazarus.logits_table(damaged, test, normalize),
@@ -677,16 +657,11 @@ def protocol_ratio(
     runs = []
     for _ in range(repeats):
         seconds = {side: {} for side in slices}
-        for name in ("train", "repair"):
-            for side in slices:
-                start = time.perf_counter()
-                slices[side][name]()
-                seconds[side][name] = time.perf_counter() - start
-        for side, fns in slices.items():
-            for name, fn in fns.items():
-                if name not in ("train", "repair"):
+        for name in dict.fromkeys([*slices["published"], *slices["book"]]):
+            for side, fns in slices.items():
+                if name in fns:
                     start = time.perf_counter()
-                    fn()
+                    fns[name]()
                     seconds[side][name] = time.perf_counter() - start
         runs.append({side: projected(side, seconds[side]) for side in slices})
     ratios = [r["published"]["total"] / r["book"]["total"] for r in runs]

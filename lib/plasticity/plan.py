@@ -361,6 +361,7 @@ def execute_parallel(
     is started, the runs already finished stay cached, and the error is raised.
     """
     import multiprocessing
+    import queue
 
     import torch
 
@@ -381,11 +382,11 @@ def execute_parallel(
     for r in todo:
         stages.setdefault(_stage(r), []).append(r)
     ctx = multiprocessing.get_context("spawn")
-    queue, done = ctx.Queue(), ctx.Queue()
+    todo_queue, done = ctx.Queue(), ctx.Queue()
     procs = [
         ctx.Process(
             target=_worker,
-            args=(prof, only, data_dir, cache_dir, threads, queue, done),
+            args=(prof, only, data_dir, cache_dir, threads, todo_queue, done),
             daemon=True,
         )
         for _ in range(min(workers, len(todo)))
@@ -398,13 +399,13 @@ def execute_parallel(
         for stage in sorted(stages):
             members = sorted(stages[stage], key=lambda r: -rates.get(r.kind, 0.0) * r.units)
             for r in members:
-                queue.put((r.kind, r.key))
+                todo_queue.put((r.kind, r.key))
             for _ in members:
                 while True:
                     try:
                         item, seconds, error = done.get(timeout=5)
                         break
-                    except Exception:  # queue.Empty: check that the workers are alive
+                    except queue.Empty:  # check that the workers are still alive
                         if not any(p.is_alive() for p in procs):
                             raise RuntimeError("every worker process has exited") from None
                 finished += 1
@@ -418,7 +419,7 @@ def execute_parallel(
                 break
     finally:
         for _ in procs:
-            queue.put(None)
+            todo_queue.put(None)
         for p in procs:
             p.join(timeout=60)
             if p.is_alive():

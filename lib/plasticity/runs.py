@@ -161,6 +161,7 @@ def train_or_load(
             )
 
     global _depth
+    existed = folder.exists()  # an unusable entry (or a recompute): replaced below
     start = time.perf_counter()
     _depth += 1
     try:
@@ -186,30 +187,31 @@ def train_or_load(
         save_file(tensors, str(tmp / MODEL_FILE))
         meta["model_sha256"] = _digest(tmp / MODEL_FILE)
         (tmp / RESULT_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
-        if folder.exists() and not recompute:
-            # another process computed the same entry meanwhile: keep the first
-            entry = _read_entry(folder)
-            if entry is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
-                _note(kind, key, config, seconds)
-                return Artifact(kind, key, folder, entry[0], entry[1]["result"], False, seconds)
-        if folder.exists():
-            shutil.rmtree(folder)
-        try:
-            os.replace(tmp, folder)
-        except OSError:
-            # the folder appeared between the check and the rename: keep the first
-            entry = _read_entry(folder)
-            if entry is None:
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-            _note(kind, key, config, seconds)
-            return Artifact(kind, key, folder, entry[0], entry[1]["result"], False, seconds)
+        first = _install(tmp, folder, replace=recompute or existed)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if first is not None:  # another process wrote the same entry meanwhile: keep it
+        tensors, result = first[0], first[1]["result"]
     _note(kind, key, config, seconds)
     return Artifact(kind, key, folder, tensors, result, False, seconds)
+
+
+def _install(tmp: Path, folder: Path, replace: bool) -> tuple[dict, dict] | None:
+    """Rename the finished entry ``tmp`` into place. A folder there is deleted first
+    when ``replace``; otherwise it appeared while computing (another process wrote the
+    same entry), and that first entry is returned and ``tmp`` dropped."""
+    if replace and folder.exists():
+        shutil.rmtree(folder)
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        entry = _read_entry(folder)
+        if entry is None:
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        return entry
+    return None
 
 
 def is_cached(
