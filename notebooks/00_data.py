@@ -44,8 +44,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import data, plots
-from plasticity.chapter import Chapter
+from plasticity import data
+from plasticity.book import plots
+from plasticity.book.chapter import Chapter
 
 ch = Chapter("00_data", profile, data_dir=data_dir, figures_dir=figures_dir, headless=headless)
 c10 = ch.dataset("cifar10")

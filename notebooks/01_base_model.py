@@ -51,9 +51,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import lazarus, plots
-from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
+from plasticity.book import plots
+from plasticity.book.chapter import Chapter
+from plasticity.engine import lazarus_runs
+from plasticity.foundations.checks import check_number
+from plasticity.science import published
 
 check_number("seed", seed, low=0, integer=True)
 ch = Chapter(
@@ -89,7 +91,7 @@ counts
 # ## Train (or load) the base model
 
 # %%
-model, artifact = lazarus.base_model(ds, ch.profile.base, seed, progress=not ch.headless)
+model, artifact = lazarus_runs.base_model(ds, ch.profile.base, seed, progress=not ch.headless)
 result = artifact.result
 history = result["history"]
 source = "loaded from the cache" if artifact.hit else "trained now"
@@ -118,7 +120,7 @@ def plot_learning_curve(history: dict, steps_per_epoch: int, title: str):
     epochs_at = np.array(history["epoch"]) * steps_per_epoch
     ax_acc.plot(history["step"], history["train_acc"], label="training (running)")
     ax_acc.plot(epochs_at, history["epoch_eval"], "o-", label="test, end of epoch")
-    lo, hi = min(lazarus.SEED_BASE_ACCURACY.values()), max(lazarus.SEED_BASE_ACCURACY.values())
+    lo, hi = min(published.SEED_BASE_ACCURACY.values()), max(published.SEED_BASE_ACCURACY.values())
     ax_acc.axhspan(lo, hi, color="grey", alpha=0.25, label="seed's reported range")
     ax_acc.set(xlabel="SGD step", ylabel="accuracy (%)", title="accuracy")
     ax_acc.legend(loc="lower right")
@@ -137,8 +139,8 @@ plt.show()
 # ## Our base model beside the seed's
 
 # %%
-seed_lo = min(lazarus.SEED_BASE_ACCURACY.values())
-seed_hi = max(lazarus.SEED_BASE_ACCURACY.values())
+seed_lo = min(published.SEED_BASE_ACCURACY.values())
+seed_hi = max(published.SEED_BASE_ACCURACY.values())
 comparison = pd.DataFrame(
     [
         {
@@ -170,13 +172,13 @@ comparison
 # draw and the repair. These are the base models the later chapters load.
 
 # %%
-from plasticity import experiments, headlines
+from plasticity.science import experiments, headlines
 
 base_seeds = (experiments.seeds_needed(ch.profile) if ch.profile.lazarus.base_per_seed
               else (seed,))
 base_rows = []
 for s in base_seeds:
-    _, art = lazarus.base_model(ds, ch.profile.base, s, progress=not ch.headless)
+    _, art = lazarus_runs.base_model(ds, ch.profile.base, s, progress=not ch.headless)
     base_rows.append({"seed": s, "test_accuracy": art.result["test_accuracy"],
                       "epochs": ch.profile.base.epochs, "steps": art.result["steps"],
                       "cached": art.hit})

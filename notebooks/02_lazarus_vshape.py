@@ -49,10 +49,13 @@ headless = None  # None: detected (sliders only under a notebook front end)
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, lazarus, plots, published
-from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
-from plasticity.widgets import check_parameter, explore, slider
+from plasticity import lazarus
+from plasticity.book import plots
+from plasticity.book.chapter import Chapter
+from plasticity.book.widgets import check_parameter, explore, slider
+from plasticity.engine import lazarus_runs
+from plasticity.foundations.checks import check_number
+from plasticity.science import experiments, headlines, published
 
 check_parameter("alpha", alpha)
 check_number("seed", seed, low=0, integer=True)
@@ -60,8 +63,8 @@ ch = Chapter("02_lazarus_vshape", profile, data_dir=data_dir, figures_dir=figure
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile))
-lab = labs[seed] if seed in labs else lazarus.chapter_labs(ch, (seed,))[seed]
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile))
+lab = labs[seed] if seed in labs else lazarus_runs.chapter_labs(ch, (seed,))[seed]
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 display(Markdown(ch.summary()))
 experiments.describe("vshape", ch.profile)

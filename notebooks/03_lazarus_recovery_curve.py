@@ -40,16 +40,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, lazarus, published
-from plasticity.chapter import Chapter
-from plasticity.widgets import check_parameter, explore, slider
+from plasticity import lazarus
+from plasticity.book.chapter import Chapter
+from plasticity.book.widgets import check_parameter, explore, slider
+from plasticity.engine import lazarus_runs
+from plasticity.science import experiments, headlines, published
 
 check_parameter("alpha", alpha)
 ch = Chapter("03_lazarus_recovery_curve", profile, data_dir=data_dir,
              figures_dir=figures_dir, headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile))
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile))
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 display(Markdown(ch.summary()))
 experiments.describe("curve", ch.profile)
@@ -62,7 +64,7 @@ def sweep(alphas) -> pd.DataFrame:
     for a in alphas:
         for s in scale.seeds:
             r = labs[s].run(lazarus.Damage("noise", a, seed=s), config, s)
-            rows.append(lazarus.result_row(r, condition=f"noise alpha={a:g}", method="full",
+            rows.append(experiments.result_row(r, condition=f"noise alpha={a:g}", method="full",
                                            role="exploratory", seed=s, damage="noise", level=a))
     return pd.DataFrame(rows)
 

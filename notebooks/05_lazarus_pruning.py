@@ -56,10 +56,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, lazarus, plots, published
-from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
-from plasticity.widgets import check_parameter, explore, slider
+from plasticity import lazarus
+from plasticity.book import plots
+from plasticity.book.chapter import Chapter
+from plasticity.book.widgets import check_parameter, explore, slider
+from plasticity.engine import lazarus_runs
+from plasticity.foundations.checks import check_number
+from plasticity.science import experiments, headlines, published
 
 check_parameter("prune_amount", prune_amount)
 check_number("seed", seed, low=0, integer=True)
@@ -67,8 +70,8 @@ ch = Chapter("05_lazarus_pruning", profile, data_dir=data_dir, figures_dir=figur
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile))
-lab = labs[seed] if seed in labs else lazarus.chapter_labs(ch, (seed,))[seed]
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile))
+lab = labs[seed] if seed in labs else lazarus_runs.chapter_labs(ch, (seed,))[seed]
 config = lazarus.RepairConfig(steps=scale.repair_steps)
 modes = ("frozen", "regrow")
 display(Markdown(ch.summary()))
@@ -86,7 +89,7 @@ def prune_runs(amounts) -> pd.DataFrame:
     for amount in amounts:
         for mode in modes:
             r = lab.run(lazarus.Damage("prune", amount, mode), config, seed)
-            rows.append(lazarus.result_row(r, prune_amount=amount, mode=mode, seed=seed,
+            rows.append(experiments.result_row(r, prune_amount=amount, mode=mode, seed=seed,
                                            role="exploratory"))
     return pd.DataFrame(rows)
 

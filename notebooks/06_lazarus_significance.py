@@ -47,14 +47,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, lazarus, published, stats
-from plasticity.chapter import Chapter
+from plasticity.book.chapter import Chapter
+from plasticity.engine import lazarus_runs
+from plasticity.science import experiments, headlines, published, stats
 
 ch = Chapter("06_lazarus_significance", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile))
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile))
 display(Markdown(ch.summary()))
 experiments.describe("significance", ch.profile)
 

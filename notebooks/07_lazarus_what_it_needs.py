@@ -53,15 +53,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, lazarus
-from plasticity.chapter import Chapter
+from plasticity import lazarus
+from plasticity.book.chapter import Chapter
+from plasticity.engine import lazarus_runs
+from plasticity.science import experiments, headlines
 
 ch = Chapter("07_lazarus_what_it_needs", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
 other = ch.dataset("cifar100")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile),
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile),
                             extra_inputs={"cifar100": other})
 display(Markdown(ch.summary()))
 experiments.describe("needs", ch.profile)

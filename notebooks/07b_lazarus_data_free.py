@@ -63,8 +63,11 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
-from plasticity import datafree, experiments, headlines, lazarus
-from plasticity.chapter import Chapter
+from plasticity import lazarus
+from plasticity.book.chapter import Chapter
+from plasticity.engine import lazarus_runs
+from plasticity.lazarus import datafree
+from plasticity.science import experiments, headlines
 from scipy import stats as sstats
 
 ch = Chapter("07b_lazarus_data_free", profile, data_dir=data_dir, figures_dir=figures_dir,
@@ -72,7 +75,7 @@ ch = Chapter("07b_lazarus_data_free", profile, data_dir=data_dir, figures_dir=fi
 scale = ch.profile.lazarus
 ds = ch.dataset("cifar10")
 other = ch.dataset("cifar100")
-labs = lazarus.chapter_labs(ch, experiments.seeds_needed(ch.profile),
+labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(ch.profile),
                             extra_inputs={"cifar100": other})
 LADDER = experiments.DATAFREE_SOURCES[:5] + experiments.DATAFREE_EXPLORE \
     + experiments.DATAFREE_SOURCES[5:]
@@ -107,7 +110,7 @@ def source_pixels(name: str, n: int, lab, student, generator) -> torch.Tensor:
         pool = lab.images(inputs)
         idx = torch.randperm(len(pool), generator=generator)[:n]
         return pool[idx].float() / 255
-    x = lazarus._input_pixels(inputs, n, generator)
+    x = lazarus.input_pixels(inputs, n, generator)
     if change.get("seek_steps"):
         x = datafree.seek_disagreement(student, lab.model, x, change["seek_steps"],
                                        lazarus.RepairConfig().seek_size)

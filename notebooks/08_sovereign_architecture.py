@@ -57,9 +57,9 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 from plasticity import sovereign
-from plasticity.chapter import Chapter
-from plasticity.models import count_parameters
-from plasticity.profiles import check_number
+from plasticity.book.chapter import Chapter
+from plasticity.foundations.checks import check_number
+from plasticity.foundations.compute import count_parameters
 
 check_number("seed", seed, low=0, integer=True)
 ch = Chapter("08_sovereign_architecture", profile, data_dir=data_dir, figures_dir=figures_dir,
@@ -97,7 +97,7 @@ params
 
 # %%
 x = data.train_x[:8]
-from plasticity.data import Normalizer  # noqa: E402
+from plasticity.data.batches import Normalizer  # noqa: E402
 
 xb = Normalizer()(x)
 apex = chains["apex"]

@@ -66,11 +66,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import published, sovereign
-from plasticity import sovereign_experiments as sx
-from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
-from plasticity.widgets import check_parameter, explore, slider
+from plasticity import sovereign
+from plasticity.book.chapter import Chapter
+from plasticity.book.widgets import check_parameter, explore, slider
+from plasticity.engine import sovereign_runs
+from plasticity.foundations.checks import check_number
+from plasticity.science import published
+from plasticity.science import sovereign_experiments as sx
 
 check_parameter("shock_threshold", shock_threshold)
 check_number("seed", seed, low=0, integer=True)
@@ -167,7 +169,7 @@ def plot_for_threshold(shock_threshold: float):
         frame = epochs
     else:
         config = replace(base, shock_threshold=float(shock_threshold))
-        apex = sovereign.evolve(data, config, seed, chains=("apex",), log=log)
+        apex = sovereign_runs.evolve(data, config, seed, chains=("apex",), log=log)
         frame = pd.DataFrame(apex["epochs"] + results[("full", "blind", seed)]["epochs"])
     return plot_dynamics(frame, shock_threshold)
 
@@ -299,6 +301,6 @@ display(Markdown(text))
 # ## Verdict
 
 # %%
-from plasticity import headlines
+from plasticity.science import headlines
 
 display(Markdown(headlines.chapter_markdown("09", ch.figures_dir)))

@@ -62,9 +62,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import experiments, headlines, published, sovereign
-from plasticity import sovereign_experiments as sx
-from plasticity.chapter import Chapter
+from plasticity import sovereign
+from plasticity.book.chapter import Chapter
+from plasticity.science import experiments, headlines, published
+from plasticity.science import sovereign_experiments as sx
 
 ch = Chapter("10_sovereign_ablation", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)

@@ -60,10 +60,12 @@ headless = None  # None: detected (sliders only under a notebook front end)
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import published, sovereign
-from plasticity import sovereign_experiments as sx
-from plasticity.chapter import Chapter
-from plasticity.profiles import check_number
+from plasticity import sovereign
+from plasticity.book.chapter import Chapter
+from plasticity.engine import sovereign_runs
+from plasticity.foundations.checks import check_number
+from plasticity.science import published
+from plasticity.science import sovereign_experiments as sx
 
 if max_epochs is not None:
     check_number("max_epochs", max_epochs, low=1, integer=True)
@@ -78,7 +80,7 @@ display(Markdown(ch.summary() + f" Up to {max_epochs} epochs on {len(data.train_
                  f"images, seeds {list(seeds)}."))
 
 # %%
-probes = {s: sovereign.cached_ceiling(data, max_epochs=max_epochs, seed=s) for s in seeds}
+probes = {s: sovereign_runs.cached_ceiling(data, max_epochs=max_epochs, seed=s) for s in seeds}
 ceiling = probes[seeds[0]]
 history = pd.DataFrame(ceiling["history"])
 print(f"feature rank {ceiling['feature_rank']} of {ceiling['feature_dim']} dimensions")
@@ -120,7 +122,7 @@ ch.save_table(table.round(3), "probes")
 table.round(2)
 
 # %%
-from plasticity import headlines
+from plasticity.science import headlines
 
 train_final = float(history.loc[history["epoch"] == ceiling["best_epoch"], "train_acc"].iloc[0])
 text = (

@@ -47,8 +47,9 @@ headless = None  # None: detected (sliders only under a notebook front end)
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity import headlines, plots
-from plasticity.chapter import Chapter
+from plasticity.book import plots
+from plasticity.book.chapter import Chapter
+from plasticity.science import headlines, verdicts
 
 ch = Chapter("12_headlines", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
@@ -88,7 +89,7 @@ with pd.option_context("display.max_colwidth", None):
 # %%
 def plot_verdicts(claims: pd.DataFrame):
     counts = (claims.groupby(["paper", "verdict"]).size().unstack(fill_value=0)
-              .reindex(columns=list(headlines.VERDICTS), fill_value=0))
+              .reindex(columns=list(verdicts.VERDICTS), fill_value=0))
     counts = counts.loc[[p for p in ("Lazarus", "NeuroSovereign", "?") if p in counts.index]]
     colours = {"reproduces": "#2e7d32", "inconclusive": "#f9a825",
                "does not reproduce": "#c62828", "not comparable": "#90a4ae",
@@ -111,7 +112,7 @@ plt.show()
 
 # %%
 counts = claims["verdict"].value_counts()
-summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in headlines.VERDICTS if counts.get(v, 0))
+summary = ", ".join(f"{counts.get(v, 0)} {v}" for v in verdicts.VERDICTS if counts.get(v, 0))
 display(Markdown(f"Of {len(claims)} headline claims: {summary}."))
 
 # %% [markdown]

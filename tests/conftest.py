@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from plasticity import data
+from plasticity.book import runner
 
 REAL_ARCHIVES_ENV = "PLASTICITY_TEST_ARCHIVES"
 
@@ -99,7 +100,6 @@ def smoke_book(tmp_path_factory):
     Returns the folder (with ``data``, ``cache``, ``figures`` and ``executed``) and the
     runner's list of (chapter, seconds, executed notebook).
     """
-    from plasticity import book
 
     root = tmp_path_factory.mktemp("smoke-book")
     mp = pytest.MonkeyPatch()
@@ -111,7 +111,7 @@ def smoke_book(tmp_path_factory):
         (root / sub).mkdir()
         mp.setenv(env, str(root / sub))
     try:
-        done = book.run(
+        done = runner.run(
             "smoke", output_dir=root / "executed", progress=False, log=lambda *a, **k: None
         )
     finally:

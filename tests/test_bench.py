@@ -7,10 +7,11 @@ import math
 
 import pytest
 import torch
-from plasticity import bench, data
-from plasticity.data import Normalizer, to_tensor
-from plasticity.models import StabilityCNN
-from plasticity.profiles import ParameterError
+from plasticity import data
+from plasticity.data.batches import Normalizer, to_tensor
+from plasticity.engine import bench
+from plasticity.foundations.checks import ParameterError
+from plasticity.lazarus.model import StabilityCNN
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,8 @@ def test_the_published_test_loops_see_every_test_image_once_per_model(ds):
 
 
 def test_the_published_repair_moves_the_student_and_never_the_teacher(ds):
-    from plasticity import damage, lazarus
+    from plasticity import lazarus
+    from plasticity.lazarus import damage
 
     teacher = StabilityCNN()
     student = damage.noisy_copy(teacher, 0.35, seed=1)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from plasticity import bench, cost, data, plan
-from plasticity.plan import Run
-from plasticity.profiles import ParameterError, get_profile
+from plasticity import data
+from plasticity.book import plan
+from plasticity.book.plan import Run
+from plasticity.engine import bench, cost
+from plasticity.engine.profiles import get_profile
+from plasticity.foundations.checks import ParameterError
 
 
 def _costs() -> dict[str, cost.KindCost]:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 from plasticity import data
-from plasticity.profiles import ParameterError
+from plasticity.data import archive as archive_module
+from plasticity.foundations.checks import ParameterError
 
 from .conftest import make_archive
 
@@ -86,7 +87,7 @@ def test_ensure_imported_decodes_an_archive_only_once(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the archive was decoded again")
 
-    monkeypatch.setattr(data, "import_archive", fail)
+    monkeypatch.setattr(archive_module, "import_archive", fail)
     assert len(data.ensure_imported(archive).train_y) == 30
 
 

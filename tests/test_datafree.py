@@ -9,10 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from plasticity import datafree, experiments, lazarus, plan
-from plasticity.data import Normalizer
-from plasticity.models import StabilityCNN
-from plasticity.profiles import ParameterError, get_profile
+from plasticity import lazarus
+from plasticity.book import plan
+from plasticity.data.batches import Normalizer
+from plasticity.engine import lazarus_runs
+from plasticity.engine.profiles import get_profile
+from plasticity.foundations.checks import ParameterError
+from plasticity.lazarus import datafree
+from plasticity.lazarus.model import StabilityCNN
+from plasticity.science import experiments
 
 SMALL = datafree.InversionConfig(pool=40, steps=8, batch_size=16)
 
@@ -71,7 +76,7 @@ def test_the_diversity_term_spreads_same_class_features():
 def test_seeking_disagreement_widens_the_gap_and_leaves_the_models_alone():
     teacher = _teacher()
     student = lazarus.Damage("noise", 0.5, seed=0).apply(teacher)[0]
-    x = lazarus._input_pixels("dead_leaves", 16, torch.Generator().manual_seed(0))
+    x = lazarus.input_pixels("dead_leaves", 16, torch.Generator().manual_seed(0))
     moved = datafree.seek_disagreement(student, teacher, x, 3, 0.03)
 
     def gap(z):
@@ -99,7 +104,7 @@ def test_no_source_reads_the_data_directory(isolated, monkeypatch):
     monkeypatch.setattr(builtins, "open", watch)
     teacher = _teacher()
     for kind in lazarus.GENERATED:
-        lazarus._input_pixels(kind, 8, torch.Generator().manual_seed(0))
+        lazarus.input_pixels(kind, 8, torch.Generator().manual_seed(0))
     datafree.invert(teacher, SMALL, 0)
     student = lazarus.Damage("prune", 0.5).apply(teacher)[0]
     cfg = lazarus.RepairConfig(steps=3, batch_size=8, inputs="dead_leaves", seek_steps=1)
@@ -137,9 +142,9 @@ def test_seeking_is_refused_for_pooled_inputs_and_out_of_range_values():
 
 def test_repair_keys_without_seeking_are_those_before_the_option_existed():
     cfg = lazarus.RepairConfig()
-    key = lazarus.repair_config_key("base", lazarus.Damage("noise", 0.35), cfg, 0, "fp")
+    key = lazarus_runs.repair_config_key("base", lazarus.Damage("noise", 0.35), cfg, 0, "fp")
     assert "seek_steps" not in key["repair"] and "seek_size" not in key["repair"]
-    seek = lazarus.repair_config_key(
+    seek = lazarus_runs.repair_config_key(
         "base", lazarus.Damage("noise", 0.35), replace(cfg, inputs="pink", seek_steps=2), 0, "fp"
     )
     assert seek["repair"]["seek_steps"] == 2

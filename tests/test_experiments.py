@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from plasticity import experiments, headlines
-from plasticity import sovereign_experiments as sx
-from plasticity.profiles import get_profile
+from plasticity.engine.profiles import get_profile
+from plasticity.science import experiments, headlines, sovereign_experiments
 
 
 @pytest.mark.parametrize("name", ["quick", "paper"])
@@ -65,21 +64,23 @@ def test_summaries_use_one_name_per_statistic():
 
 def test_sovereign_grid_trains_blind_once_per_seed_and_varies_apex_only():
     prof = get_profile("quick")
-    grid = sx.grid(prof)
+    grid = sovereign_experiments.grid(prof)
     for seed in prof.sovereign_seeds:
         mine = [r for r in grid if r["seed"] == seed and not r["variant"].startswith("ladder")]
         blind = [r for r in mine if r["chain"] == "blind"]
-        assert len(blind) == 1 and blind[0]["variant"] == sx.FULL
+        assert len(blind) == 1 and blind[0]["variant"] == sovereign_experiments.FULL
         variants = {
             r["variant"]
             for r in mine
             if r["chain"] == "apex" and not r["variant"].startswith("shock threshold")
         }
-        assert variants == set(sx.profile_variants(prof))
+        assert variants == set(sovereign_experiments.profile_variants(prof))
         assert "no shock" in variants and "lambda 0" in variants and "no mixer" in variants
-    assert len(sx.ladder(prof)) >= 2
+    assert len(sovereign_experiments.ladder(prof)) >= 2
     # chapter 9's slider: one APEX run per threshold off the default, on the first seed
     extra = [r for r in grid if r["variant"].startswith("shock threshold")]
-    own = sx.base_config(prof).shock_threshold
-    assert {r["config"].shock_threshold for r in extra} == set(sx.threshold_grid(prof)) - {own}
+    own = sovereign_experiments.base_config(prof).shock_threshold
+    assert {r["config"].shock_threshold for r in extra} == set(
+        sovereign_experiments.threshold_grid(prof)
+    ) - {own}
     assert {(r["chain"], r["seed"]) for r in extra} == {("apex", prof.sovereign_seeds[0])}

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from plasticity import headlines, stats
-from plasticity import verdicts as v
+from plasticity.science import headlines, stats, verdicts
 
 
 def _save(root, table, rows):
@@ -34,43 +33,54 @@ def _judge(figures, key):
 
 
 def test_direction_rule_needs_the_whole_interval_on_one_side():
-    assert v.above(v.estimate([1.0, 1.2, 0.9]), 0)[0] == v.REPRODUCES
-    assert v.above(v.estimate([-1.0, -1.2, -0.9]), 0)[0] == v.FAILS
-    spans = v.estimate([2.0, -1.0, 0.5])
+    assert verdicts.above(verdicts.estimate([1.0, 1.2, 0.9]), 0)[0] == verdicts.REPRODUCES
+    assert verdicts.above(verdicts.estimate([-1.0, -1.2, -0.9]), 0)[0] == verdicts.FAILS
+    spans = verdicts.estimate([2.0, -1.0, 0.5])
     assert spans.ci_low < 0 < spans.ci_high
-    assert v.above(spans, 0) == (v.INCONCLUSIVE, "95 % CI spans 0")
-    assert v.below(v.estimate([-1.0, -1.2, -0.9]), 0)[0] == v.REPRODUCES
+    assert verdicts.above(spans, 0) == (verdicts.INCONCLUSIVE, "95 % CI spans 0")
+    assert verdicts.below(verdicts.estimate([-1.0, -1.2, -0.9]), 0)[0] == verdicts.REPRODUCES
 
 
 def test_constant_differences_give_no_p_and_no_verdict():
     t = stats.paired_test([3.0, 4.0, 5.0], [2.0, 3.0, 4.0])  # every difference is +1
     assert math.isnan(t["t_p"]) and math.isnan(t["wilcoxon_p"])
     assert t["diff_mean"] == 1.0 and t["diff_std"] == 0.0
-    verdict, reason = v.above(v.estimate([1.0, 1.0, 1.0]), 0)
-    assert verdict == v.INCONCLUSIVE and "no spread" in reason
+    verdict, reason = verdicts.above(verdicts.estimate([1.0, 1.0, 1.0]), 0)
+    assert verdict == verdicts.INCONCLUSIVE and "no spread" in reason
     varied = stats.paired_test([3.0, 4.5, 5.0], [2.0, 3.0, 4.0])
     assert 0 < varied["t_p"] < 1
 
 
 def test_fewer_than_three_seeds_never_decide():
-    verdict, reason = v.above(v.estimate([5.0, 6.0]), 0)
-    assert verdict == v.INCONCLUSIVE and "n = 2" in reason
+    verdict, reason = verdicts.above(verdicts.estimate([5.0, 6.0]), 0)
+    assert verdict == verdicts.INCONCLUSIVE and "n = 2" in reason
 
 
 def test_magnitude_rule_is_two_sided_so_overshoot_fails():
     target, margin = 5.4, 2.7
-    assert v.magnitude(v.estimate([5.0, 5.5, 6.0]), target, margin)[0] == v.REPRODUCES
-    assert v.magnitude(v.estimate([11.0, 11.6, 12.2]), target, margin)[0] == v.FAILS
-    assert v.magnitude(v.estimate([0.5, 1.0, 1.5]), target, margin)[0] == v.FAILS
+    assert (
+        verdicts.magnitude(verdicts.estimate([5.0, 5.5, 6.0]), target, margin)[0]
+        == verdicts.REPRODUCES
+    )
+    assert (
+        verdicts.magnitude(verdicts.estimate([11.0, 11.6, 12.2]), target, margin)[0]
+        == verdicts.FAILS
+    )
+    assert (
+        verdicts.magnitude(verdicts.estimate([0.5, 1.0, 1.5]), target, margin)[0] == verdicts.FAILS
+    )
     # an interval that straddles the band's edge decides nothing
-    assert v.magnitude(v.estimate([6.0, 8.0, 10.0]), target, margin)[0] == v.INCONCLUSIVE
+    assert (
+        verdicts.magnitude(verdicts.estimate([6.0, 8.0, 10.0]), target, margin)[0]
+        == verdicts.INCONCLUSIVE
+    )
 
 
 def test_noninferiority_and_image_guard():
-    assert v.noninferior(v.estimate([-2.0, -1.0, -3.0]), 10)[0] == v.REPRODUCES
-    assert v.noninferior(v.estimate([-40.0, -45.0, -50.0]), 10)[0] == v.FAILS
-    assert v.image_guard([0.95, 1.2, 1.1]) is None
-    assert "20 test images" in v.image_guard([0.2, 1.0, 1.0])
+    assert verdicts.noninferior(verdicts.estimate([-2.0, -1.0, -3.0]), 10)[0] == verdicts.REPRODUCES
+    assert verdicts.noninferior(verdicts.estimate([-40.0, -45.0, -50.0]), 10)[0] == verdicts.FAILS
+    assert verdicts.image_guard([0.95, 1.2, 1.1]) is None
+    assert "20 test images" in verdicts.image_guard([0.2, 1.0, 1.0])
 
 
 # ---------------------------------------------------------------- the registry
@@ -98,9 +108,9 @@ def _lazarus_rows(condition, recoveries, lost=4.0, steps=1000, **extra):
 @pytest.mark.parametrize(
     "recoveries, verdict",
     [
-        ([92.0, 94.0, 95.0], v.REPRODUCES),
-        ([40.0, 45.0, 50.0], v.FAILS),
-        ([60.0, 95.0, 130.0], v.INCONCLUSIVE),
+        ([92.0, 94.0, 95.0], verdicts.REPRODUCES),
+        ([40.0, 45.0, 50.0], verdicts.FAILS),
+        ([60.0, 95.0, 130.0], verdicts.INCONCLUSIVE),
     ],
 )
 def test_vshape_claim_uses_every_seed(figures, recoveries, verdict):
@@ -117,7 +127,7 @@ def test_a_shorter_budget_is_not_comparable(figures):
         _lazarus_rows("noise alpha=0.35", [93.0, 94.0, 95.0], steps=300),
     )
     row = _judge(figures, "vshape")
-    assert row["verdict"] == v.NOT_COMPARABLE and "1000" in row["reason"]
+    assert row["verdict"] == verdicts.NOT_COMPARABLE and "1000" in row["reason"]
 
 
 def test_recovery_of_a_handful_of_images_is_inconclusive(figures):
@@ -127,7 +137,7 @@ def test_recovery_of_a_handful_of_images_is_inconclusive(figures):
         _lazarus_rows("noise alpha=0.35", [93.0, 94.0, 95.0], lost=0.3),
     )
     row = _judge(figures, "vshape")
-    assert row["verdict"] == v.INCONCLUSIVE and "30 test images" in row["reason"]
+    assert row["verdict"] == verdicts.INCONCLUSIVE and "30 test images" in row["reason"]
 
 
 def test_optimum_is_judged_seed_by_seed(figures):
@@ -135,10 +145,10 @@ def test_optimum_is_judged_seed_by_seed(figures):
     for alpha, rec in ((0.1, [50, 60, 55]), (0.2, [90, 88, 92]), (0.35, [80, 82, 79])):
         rows += _lazarus_rows(f"noise alpha={alpha:g}", rec, level=alpha)
     _save(figures, "03_lazarus_recovery_curve/runs", rows)
-    assert _judge(figures, "optimum")["verdict"] == v.REPRODUCES
+    assert _judge(figures, "optimum")["verdict"] == verdicts.REPRODUCES
     rows = [r | {"recovery_pct": 100 - r["recovery_pct"]} for r in rows]
     _save(figures, "03_lazarus_recovery_curve/runs", rows)
-    assert _judge(figures, "optimum")["verdict"] == v.FAILS
+    assert _judge(figures, "optimum")["verdict"] == verdicts.FAILS
 
 
 def test_frozen_vs_regrow_and_regrowth_rows(figures):
@@ -162,9 +172,9 @@ def test_frozen_vs_regrow_and_regrowth_rows(figures):
                 }
             )
     _save(figures, "05_lazarus_pruning/runs", rows)
-    assert _judge(figures, "frozen_vs_regrow")["verdict"] == v.REPRODUCES
-    assert _judge(figures, "regrowth_share")["verdict"] == v.REPRODUCES
-    assert _judge(figures, "regrowth_back")["verdict"] == v.FAILS
+    assert _judge(figures, "frozen_vs_regrow")["verdict"] == verdicts.REPRODUCES
+    assert _judge(figures, "regrowth_share")["verdict"] == verdicts.REPRODUCES
+    assert _judge(figures, "regrowth_back")["verdict"] == verdicts.FAILS
 
 
 def test_ablation_claims_need_the_shock_to_fire(figures):
@@ -194,11 +204,11 @@ def test_ablation_claims_need_the_shock_to_fire(figures):
         )
     _save(figures, "10_sovereign_ablation/runs", rows)
     shock = _judge(figures, "no_shock")
-    assert shock["verdict"] == v.INCONCLUSIVE and "never fired" in shock["reason"]
-    assert _judge(figures, "no_mixer")["verdict"] == v.REPRODUCES
-    assert _judge(figures, "dhier_sign")["verdict"] == v.REPRODUCES
+    assert shock["verdict"] == verdicts.INCONCLUSIVE and "never fired" in shock["reason"]
+    assert _judge(figures, "no_mixer")["verdict"] == verdicts.REPRODUCES
+    assert _judge(figures, "dhier_sign")["verdict"] == verdicts.REPRODUCES
     # the paper's magnitude needs the paper's schedule
-    assert _judge(figures, "dhier_size")["verdict"] == v.NOT_COMPARABLE
+    assert _judge(figures, "dhier_size")["verdict"] == verdicts.NOT_COMPARABLE
 
 
 def test_a_renamed_column_is_named_in_the_row(figures):
@@ -209,13 +219,13 @@ def test_a_renamed_column_is_named_in_the_row(figures):
         [{("recovery" if k == "recovery_pct" else k): x for k, x in r.items()} for r in rows],
     )
     row = _judge(figures, "vshape")
-    assert row["verdict"] == v.NOT_MEASURED and "recovery_pct" in row["reason"]
+    assert row["verdict"] == verdicts.NOT_MEASURED and "recovery_pct" in row["reason"]
 
 
 def test_collect_marks_claims_without_tables_as_not_measured(figures):
     df, used = headlines.collect(figures)
     assert len(df) == len(headlines.CLAIMS)
-    assert set(df["verdict"]) == {v.NOT_MEASURED}
+    assert set(df["verdict"]) == {verdicts.NOT_MEASURED}
     assert used == []
     assert df["ours"].str.contains("run chapter").all()
 
@@ -238,7 +248,7 @@ def test_markdown_table_escapes_pipes():
 
 
 def test_tables_made_from_synthetic_data_are_not_comparable(figures):
-    from plasticity import plots
+    from plasticity.book import plots
 
     rows = _lazarus_rows("noise alpha=0.35", [92.0, 94.0, 95.0])
     plots.save_table(
@@ -250,7 +260,7 @@ def test_tables_made_from_synthetic_data_are_not_comparable(figures):
         figures_dir=figures,
     )
     row = _judge(figures, "vshape")
-    assert row["verdict"] == v.NOT_COMPARABLE and "synthetic" in row["reason"]
+    assert row["verdict"] == verdicts.NOT_COMPARABLE and "synthetic" in row["reason"]
 
 
 def _ladder(recoveries: dict[str, list[float]]):
@@ -262,7 +272,7 @@ def _ladder(recoveries: dict[str, list[float]]):
 
 
 def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
-    from plasticity.experiments import DATAFREE_SOURCES, NO_IMAGE
+    from plasticity.science.experiments import DATAFREE_SOURCES, NO_IMAGE
 
     no_image = [name for name, _, kind in DATAFREE_SOURCES if kind == NO_IMAGE]
     train = [90.0, 92.0, 94.0]
@@ -275,7 +285,7 @@ def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
         _ladder({**close, headlines.DATAFREE_REFERENCE: train}),
     )
     row = _judge(figures, "no_image_best")
-    assert row["verdict"] == v.REPRODUCES and no_image[2] in row["ours"]
+    assert row["verdict"] == verdicts.REPRODUCES and no_image[2] in row["ours"]
     assert "99 % CI" in row["reason"]
     # differences of -4, -6 and -1: the 95 % interval [-9.9, 2.6] would pass, but the
     # source was picked as the best of five, and its 99 % interval [-18.1, 10.8] reaches
@@ -286,19 +296,19 @@ def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
         "07b_lazarus_data_free/runs",
         _ladder({**wide, headlines.DATAFREE_REFERENCE: train}),
     )
-    assert _judge(figures, "no_image_best")["verdict"] == v.INCONCLUSIVE
+    assert _judge(figures, "no_image_best")["verdict"] == verdicts.INCONCLUSIVE
     # every source far below: does not reproduce
     far = {s: [20.0, 30.0, 40.0] for s in no_image}
     _save(
         figures, "07b_lazarus_data_free/runs", _ladder({**far, headlines.DATAFREE_REFERENCE: train})
     )
     row = _judge(figures, "no_image_best")
-    assert row["verdict"] == v.FAILS
+    assert row["verdict"] == verdicts.FAILS
 
 
 def test_a_wider_confidence_gives_a_wider_interval():
     values = [1.0, 2.0, 4.0]
-    narrow, wide = v.estimate(values), v.estimate(values, 0.99)
+    narrow, wide = verdicts.estimate(values), verdicts.estimate(values, 0.99)
     assert wide.mean == narrow.mean
     assert wide.ci_low < narrow.ci_low and wide.ci_high > narrow.ci_high
     with pytest.raises(ValueError, match="confidence"):

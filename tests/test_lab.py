@@ -20,8 +20,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from plasticity import experiments, launch, paths
-from plasticity.profiles import get_profile
+from plasticity.book import launch
+from plasticity.engine.profiles import get_profile
+from plasticity.foundations import paths
+from plasticity.science import experiments
 
 from .test_site import CHROMIUM_FLAGS, chromium  # noqa: F401 - the fixture
 

@@ -9,7 +9,8 @@ import jupytext
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
-from plasticity import book, launch, paths
+from plasticity.book import launch, runner
+from plasticity.foundations import paths
 
 REPO = "https://github.com/owner/book"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -17,7 +18,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 def test_colab_notebooks_are_the_chapters_behind_an_install_cell(tmp_path):
     written = launch.write_colab(tmp_path, REPO, COMMIT)
-    assert [p.stem for p in written] == [c.stem for c in book.chapters()]
+    assert [p.stem for p in written] == [c.stem for c in runner.chapters()]
     for path in written:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -75,11 +76,20 @@ def test_the_colab_command_runs_without_torch(tmp_path):
     out = tmp_path / "colab"
     env_path = f"{blocker}:{paths.project_root() / 'lib'}"
     done = subprocess.run(
-        [sys.executable, "-m", "plasticity.launch", "colab", "--out", str(out), "--commit", COMMIT],
+        [
+            sys.executable,
+            "-m",
+            "plasticity.book.launch",
+            "colab",
+            "--out",
+            str(out),
+            "--commit",
+            COMMIT,
+        ],
         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert len(list((out / "notebooks").glob("*.ipynb"))) == len(book.chapters())
+    assert len(list((out / "notebooks").glob("*.ipynb"))) == len(runner.chapters())

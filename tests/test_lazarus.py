@@ -8,16 +8,20 @@ import math
 import numpy as np
 import pytest
 import torch
-from plasticity import damage, data, lazarus, stats
-from plasticity.models import StabilityCNN
-from plasticity.profiles import BaseTraining, ParameterError
+from plasticity import data, lazarus
+from plasticity.engine import cache, lazarus_runs
+from plasticity.foundations.checks import ParameterError
+from plasticity.lazarus import damage, metrics
+from plasticity.lazarus.model import StabilityCNN
+from plasticity.lazarus.train import BaseTraining
+from plasticity.science import stats
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     cache = tmp_path_factory.mktemp("lazarus-cache")
     ds = data.synthetic_dataset("cifar10", 2000, 500)
-    return lazarus.Lab(ds, BaseTraining(epochs=2, log_every=10), 0, cache_dir=cache)
+    return lazarus_runs.Lab(ds, BaseTraining(epochs=2, log_every=10), 0, cache_dir=cache)
 
 
 def test_relative_noise_has_exactly_the_published_norm_per_tensor():
@@ -162,7 +166,7 @@ def test_bad_repair_settings_raise(kwargs, message):
     ],
 )
 def test_bad_damage_raises_before_compute(kwargs, message, monkeypatch):
-    monkeypatch.setattr(lazarus, "repair", lambda *a, **k: pytest.fail("repair started"))
+    monkeypatch.setattr(lazarus_runs, "repair", lambda *a, **k: pytest.fail("repair started"))
     with pytest.raises(ParameterError, match=message):
         lazarus.Damage(**kwargs)
     with pytest.raises(ParameterError, match="alpha=-0.5"):
@@ -170,12 +174,12 @@ def test_bad_damage_raises_before_compute(kwargs, message, monkeypatch):
 
 
 def test_recovery_and_agreement_metrics():
-    assert stats.recovery_pct(72.71, 68.30, 72.44) == pytest.approx(93.88, abs=0.01)
-    assert math.isnan(stats.recovery_pct(72.0, 72.5, 72.4))
+    assert metrics.recovery_pct(72.71, 68.30, 72.44) == pytest.approx(93.88, abs=0.01)
+    assert math.isnan(metrics.recovery_pct(72.0, 72.5, 72.4))
     a = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     b = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
-    assert stats.agreement_mse(a, b) == pytest.approx((1 + 4) / 2)
-    assert stats.top1_agreement(a, torch.tensor([[2.0, 0.0], [3.0, 0.0]])) == 50.0
+    assert metrics.agreement_mse(a, b) == pytest.approx((1 + 4) / 2)
+    assert metrics.top1_agreement(a, torch.tensor([[2.0, 0.0], [3.0, 0.0]])) == 50.0
 
 
 def test_summary_and_paired_tests():
@@ -224,24 +228,23 @@ def test_fused_measurement_equals_the_model_itself_also_with_frozen_masks():
 
 
 def test_damaged_model_is_measured_once_per_damage(lab):
-    from plasticity import runs
 
     dmg = lazarus.Damage("noise", 0.25, seed=4)
     a = lab.run(dmg, lazarus.RepairConfig(steps=2), 0)
     b = lab.run(dmg, lazarus.method_config("consistency_only", steps=2), 0)
-    entries = [e for e in runs.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"]
+    entries = [e for e in cache.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"]
     measured = lab.measure(dmg.apply(lab.model)[0])
     assert a["damaged"] == b["damaged"] == measured["accuracy"]
     assert a["agreement_damaged"] == pytest.approx(measured["agreement"], rel=1e-6)
     keys = {e["key"] for e in entries}
     lab.run(dmg, lazarus.RepairConfig(steps=3), 1)  # another repair seed, same damage
     assert {
-        e["key"] for e in runs.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"
+        e["key"] for e in cache.list_entries(lab.cache_dir) if e["kind"] == "lazarus-damaged"
     } == keys
 
 
 def test_a_second_lab_loads_the_base_test_logits(lab):
-    again = lazarus.Lab(
+    again = lazarus_runs.Lab(
         lab.dataset, BaseTraining(epochs=2, log_every=10), 0, cache_dir=lab.cache_dir
     )
     assert torch.equal(again.test_logits, lab.test_logits)
@@ -252,8 +255,8 @@ def test_bf16_precision_is_opt_in_and_keyed(lab):
     dmg = lazarus.Damage("noise", 0.3)
     fp32 = lazarus.RepairConfig(steps=5)
     bf16 = lazarus.RepairConfig(steps=5, precision="bf16")
-    key32 = lazarus.repair_config_key("b", dmg, fp32, 0, "train")
-    key16 = lazarus.repair_config_key("b", dmg, bf16, 0, "train")
+    key32 = lazarus_runs.repair_config_key("b", dmg, fp32, 0, "train")
+    key16 = lazarus_runs.repair_config_key("b", dmg, bf16, 0, "train")
     assert "precision" not in key32["repair"] and key16["repair"]["precision"] == "bf16"
     student, _ = dmg.apply(lab.model)
     history = lazarus.repair(student, lab.model, bf16, images=lab.images("train"), seed=0)

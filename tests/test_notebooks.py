@@ -6,15 +6,17 @@ import json
 
 import nbformat
 import pytest
-from plasticity import book, plots
-from plasticity.__main__ import main
+from plasticity.book import plots, runner
+from plasticity.cli import main
+from plasticity.engine import cache
+from plasticity.science import verdicts
 
 pytestmark = pytest.mark.notebooks
 
 
 def test_every_chapter_ran(smoke_book):
     _, done = smoke_book
-    assert [c.stem for c, _, _ in done] == [c.stem for c in book.chapters()]
+    assert [c.stem for c, _, _ in done] == [c.stem for c in runner.chapters()]
     assert len(done) >= 2
 
 
@@ -68,7 +70,9 @@ def test_base_model_chapter_reuses_the_cache_on_a_second_run(smoke_book, monkeyp
     monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(root / "cache"))
     monkeypatch.setenv("PLASTICITY_DATA_DIR", str(root / "data"))
     out = root / "again"
-    done = book.run("smoke", only=["01"], output_dir=out, progress=False, log=lambda *a, **k: None)
+    done = runner.run(
+        "smoke", only=["01"], output_dir=out, progress=False, log=lambda *a, **k: None
+    )
     text = (out / done[0][0].notebook.name).read_text()
     assert "loaded from the cache" in text
 
@@ -76,26 +80,26 @@ def test_base_model_chapter_reuses_the_cache_on_a_second_run(smoke_book, monkeyp
 def test_book_list_names_every_chapter(capsys):
     assert main(["book", "list"]) == 0
     listed = capsys.readouterr().out
-    for chapter in book.chapters():
+    for chapter in runner.chapters():
         assert chapter.stem in listed
 
 
 def test_every_headline_claim_finds_its_table_and_columns(smoke_book):
     """The contract between the chapters' saved tables and the claim registry."""
-    from plasticity import headlines
+    from plasticity.science import headlines
 
     root, _ = smoke_book
     df, used = headlines.collect(root / "figures")
-    missing = df[df["verdict"] == headlines.NOT_MEASURED]
+    missing = df[df["verdict"] == verdicts.NOT_MEASURED]
     assert missing.empty, missing[["key", "reason"]].to_string()
-    assert set(df["verdict"]) <= set(headlines.VERDICTS)
+    assert set(df["verdict"]) <= set(verdicts.VERDICTS)
     assert len(used) >= 8
 
 
 def test_the_plan_lists_exactly_the_runs_the_whole_book_computed(smoke_book, monkeypatch):
     """`book plan` / `sweep` promise that the notebooks compute nothing after them: so
     every run the smoke book trained must be in the plan, and every planned run cached."""
-    from plasticity import plan, runs
+    from plasticity.book import plan
 
     root, _ = smoke_book
     monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(root / "cache"))
@@ -104,7 +108,7 @@ def test_the_plan_lists_exactly_the_runs_the_whole_book_computed(smoke_book, mon
     kinds = {r.kind for r in planned}
     assert {"lazarus-base", "lazarus-repair", "sovereign-run", "sovereign-probe"} <= kinds
     computed = {
-        (e["kind"], e["key"]) for e in runs.list_entries() if e["kind"] in kinds and e["complete"]
+        (e["kind"], e["key"]) for e in cache.list_entries() if e["kind"] in kinds and e["complete"]
     }
     assert computed - {(r.kind, r.key) for r in planned} == set()
     assert [r.label for r in planned if not r.cached] == []

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from plasticity import experiments, lazarus, plan
-from plasticity.__main__ import main
-from plasticity.chapter import Chapter
-from plasticity.profiles import get_profile
+from plasticity import lazarus
+from plasticity.book import plan
+from plasticity.book.chapter import Chapter
+from plasticity.cli import main
+from plasticity.engine import lazarus_runs, sovereign_runs
+from plasticity.engine.profiles import get_profile
+from plasticity.science import experiments, sovereign_experiments
 
 
 def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
@@ -28,7 +31,7 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
     # the chapter's own call finds every run in the cache: the keys are the same
     prof = get_profile("smoke")
     ch = Chapter("02_lazarus_vshape", prof, headless=True)
-    labs = lazarus.chapter_labs(ch, experiments.seeds_needed(prof))
+    labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(prof))
     for c in experiments.cells("vshape", prof):
         assert labs[c.seed].run(c.damage, c.config, c.seed)["cached"]
     # and so does its alpha slider: one frame per alpha of the grid, on the default seed
@@ -49,7 +52,7 @@ def test_execute_with_batch_runs_repairs_of_one_config_together():
     assert all(r.cached for r in again)
     prof = get_profile("smoke")
     ch = Chapter("02_lazarus_vshape", prof, headless=True)
-    labs = lazarus.chapter_labs(ch, experiments.seeds_needed(prof))
+    labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(prof))
     results = [
         labs[c.seed].run(c.damage, c.config, c.seed) for c in experiments.cells("vshape", prof)
     ]
@@ -76,7 +79,6 @@ def test_book_plan_cli_prints_json(capsys):
 
 def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
     from plasticity import sovereign
-    from plasticity import sovereign_experiments as sx
 
     runs = plan.plan("smoke", ["11"])
     probes = [r for r in runs if r.kind == "sovereign-probe"]
@@ -88,15 +90,15 @@ def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
     # the chapter's call (its default max_epochs) reads exactly those entries
     ch = Chapter("11_sovereign_published_code", prof, headless=True)
     data = sovereign.SovereignData.from_dataset(
-        ch.dataset("cifar100"), sx.base_config(prof).val_size
+        ch.dataset("cifar100"), sovereign_experiments.base_config(prof).val_size
     )
-    epochs = sx.probe_epochs(prof, None)
-    assert epochs == sx.SYNTHETIC_PROBE_EPOCHS
-    from plasticity import runs as cache
+    epochs = sovereign_experiments.probe_epochs(prof, None)
+    assert epochs == sovereign_experiments.SYNTHETIC_PROBE_EPOCHS
+    from plasticity.engine import cache
 
     before = len(cache.list_entries())
     for seed in prof.sovereign_seeds:
-        sovereign.cached_ceiling(data, max_epochs=epochs, seed=seed)
+        sovereign_runs.cached_ceiling(data, max_epochs=epochs, seed=seed)
     assert len(cache.list_entries()) == before
 
 
@@ -122,7 +124,7 @@ def test_execute_in_worker_processes_caches_what_one_process_would(tmp_path):
 
 
 def test_book_plan_refuses_batch_and_workers_together_before_computing(capsys):
-    from plasticity import runs as cache
+    from plasticity.engine import cache
 
     code = main(
         [

@@ -10,8 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from plasticity import plots, widgets  # noqa: E402
-from plasticity.chapter import Chapter  # noqa: E402
+from plasticity.book import plots, widgets  # noqa: E402
+from plasticity.book.chapter import Chapter  # noqa: E402
+from plasticity.foundations import progress
 
 REAL = {"name": "cifar10", "fingerprint": "6dbea93a8dad4997"}
 FAKE = {"name": "synthetic-cifar10", "fingerprint": "synthetic"}
@@ -137,11 +138,11 @@ def test_no_progress_bars_from_a_slider_worker_thread():
     import threading
 
     seen = []
-    worker = threading.Thread(target=lambda: seen.append(widgets.progress_bars(True)))
+    worker = threading.Thread(target=lambda: seen.append(progress.progress_bars(True)))
     worker.start()
     worker.join()
     assert seen == [False]
-    assert widgets.progress_bars(True) is True and widgets.progress_bars(False) is False
+    assert progress.progress_bars(True) is True and progress.progress_bars(False) is False
 
 
 def test_a_static_slider_renders_one_frame_per_grid_value_and_no_other(monkeypatch):

@@ -5,17 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from plasticity import book, data, lazarus, train
-from plasticity.__main__ import main
-from plasticity.profiles import (
-    PROFILES,
-    BaseTraining,
-    ParameterError,
-    check_choice,
-    check_number,
-    get_profile,
-)
-from plasticity.widgets import Slider
+from plasticity import data
+from plasticity.book import runner
+from plasticity.book.widgets import Slider
+from plasticity.cli import main
+from plasticity.engine import lazarus_runs
+from plasticity.engine.profiles import PROFILES, get_profile
+from plasticity.foundations.checks import ParameterError, check_choice, check_number
+from plasticity.lazarus.train import BaseTraining
 
 
 def test_messages_name_parameter_value_and_range():
@@ -66,18 +63,17 @@ def test_bad_seed_raises_before_any_training(monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(train, "train_classifier", no_training)
-    monkeypatch.setattr(lazarus, "train_classifier", no_training)
+    monkeypatch.setattr(lazarus_runs, "train_classifier", no_training)
     ds = data.synthetic_dataset("cifar10", 64, 16)
     with pytest.raises(ParameterError, match=r"seed=-1 .*\[0, inf\)"):
-        lazarus.base_model(ds, BaseTraining(epochs=1), seed=-1)
+        lazarus_runs.base_model(ds, BaseTraining(epochs=1), seed=-1)
 
 
 def test_book_rejects_bad_arguments_before_running_anything(monkeypatch, capsys, tmp_path):
     def no_execution(*args, **kwargs):
         raise AssertionError("a chapter was executed")
 
-    monkeypatch.setattr(book, "execute", no_execution)
+    monkeypatch.setattr(runner, "execute", no_execution)
     assert main(["book", "run", "--profile", "smoke", "--only", "99_nothing"]) == 1
     assert "only='99_nothing' names no chapter" in capsys.readouterr().err
     missing = tmp_path / "missing.tar.xz"

@@ -9,10 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from plasticity import book, paths, plots, runs, site, sovereign
 from plasticity import data as pdata
-from plasticity.chapter import Chapter
-from plasticity.profiles import ParameterError
+from plasticity import sovereign
+from plasticity.book import plots, runner, site
+from plasticity.book.chapter import Chapter
+from plasticity.engine import cache, sovereign_runs
+from plasticity.foundations import paths, progress
+from plasticity.foundations.checks import ParameterError
 
 REAL = [{"name": "cifar10", "fingerprint": "abc123"}]
 SYNTHETIC = [{"name": "cifar10", "fingerprint": "synthetic"}]
@@ -73,9 +76,9 @@ def test_replacing_real_results_on_purpose(isolated, monkeypatch):
 def test_book_run_with_a_synthetic_profile_refuses_a_real_figures_folder(isolated, monkeypatch):
     _real_results(isolated["figures"])
     ran = []
-    monkeypatch.setattr(book, "execute", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: ran.append(a))
     with pytest.raises(ParameterError, match="real data"):
-        book.run("smoke", only=["02"], log=lambda *a, **k: None)
+        runner.run("smoke", only=["02"], log=lambda *a, **k: None)
     assert ran == []
 
 
@@ -133,12 +136,12 @@ def _notebook(statuses: list[str], *, papermill: bool = True, exception: bool = 
 def test_execution_problem(tmp_path, statuses, kwargs, problem):
     path = tmp_path / "01_x.ipynb"
     path.write_text(json.dumps(_notebook(statuses, **kwargs)))
-    found = book.execution_problem(path)
+    found = runner.execution_problem(path)
     assert found is None if problem is None else problem in found
 
 
 def test_the_site_refuses_a_half_executed_page(tmp_path):
-    chapters = book.chapters()
+    chapters = runner.chapters()
     (tmp_path / "myst.yml").write_text(
         "version: 1\nproject:\n  toc:\n"
         + "".join(f"    - file: executed/{c.stem}.ipynb\n" for c in chapters)
@@ -151,7 +154,7 @@ def test_the_site_refuses_a_half_executed_page(tmp_path):
         site.check_sources(tmp_path, chapters)
 
 
-def _chapter(folder: Path, body: str) -> book.ChapterFile:
+def _chapter(folder: Path, body: str) -> runner.ChapterFile:
     import jupytext
 
     source = folder / "99_probe.py"
@@ -160,24 +163,24 @@ def _chapter(folder: Path, body: str) -> book.ChapterFile:
         "headless = False\ndata_dir = None\nfigures_dir = None\n\n# %%\n" + body + "\n"
     )
     jupytext.write(jupytext.read(source), source.with_suffix(".ipynb"))
-    return book.ChapterFile("99", "99_probe", source)
+    return runner.ChapterFile("99", "99_probe", source)
 
 
 def test_a_failed_chapter_keeps_the_previous_page_and_leaves_the_failure_beside_it(tmp_path):
     out = tmp_path / "executed"
     good = _chapter(tmp_path, "print('fine')")
-    page = book.execute(good, profile="smoke", output_dir=out, progress=False)
-    assert book.execution_problem(page) is None
+    page = runner.execute(good, profile="smoke", output_dir=out, progress=False)
+    assert runner.execution_problem(page) is None
     before = page.read_bytes()
     bad = _chapter(tmp_path, "raise RuntimeError('boom')")
-    with pytest.raises(book.BookError, match="previous page"):
-        book.execute(bad, profile="smoke", output_dir=out, progress=False)
+    with pytest.raises(runner.BookError, match="previous page"):
+        runner.execute(bad, profile="smoke", output_dir=out, progress=False)
     assert page.read_bytes() == before
-    failed = book.failed_path(page)
+    failed = runner.failed_path(page)
     assert "boom" in failed.read_text()
     assert sorted(p.name for p in out.iterdir()) == ["99_probe.failed.ipynb", "99_probe.ipynb"]
     good = _chapter(tmp_path, "print('fine again')")
-    book.execute(good, profile="smoke", output_dir=out, progress=False)
+    runner.execute(good, profile="smoke", output_dir=out, progress=False)
     assert not failed.exists()
 
 
@@ -192,7 +195,7 @@ def test_cache_warnings_reach_the_command_line(tmp_path):
     ]
     path = tmp_path / "01.ipynb"
     path.write_text(json.dumps(nb))
-    assert book.warnings_in(path) == [
+    assert runner.warnings_in(path) == [
         "UserWarning: cache entry /c/x is unusable (no result); recomputing"
     ]
 
@@ -210,22 +213,22 @@ def _compute(calls):
 
 def test_an_entry_without_its_result_is_recomputed():
     calls = []
-    first = runs.train_or_load("toy", {"a": 1}, _compute(calls), version="v1")
+    first = cache.train_or_load("toy", {"a": 1}, _compute(calls), version="v1")
     meta = json.loads((first.path / "result.json").read_text())
     del meta["result"]
     (first.path / "result.json").write_text(json.dumps(meta))
-    assert not [r for r in runs.list_entries() if r["verified"]]
+    assert not [r for r in cache.list_entries() if r["verified"]]
     with pytest.warns(UserWarning, match="no result"):
-        again = runs.train_or_load("toy", {"a": 1}, _compute(calls), version="v1")
+        again = cache.train_or_load("toy", {"a": 1}, _compute(calls), version="v1")
     assert not again.hit and len(calls) == 2 and again.result == {"acc": 1.0}
 
 
 def test_cache_ls_verifies_digests():
-    first = runs.train_or_load("toy", {"a": 2}, _compute([]), version="v1")
-    assert [r["verified"] for r in runs.list_entries()] == [True]
+    first = cache.train_or_load("toy", {"a": 2}, _compute([]), version="v1")
+    assert [r["verified"] for r in cache.list_entries()] == [True]
     model = first.path / "model.safetensors"
     model.write_bytes(model.read_bytes()[:-3])
-    assert [r["verified"] for r in runs.list_entries()] == [False]
+    assert [r["verified"] for r in cache.list_entries()] == [False]
 
 
 def test_a_corrupt_evolution_checkpoint_is_not_resumed_from(tmp_path):
@@ -240,8 +243,8 @@ def test_a_corrupt_evolution_checkpoint_is_not_resumed_from(tmp_path):
     )
     data = sovereign.SovereignData.from_dataset(ds, config.val_size)
     kw = {"cache_dir": tmp_path, "chains": ("blind",)}
-    full = sovereign.evolve(data, config, 0, **kw)
-    run_dir = sovereign.run_dir_for(config, 0, data, tmp_path, ("blind",))
+    full = sovereign_runs.evolve(data, config, 0, **kw)
+    run_dir = sovereign_runs.run_dir_for(config, 0, data, tmp_path, ("blind",))
     (run_dir / "result.json").unlink()
     weights = run_dir / "cycle_02.safetensors"
     state = json.loads((run_dir / "cycle_02.json").read_text())
@@ -251,7 +254,7 @@ def test_a_corrupt_evolution_checkpoint_is_not_resumed_from(tmp_path):
     state["weights_sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
     (run_dir / "cycle_02.json").write_text(json.dumps(state))
     with pytest.warns(UserWarning, match="unusable"):
-        again = sovereign.evolve(data, config, 0, **kw)
+        again = sovereign_runs.evolve(data, config, 0, **kw)
     assert again["benchmark"] == full["benchmark"]
 
 
@@ -259,7 +262,7 @@ def test_a_corrupt_evolution_checkpoint_is_not_resumed_from(tmp_path):
 
 
 def test_one_range_per_parameter_for_the_check_and_the_slider():
-    from plasticity import widgets
+    from plasticity.book import widgets
 
     for name, (low, high, step) in widgets.PARAMETERS.items():
         s = widgets.slider(name, low)
@@ -275,7 +278,7 @@ def test_one_range_per_parameter_for_the_check_and_the_slider():
 
 
 def test_out_of_range_values_are_rejected_before_any_file_is_written(isolated):
-    from plasticity import widgets
+    from plasticity.book import widgets
 
     source = Path(paths.notebooks_dir() / "09_sovereign_evolution.py").read_text()
     first_code = source.split("# %%\n", 2)[1]
@@ -296,17 +299,16 @@ def test_out_of_range_values_are_rejected_before_any_file_is_written(isolated):
     ],
 )
 def test_headless_is_detected_when_no_front_end_started_the_kernel(monkeypatch, env, expected):
-    from plasticity import widgets
 
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    assert widgets.is_headless(None) is expected
-    assert widgets.is_headless(False) is False and widgets.is_headless(True) is True
+    assert progress.is_headless(None) is expected
+    assert progress.is_headless(False) is False and progress.is_headless(True) is True
 
 
 def test_an_unknown_injected_parameter_is_an_error():
-    from plasticity.chapter import check_injected_parameters
+    from plasticity.book.chapter import check_injected_parameters
 
     params = 'profile = "quick"\nalpha = 0.35\nheadless = None  # detected\n'
     check_injected_parameters([params, "# Parameters\nalpha = 0.2\n", "x = 1"])
@@ -316,7 +318,7 @@ def test_an_unknown_injected_parameter_is_an_error():
 
 
 def test_every_chapter_declares_auto_headless_and_reads_declared_ranges():
-    for chapter in book.chapters():
+    for chapter in runner.chapters():
         source = chapter.path.read_text()
         assert "\nheadless = None" in source, chapter.stem
         assert "Slider(" not in source, chapter.stem
@@ -324,8 +326,8 @@ def test_every_chapter_declares_auto_headless_and_reads_declared_ranges():
 
 PROBE = """
 import matplotlib.pyplot as plt
-from plasticity.chapter import Chapter
-from plasticity.widgets import explore, slider
+from plasticity.book.chapter import Chapter
+from plasticity.book.widgets import explore, slider
 
 ch = Chapter("99_probe", profile, figures_dir=figures_dir, headless=headless)
 

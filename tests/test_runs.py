@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from plasticity import runs
+from plasticity.engine import cache
 
 
 def make_compute(calls: list, value: float = 1.0, fail: bool = False):
@@ -25,8 +25,8 @@ CONFIG = {"seed": 0, "fingerprint": "abc", "lr": 0.01, "layers": (3, 2)}
 
 def test_miss_then_hit(isolated):
     calls = []
-    first = runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
-    second = runs.train_or_load("toy", CONFIG, make_compute(calls, value=9.0), version="v1")
+    first = cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+    second = cache.train_or_load("toy", CONFIG, make_compute(calls, value=9.0), version="v1")
     assert (first.hit, second.hit) == (False, True)
     assert len(calls) == 1
     assert second.result == {"acc": 1.0}
@@ -45,41 +45,41 @@ def test_miss_then_hit(isolated):
 )
 def test_anything_that_determines_the_artefact_changes_the_key(change):
     calls = []
-    runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+    cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     kwargs = {"config": CONFIG, "version": "v1", **change}
-    again = runs.train_or_load(
+    again = cache.train_or_load(
         "toy", kwargs["config"], make_compute(calls), version=kwargs["version"]
     )
     assert not again.hit and len(calls) == 2
 
 
 def test_key_ignores_mapping_order():
-    a = runs.cache_key("toy", {"a": 1, "b": 2}, "v1")
-    assert a == runs.cache_key("toy", {"b": 2, "a": 1}, "v1")
+    a = cache.cache_key("toy", {"a": 1, "b": 2}, "v1")
+    assert a == cache.cache_key("toy", {"b": 2, "a": 1}, "v1")
 
 
 def test_paths_are_refused_in_keys():
     with pytest.raises(TypeError, match="fingerprint"):
-        runs.cache_key("toy", {"data": Path("/tmp")}, "v1")
+        cache.cache_key("toy", {"data": Path("/tmp")}, "v1")
 
 
 def test_corrupted_weights_are_detected_and_recomputed():
     calls = []
-    first = runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+    first = cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     model = first.path / "model.safetensors"
     raw = bytearray(model.read_bytes())
     raw[-1] ^= 0xFF  # flip bits in the last tensor's data: still a parseable file
     model.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match="does not match its recorded digest"):
-        again = runs.train_or_load("toy", CONFIG, make_compute(calls, value=2.0), version="v1")
+        again = cache.train_or_load("toy", CONFIG, make_compute(calls, value=2.0), version="v1")
     assert not again.hit and len(calls) == 2 and again.result == {"acc": 2.0}
-    assert runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1").hit
+    assert cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1").hit
 
 
 @pytest.mark.parametrize("damage", ["missing_result", "truncated_result", "missing_model"])
 def test_partial_entries_are_recomputed(damage):
     calls = []
-    first = runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+    first = cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     if damage == "missing_result":
         (first.path / "result.json").unlink()
     elif damage == "truncated_result":
@@ -88,14 +88,14 @@ def test_partial_entries_are_recomputed(damage):
     else:
         (first.path / "model.safetensors").unlink()
     with pytest.warns(UserWarning, match="unusable"):
-        again = runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+        again = cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     assert not again.hit and len(calls) == 2
     assert json.loads((again.path / "result.json").read_text())["result"] == {"acc": 1.0}
 
 
 def test_failed_compute_leaves_no_entry_and_no_temporary_folder(isolated):
     with pytest.raises(RuntimeError, match="training crashed"):
-        runs.train_or_load("toy", CONFIG, make_compute([], fail=True), version="v1")
+        cache.train_or_load("toy", CONFIG, make_compute([], fail=True), version="v1")
     folder = isolated["cache"] / "toy"
     assert not folder.exists() or list(folder.iterdir()) == []
 
@@ -108,58 +108,59 @@ def test_crash_while_writing_keeps_the_previous_state(monkeypatch, isolated):
         Path(filename).write_bytes(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "save_file", half_written)
+    monkeypatch.setattr(cache, "save_file", half_written)
     with pytest.raises(KeyboardInterrupt):
-        runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+        cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     assert list((isolated["cache"] / "toy").iterdir()) == []
     monkeypatch.undo()
     monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(isolated["cache"]))
-    fresh = runs.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
+    fresh = cache.train_or_load("toy", CONFIG, make_compute(calls), version="v1")
     assert not fresh.hit and len(calls) == 2
 
 
 def test_checkpoints_are_safetensors_not_pickles():
-    art = runs.train_or_load("toy", CONFIG, make_compute([]), version="v1")
+    art = cache.train_or_load("toy", CONFIG, make_compute([]), version="v1")
     header_len = int.from_bytes((art.path / "model.safetensors").read_bytes()[:8], "little")
     header = json.loads((art.path / "model.safetensors").read_bytes()[8 : 8 + header_len])
     assert set(header) - {"__metadata__"} == {"w", "b"}
 
 
 def test_list_and_clear():
-    runs.train_or_load("toy", CONFIG, make_compute([]), version="v1")
-    runs.train_or_load("other", CONFIG, make_compute([]), version="v1")
-    rows = runs.list_entries()
+    cache.train_or_load("toy", CONFIG, make_compute([]), version="v1")
+    cache.train_or_load("other", CONFIG, make_compute([]), version="v1")
+    rows = cache.list_entries()
     assert sorted(r["kind"] for r in rows) == ["other", "toy"]
     assert all(r["complete"] and r["bytes"] > 0 for r in rows)
-    assert runs.clear(kind="toy") == 1
-    assert [r["kind"] for r in runs.list_entries()] == ["other"]
+    assert cache.clear(kind="toy") == 1
+    assert [r["kind"] for r in cache.list_entries()] == ["other"]
 
 
 def test_the_ledger_counts_each_run_once_with_its_seed_and_recorded_compute_time(
     isolated, monkeypatch
 ):
     import torch
-    from plasticity import plots, runs
+    from plasticity.book import plots
+    from plasticity.engine import cache
 
-    monkeypatch.setattr(runs, "_LEDGER", {})
+    monkeypatch.setattr(cache, "_LEDGER", {})
 
     def inner():
         return {"w": torch.zeros(1)}, {"inner": True}
 
     def outer():
-        runs.train_or_load("inner-kind", {"seed": 7}, inner, version="v1")
+        cache.train_or_load("inner-kind", {"seed": 7}, inner, version="v1")
         return {"w": torch.ones(1)}, {"outer": True}
 
-    first = runs.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
+    first = cache.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
     # the nested computation is part of its parent's time, not a run of its own
-    assert [k.split("/")[0] for k in runs.ledger()] == ["outer-kind"]
-    (noted,) = runs.ledger().values()
+    assert [k.split("/")[0] for k in cache.ledger()] == ["outer-kind"]
+    (noted,) = cache.ledger().values()
     assert noted["seed"] == 3 and noted["seconds"] == pytest.approx(first.seconds)
-    monkeypatch.setattr(runs, "_LEDGER", {})
-    again = runs.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
+    monkeypatch.setattr(cache, "_LEDGER", {})
+    again = cache.train_or_load("outer-kind", {"seed": 3, "x": 1}, outer, version="v1")
     assert again.hit
-    stored = json.loads((again.path / runs.RESULT_FILE).read_text())["compute_seconds"]
-    assert runs.ledger()[f"outer-kind/{again.key}"]["seconds"] == stored
+    stored = json.loads((again.path / cache.RESULT_FILE).read_text())["compute_seconds"]
+    assert cache.ledger()[f"outer-kind/{again.key}"]["seconds"] == stored
     facts = plots.provenance()
     assert facts["seeds"] == [3] and facts["runs"] == 1
     assert facts["torch"] == torch.__version__ and facts["device"] in ("cpu", "cuda", "mps")
@@ -171,17 +172,17 @@ def test_when_another_process_writes_the_entry_first_its_entry_is_kept(isolated)
 
     def slower():
         # meanwhile "another process" finishes the same entry and writes it
-        runs.train_or_load("toy", CONFIG, first, version="v1")
+        cache.train_or_load("toy", CONFIG, first, version="v1")
         calls.append(2)
         return {"w": torch.full((3, 2), 5.0), "b": torch.arange(4.0)}, {"acc": 5.0}
 
-    got = runs.train_or_load("toy", CONFIG, slower, version="v1")
+    got = cache.train_or_load("toy", CONFIG, slower, version="v1")
     assert calls == [1, 2]
     assert got.result == {"acc": 1.0}
     torch.testing.assert_close(got.tensors["w"], torch.full((3, 2), 1.0))
-    again = runs.train_or_load("toy", CONFIG, make_compute(calls, value=9.0), version="v1")
+    again = cache.train_or_load("toy", CONFIG, make_compute(calls, value=9.0), version="v1")
     assert again.hit and again.result == {"acc": 1.0}
     assert not [p for p in got.path.parent.iterdir() if p.name.startswith(".")]  # no leftovers
     # an explicit recompute still replaces it
-    redo = runs.train_or_load("toy", CONFIG, slower, version="v1", recompute=True)
+    redo = cache.train_or_load("toy", CONFIG, slower, version="v1", recompute=True)
     assert redo.result == {"acc": 5.0}

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from plasticity import book, headlines, paths, site
+from plasticity.book import runner, site
+from plasticity.foundations import paths
+from plasticity.science import headlines, verdicts
 
 REQUIRE_ENV = "PLASTICITY_REQUIRE_BROWSER"
 CHROMIUM_FLAGS = [
@@ -142,7 +144,7 @@ def browser(chromium):
 
 def test_toc_lists_every_chapter_in_order():
     files = site.toc_files(site.read_config(paths.project_root()))
-    chapters = [f"executed/{c.stem}.ipynb" for c in book.chapters()]
+    chapters = [f"executed/{c.stem}.ipynb" for c in runner.chapters()]
     assert files[0] == "site/index.md"
     assert [f for f in files if f.startswith("executed/")] == chapters
 
@@ -177,7 +179,7 @@ def test_myst_errors_fail_the_build(smoke_book, node_ready, tmp_path):
 
 
 def test_cli_names_the_missing_pages(tmp_path, capsys):
-    from plasticity.__main__ import main
+    from plasticity.cli import main
 
     shutil.copy2(paths.project_root() / "myst.yml", tmp_path / "myst.yml")
     assert main(["site", "build", "--root", str(tmp_path)]) == 2
@@ -191,7 +193,7 @@ def test_cli_names_the_missing_pages(tmp_path, capsys):
 def test_site_has_a_page_for_every_chapter(built_site):
     _, built = built_site
     sources = {p["source"] for p in built.pages}
-    for chapter in book.chapters():
+    for chapter in runner.chapters():
         assert f"/executed/{chapter.stem}.ipynb" in sources, chapter.stem
     assert built.pages[0]["file"] == "index.html"
     for page in built.pages:
@@ -213,7 +215,7 @@ def test_intro_table_is_generated_from_the_saved_tables(built_site):
     for row in saved.itertuples(index=False):
         assert plain(row.claim) in page, row.claim
         assert plain(str(row.ours)) in page, row.ours
-    assert set(saved["verdict"]) <= set(headlines.VERDICTS)
+    assert set(saved["verdict"]) <= set(verdicts.VERDICTS)
 
 
 def test_every_page_loads_with_title_images_and_no_widget_leftovers(built_site, served, browser):
@@ -222,7 +224,7 @@ def test_every_page_loads_with_title_images_and_no_widget_leftovers(built_site, 
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
-    chapters = {f"/executed/{c.stem}.ipynb" for c in book.chapters()}
+    chapters = {f"/executed/{c.stem}.ipynb" for c in runner.chapters()}
     seen = set()
     for entry in built.pages:
         response = page.goto(served + entry["file"], wait_until="load")
@@ -388,8 +390,8 @@ def test_every_figure_has_a_provenance_line_and_the_status_page_lists_every_chap
         ], entry["file"]
     page.goto(served + "status.html", wait_until="load")
     rows = page.locator("table.status tbody tr")
-    assert rows.count() == len(book.chapters())
-    for chapter in book.chapters():
+    assert rows.count() == len(runner.chapters())
+    for chapter in runner.chapters():
         assert chapter.title in page.inner_text("table.status")
     assert "not recorded" not in page.inner_text("table.status")
     page.close()
@@ -410,8 +412,8 @@ def test_launch_links_derive_from_the_repository_in_myst_yml(tmp_path):
     owner_repo = urlparse(repo).path.strip("/")
     assert repo == f"https://github.com/{owner_repo}" and owner_repo.count("/") == 1
     facts = site.provenance(tmp_path, config)["chapters"]
-    assert len(facts) == len(book.chapters())
-    for chapter in book.chapters():
+    assert len(facts) == len(runner.chapters())
+    for chapter in runner.chapters():
         links = facts[f"/executed/{chapter.stem}.ipynb"]["links"]
         assert links["source"] == f"{repo}/blob/main/notebooks/{chapter.stem}.py"
         binder = urlparse(links["binder"])

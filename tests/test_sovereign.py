@@ -10,8 +10,12 @@ import numpy as np
 import pytest
 import torch
 from plasticity import data, sovereign
-from plasticity.models import SovereignNet, count_parameters
-from plasticity.profiles import ParameterError
+from plasticity.data import batches
+from plasticity.engine import sovereign_runs
+from plasticity.foundations.checks import ParameterError
+from plasticity.foundations.compute import count_parameters
+from plasticity.sovereign import cycle
+from plasticity.sovereign.model import SovereignNet
 
 TINY = sovereign.SovereignConfig(
     cycles=2,
@@ -151,20 +155,20 @@ def test_apex_mixer_learns_and_blind_extractor_stays_frozen(tiny_data):
 
 
 def test_evolution_resumes_after_an_interruption_with_the_same_result(tiny_data, tmp_path):
-    whole = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "a")
-    part = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b", stop_after_cycle=1)
+    whole = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "a")
+    part = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b", stop_after_cycle=1)
     assert part["complete"] is False and len(part["cycles"]) == 2
-    resumed = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
+    resumed = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
     assert resumed["complete"] and not resumed["cached"]
     assert resumed["cycles"] == whole["cycles"]
     assert resumed["epochs"] == whole["epochs"]
     assert resumed["benchmark"] == whole["benchmark"]
-    again = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
+    again = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
     assert again["cached"] and again["cycles"] == whole["cycles"]
 
 
 def test_selection_keeps_the_alpha_when_validation_drops(tiny_data, tmp_path):
-    result = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path)
+    result = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path)
     for prev, cur in zip(result["cycles"], result["cycles"][1:], strict=False):
         for chain in ("apex", "blind"):
             assert cur[f"{chain}_val"] >= prev[f"{chain}_val"]
@@ -189,7 +193,7 @@ def test_curriculum_between_keys_uses_the_key_below():
     ],
 )
 def test_bad_settings_raise_before_compute(kwargs, message, monkeypatch):
-    monkeypatch.setattr(sovereign, "train_cycle", lambda *a, **k: pytest.fail("trained"))
+    monkeypatch.setattr(sovereign_runs, "train_cycle", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ParameterError, match=message):
         sovereign.SovereignConfig(**kwargs)
 
@@ -217,7 +221,7 @@ def test_cycle_report_reads_the_stratified_subset(tiny_data, tmp_path):
     sorted_order = torch.argsort(tiny_data.test_y, stable=True)
     d = copy.copy(tiny_data)
     d.test_x, d.test_y = tiny_data.test_x[sorted_order], tiny_data.test_y[sorted_order]
-    r = sovereign.evolve(d, TINY, 0, cache_dir=tmp_path, chains=("blind",))
+    r = sovereign_runs.evolve(d, TINY, 0, cache_dir=tmp_path, chains=("blind",))
     report = r["cycles"][-1]
     idx = sovereign.stratified_indices(d.test_y, TINY.report_test_size, seed=0)
     expected = sovereign.evaluate_net(
@@ -274,16 +278,18 @@ def test_lambda_zero_trains_no_coarse_head(tiny_data):
 
 def test_chosen_device_reaches_models_and_batches(tiny_data, tmp_path, monkeypatch):
     seen = []
-    real = sovereign.Batches
+    real = batches.Batches
 
     def spy(*args, **kwargs):
         seen.append(str(kwargs.get("device")))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sovereign, "Batches", spy)
-    r = sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex",), device="cpu")
+    monkeypatch.setattr(cycle, "Batches", spy)
+    r = sovereign_runs.evolve(
+        tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex",), device="cpu"
+    )
     assert seen and set(seen) == {"cpu"}
-    meta = sovereign.run_dir_for(TINY, 0, tiny_data, tmp_path, ("apex",)) / "result.json"
+    meta = sovereign_runs.run_dir_for(TINY, 0, tiny_data, tmp_path, ("apex",)) / "result.json"
     assert '"device": "cpu"' in meta.read_text()
     assert r["complete"]
 
@@ -300,29 +306,29 @@ def test_phase_detector_null_rate():
 
 def test_unknown_chain_is_refused_before_compute(tiny_data, tmp_path):
     with pytest.raises(ParameterError, match="chain"):
-        sovereign.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex", "nope"))
+        sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path, chains=("apex", "nope"))
     assert not (tmp_path / "sovereign-run").exists()
 
 
 def test_ceiling_probe_stops_early_and_is_read_back_from_the_cache(tiny_data, tmp_path):
-    first = sovereign.cached_ceiling(
+    first = sovereign_runs.cached_ceiling(
         tiny_data, max_epochs=30, patience=2, seed=1, cache_dir=tmp_path
     )
     assert first["epochs"] <= 30 and first["best_epoch"] <= first["epochs"]
     assert first["converged"] == (first["epochs"] < 30)
     assert first["epochs"] - first["best_epoch"] in (0, 2)  # patience ends it, or max_epochs
-    again = sovereign.cached_ceiling(
+    again = sovereign_runs.cached_ceiling(
         tiny_data, max_epochs=30, patience=2, seed=1, cache_dir=tmp_path
     )
     assert again == first
     entries = [p for p in (tmp_path / "sovereign-probe").iterdir() if p.is_dir()]
-    other = sovereign.cached_ceiling(
+    other = sovereign_runs.cached_ceiling(
         tiny_data, max_epochs=30, patience=2, seed=2, cache_dir=tmp_path
     )
     assert len([p for p in (tmp_path / "sovereign-probe").iterdir() if p.is_dir()]) == 2
     assert len(entries) == 1 and other["history"] != first["history"]
     with pytest.raises(ParameterError, match="max_epochs"):
-        sovereign.cached_ceiling(tiny_data, max_epochs=0, cache_dir=tmp_path)
+        sovereign_runs.cached_ceiling(tiny_data, max_epochs=0, cache_dir=tmp_path)
 
 
 def test_a_run_without_the_shock_reuses_the_shock_run_when_the_shock_never_fired(
@@ -338,24 +344,24 @@ def test_a_run_without_the_shock_reuses_the_shock_run_when_the_shock_never_fired
         shock_threshold=1000.0,
     )
     kw = {"cache_dir": tmp_path, "chains": ("apex",)}
-    with_shock = sovereign.evolve(tiny_data, quiet, 0, **kw)
+    with_shock = sovereign_runs.evolve(tiny_data, quiet, 0, **kw)
     assert with_shock["shock_epochs"] == {"apex": 0}
-    monkeypatch.setattr(sovereign, "train_cycle", lambda *a, **k: 1 / 0)  # must not train
-    without = sovereign.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)
+    monkeypatch.setattr(sovereign_runs, "train_cycle", lambda *a, **k: 1 / 0)  # must not train
+    without = sovereign_runs.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)
     assert without["benchmark"] == with_shock["benchmark"] and without["same_as_shock_run"]
-    assert sovereign.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)["cached"]
+    assert sovereign_runs.evolve(tiny_data, replace(quiet, shock=False), 0, **kw)["cached"]
     monkeypatch.undo()
     # the reuse is exact: training the run without the shock gives the same numbers
-    trained = sovereign.evolve(
+    trained = sovereign_runs.evolve(
         tiny_data, replace(quiet, shock=False), 0, cache_dir=tmp_path / "b", chains=("apex",)
     )
     assert trained["benchmark"] == with_shock["benchmark"]
     assert trained["epochs"] == with_shock["epochs"]
     # a shock run in which the shock fired is never reused
     loud = replace(quiet, shock_threshold=0.0)
-    fired = sovereign.evolve(tiny_data, loud, 0, **kw)
+    fired = sovereign_runs.evolve(tiny_data, loud, 0, **kw)
     assert fired["shock_epochs"]["apex"] > 0
-    assert "same_as_shock_run" not in sovereign.evolve(
+    assert "same_as_shock_run" not in sovereign_runs.evolve(
         tiny_data, replace(loud, shock=False), 0, **kw
     )
 
@@ -363,7 +369,7 @@ def test_a_run_without_the_shock_reuses_the_shock_run_when_the_shock_never_fired
 def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
     from dataclasses import asdict
 
-    from plasticity.runs import cache_key
+    from plasticity.engine.cache import cache_key
 
     config = sovereign.SovereignConfig()
     legacy = {k: v for k, v in asdict(config).items() if k != "precision"}
@@ -372,8 +378,8 @@ def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
         {"config": legacy, "seed": 0, "fingerprint": "f", "chains": list(sovereign.CHAINS)},
         sovereign.VERSION,
     )
-    assert sovereign.run_key(config, 0, "f") == expected
-    assert sovereign.run_key(replace(config, precision="bf16"), 0, "f") != expected
+    assert sovereign_runs.run_key(config, 0, "f") == expected
+    assert sovereign_runs.run_key(replace(config, precision="bf16"), 0, "f") != expected
     small = sovereign.SovereignConfig(
         cycles=1,
         epochs_per_cycle=1,
@@ -383,5 +389,5 @@ def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
         report_test_size=100,
         precision="bf16",
     )
-    result = sovereign.evolve(tiny_data, small, 0, cache_dir=tmp_path, chains=("apex",))
+    result = sovereign_runs.evolve(tiny_data, small, 0, cache_dir=tmp_path, chains=("apex",))
     assert math.isfinite(result["benchmark"]["apex"]["fine"])

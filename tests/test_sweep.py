@@ -6,9 +6,10 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from plasticity import book, runs, sweep
-from plasticity.__main__ import main
-from plasticity.profiles import ParameterError
+from plasticity.book import runner, sweep
+from plasticity.cli import main
+from plasticity.engine import cache
+from plasticity.foundations.checks import ParameterError
 
 pytest.importorskip("submitit")
 
@@ -17,7 +18,7 @@ PLANNED = ("lazarus-base", "lazarus-repair", "sovereign-run")
 
 def _entries(kinds=PLANNED) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {k: set() for k in kinds}
-    for row in runs.list_entries():
+    for row in cache.list_entries():
         if row["kind"] in out and row["complete"]:
             out[row["kind"]].add(row["key"])
     return out
@@ -53,7 +54,7 @@ def test_local_sweep_fills_the_cache_and_the_book_then_computes_no_run(isolated,
 
     # the book renders the chapter from the cache: no run is computed in the notebook
     before = _entries()
-    book.run("smoke", only=["02"], progress=False, log=lambda *a, **k: None)
+    runner.run("smoke", only=["02"], progress=False, log=lambda *a, **k: None)
     assert _entries() == before
 
     # deleting one entry makes the next sweep submit exactly that run

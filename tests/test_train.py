@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import torch
-from plasticity import data, lazarus
-from plasticity.models import StabilityCNN, count_parameters
-from plasticity.profiles import BaseTraining
+from plasticity import data
+from plasticity.engine import lazarus_runs
+from plasticity.foundations.compute import count_parameters
+from plasticity.lazarus.model import StabilityCNN
+from plasticity.lazarus.train import BaseTraining
 
 TINY = BaseTraining(epochs=1, log_every=5)
 
@@ -19,9 +21,9 @@ def test_published_architecture_has_the_published_parameter_count():
 
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     ds = data.synthetic_dataset("cifar10", 640, 100)
-    a, _ = lazarus.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "a")
-    b, _ = lazarus.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "b")
-    c, _ = lazarus.base_model(ds, TINY, seed=2, progress=False, cache_dir=tmp_path / "c")
+    a, _ = lazarus_runs.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "a")
+    b, _ = lazarus_runs.base_model(ds, TINY, seed=1, progress=False, cache_dir=tmp_path / "b")
+    c, _ = lazarus_runs.base_model(ds, TINY, seed=2, progress=False, cache_dir=tmp_path / "c")
     for name, tensor in a.state_dict().items():
         assert torch.equal(tensor, b.state_dict()[name]), name
     assert not torch.equal(a.fc1.weight, c.fc1.weight)
@@ -29,21 +31,21 @@ def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
 
 def test_base_model_learns_the_synthetic_task_and_is_cached():
     ds = data.synthetic_dataset("cifar10", 2000, 500)
-    model, art = lazarus.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
+    model, art = lazarus_runs.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
     assert not art.hit
     assert art.result["test_accuracy"] > 60.0  # chance is 10 %
     assert len(art.result["history"]["epoch_eval"]) == 2
-    again, art2 = lazarus.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
+    again, art2 = lazarus_runs.base_model(ds, BaseTraining(epochs=2, log_every=10), progress=False)
     assert art2.hit and art2.key == art.key
     assert torch.equal(again.fc2.weight, model.fc2.weight)
     # A different recipe is a different artefact.
-    _, art3 = lazarus.base_model(ds, TINY, progress=False)
+    _, art3 = lazarus_runs.base_model(ds, TINY, progress=False)
     assert not art3.hit and art3.key != art.key
 
 
 def test_the_bench_flop_count_matches_torch_flop_counter():
-    from plasticity import bench
-    from plasticity.models import StabilityCNN
+    from plasticity.engine import bench
+    from plasticity.lazarus.model import StabilityCNN
     from torch.utils.flop_counter import FlopCounterMode
 
     model = StabilityCNN()

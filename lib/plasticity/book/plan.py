@@ -1,0 +1,437 @@
+"""The book's run list as data: every distinct run a profile needs, before anything runs.
+
+:func:`plan` enumerates the base models, repairs, evolutions and probes of the chosen
+chapters from the declarations in :mod:`plasticity.experiments` and
+:mod:`plasticity.sovereign_experiments`, keyed exactly as the train-or-load cache keys
+them, so it can say which are cached and estimate the rest. ``python -m plasticity
+book plan`` prints it; ``book plan --execute`` computes the missing runs in order
+(base models first), after which the notebooks only read the cache.
+
+Cost estimates come from the cache itself: the median seconds per unit of work of the
+cached runs of the same kind on this machine, or a default measured on a 2-core CPU
+when none is cached yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+
+from .. import lazarus
+from ..engine import lazarus_runs
+from ..engine.cache import cache_key
+from ..engine.profiles import Profile, get_profile
+from ..foundations import paths
+from ..lazarus import datafree
+from ..science import experiments, sovereign_experiments
+from .runner import chapter_number
+
+#: Seconds per unit when the cache has no run of the kind yet: a base-model epoch, a
+#: repair step (two 64-image passes), an inversion image-step, a NeuroSovereign
+#: training epoch per 1000 images and chain, a probe's epoch cap (chapter 11). Each is
+#: the median a full quick book measured on a slow 2-core CPU, divided by 1.64: the
+#: geometric middle between it and a 2-core CPU that repaired 2.7x faster, so that a
+#: cold estimate is within a factor of 2 on either.
+DEFAULT_SECONDS = {
+    "lazarus-base": 33.0,
+    "lazarus-repair": 0.09,
+    "lazarus-repair-explore": 0.09,
+    "lazarus-inversion": 0.0021,
+    "sovereign-run": 2.1,
+    "sovereign-probe": 0.08,
+}
+
+
+@dataclass
+class Run:
+    """One distinct run: its cache kind and key, what it is, its chapters, its cost."""
+
+    kind: str
+    key: str
+    label: str
+    units: float
+    chapters: set[str] = field(default_factory=set)
+    cached: bool = False
+    compute: Callable[[], object] | None = None
+    order: int = 0
+    #: For a Lazarus repair: ``() -> (lab, damage, config, seed)``, so that
+    #: :func:`execute` can run repairs of one config together (``batch`` > 1).
+    job: Callable[[], tuple] | None = None
+
+
+def _repair_units(repair: dict) -> int:
+    """A repair's work in plain repair steps: seeking disagreement adds a student and
+    teacher forward and backward pass per seek step, about one repair step each."""
+    return repair["steps"] * (1 + repair.get("seek_steps", 0))
+
+
+def measured_rates(cache_dir) -> dict[str, float]:
+    """Median seconds per unit of the cached runs, by kind."""
+    root = paths.cache_dir(cache_dir)
+    rates: dict[str, list[float]] = {}
+    for kind, unit_of in (
+        ("lazarus-base", lambda m: m["config"]["training"]["epochs"]),
+        ("lazarus-repair", lambda m: _repair_units(m["config"]["repair"])),
+        (
+            "lazarus-inversion",
+            lambda m: m["config"]["config"]["pool"] * m["config"]["config"]["steps"],
+        ),
+        ("sovereign-probe", lambda m: m["config"]["max_epochs"]),
+    ):
+        for f in (root / kind).glob("*/result.json"):
+            try:
+                meta = json.loads(f.read_text())
+                rates.setdefault(kind, []).append(meta["compute_seconds"] / unit_of(meta))
+            except (OSError, ValueError, KeyError, ZeroDivisionError):
+                continue
+    for f in (root / "sovereign-run").glob("*/result.json"):
+        try:
+            meta = json.loads(f.read_text())
+            units = sovereign_experiments.work_units(meta["config"], meta.get("chains"))
+            rates.setdefault("sovereign-run", []).append(meta["result"]["seconds"] / units)
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            continue
+    return {k: statistics.median(v) for k, v in rates.items() if v}
+
+
+def plan(
+    profile: str | Profile = "quick",
+    only: list[str] | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[Run]:
+    """The distinct runs the chosen chapters need (all chapters when ``only`` is empty)."""
+    from .chapter import Chapter
+
+    prof = get_profile(profile)
+    selected = set(only or [])
+
+    def wanted(chapter: str) -> bool:
+        return not selected or chapter_number(chapter) in selected or chapter in selected
+
+    runs: dict[tuple[str, str], Run] = {}
+    root = paths.cache_dir(cache_dir)
+
+    def add(run: Run, chapter: str) -> None:
+        key = (run.kind, run.key)
+        if key not in runs:
+            run.cached = (root / run.kind / run.key / "result.json").is_file()
+            runs[key] = run
+        runs[key].chapters.add(chapter_number(chapter))
+
+    lazarus_chapters = [c for e, c in experiments.CHAPTERS.items() if wanted(c)]
+    if lazarus_chapters or wanted("01_base_model"):
+        ch = Chapter("01_base_model", prof, data_dir=data_dir, headless=True)
+        ds = ch.dataset("cifar10")
+        scale = prof.lazarus
+        base_keys = {}
+        seeds = experiments.seeds_needed(prof) if lazarus_chapters else (0,)
+        for s in seeds if scale.base_per_seed else (0,):
+            cfg = lazarus_runs.base_config(ds, prof.base, s)
+            key = cache_key("lazarus-base", cfg, lazarus.BASE_VERSION)
+            base_keys[s] = key
+            add(
+                Run(
+                    "lazarus-base",
+                    key,
+                    f"base model, seed {s}",
+                    prof.base.epochs,
+                    compute=lambda s=s: lazarus_runs.base_model(
+                        ds, prof.base, s, progress=False, cache_dir=cache_dir
+                    ),
+                    order=0,
+                ),
+                "01_base_model",
+            )
+        if not scale.base_per_seed:
+            base_keys = dict.fromkeys(experiments.seeds_needed(prof), base_keys[0])
+        other = None
+        labs: dict[int, lazarus_runs.Lab] = {}
+
+        def lab_for(seed: int) -> lazarus_runs.Lab:
+            nonlocal other
+            if other is None:
+                other = ch.dataset("cifar100")
+            base_seed = seed if scale.base_per_seed else 0
+            if base_seed not in labs:
+                labs[base_seed] = lazarus_runs.Lab(
+                    ds,
+                    prof.base,
+                    base_seed,
+                    extra_inputs={"cifar100": other},
+                    inversion=lazarus_runs.inversion_config(prof),
+                    cache_dir=cache_dir,
+                )
+            return labs[base_seed]
+
+        chapter_cells = [
+            (chapter, c)
+            for name, chapter in experiments.CHAPTERS.items()
+            if chapter in lazarus_chapters
+            for c in experiments.cells(name, prof)
+        ] + [
+            (chapter, c)
+            for chapter in lazarus_chapters
+            for c in experiments.slider_cells(chapter, prof)
+        ]
+        inversion = lazarus_runs.inversion_config(prof)
+        for chapter, c in chapter_cells:
+            if c.config.inputs == "cifar100":
+                fp = ch.dataset("cifar100").fingerprint
+            elif c.config.inputs == "train":
+                fp = ds.fingerprint
+            elif c.config.inputs in ("inversion", "inversion_plain"):
+                base_seed = c.seed if scale.base_per_seed else 0
+                plain = c.config.inputs == "inversion_plain"
+                synth = lazarus.plain_inversion(inversion) if plain else inversion
+                inv_cfg = lazarus_runs.inversion_config_key(base_keys[c.seed], synth, base_seed)
+                fp = cache_key("lazarus-inversion", inv_cfg, datafree.INVERSION_VERSION)
+                add(
+                    Run(
+                        "lazarus-inversion",
+                        fp,
+                        f"{'plain ' if plain else ''}teacher inversion pool, base seed {base_seed}",
+                        synth.pool * synth.steps,
+                        compute=lambda s=c.seed, p=plain: lab_for(s).inversion_pool(p),
+                        order=1,
+                    ),
+                    chapter,
+                )
+            else:
+                fp = c.config.inputs
+            cfg = lazarus_runs.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
+            key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
+            add(
+                Run(
+                    "lazarus-repair",
+                    key,
+                    f"{c.condition}, {c.method}, seed {c.seed} ({c.role})",
+                    _repair_units(asdict(c.config)),
+                    compute=lambda c=c: lab_for(c.seed).run(c.damage, c.config, c.seed),
+                    order=1,
+                    job=lambda c=c: (lab_for(c.seed), c.damage, c.config, c.seed),
+                ),
+                chapter,
+            )
+
+    def cifar100():
+        chapter = Chapter("09_sovereign_evolution", prof, data_dir=data_dir, headless=True)
+        return chapter.dataset("cifar100")
+
+    for run in sovereign_experiments.runs(prof, wanted, cifar100, cache_dir=cache_dir):
+        add(
+            Run(
+                run["kind"],
+                run["key"],
+                run["label"],
+                run["units"],
+                compute=run["compute"],
+                order=run["order"],
+            ),
+            run["chapter"],
+        )
+    return sorted(runs.values(), key=lambda r: (r.order, r.kind, r.label))
+
+
+def _recorded_seconds(run: Run, cache_dir) -> float | None:
+    """The compute time a cached run recorded when it was computed (None if unknown)."""
+    path = paths.cache_dir(cache_dir) / run.kind / run.key / "result.json"
+    try:
+        meta = json.loads(path.read_text())
+        if "compute_seconds" in meta:
+            return float(meta["compute_seconds"])
+        return float(meta["result"]["seconds"])  # an evolution records its own time
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
+    """The run list as a table: an estimated time for each missing run, and for each
+    cached run the compute time it recorded (``recorded_seconds``), so that the two
+    can be compared and a cold run's total read off a warm cache."""
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    rows = []
+    for r in runs:
+        rate = rates.get(r.kind, 0.0)
+        rows.append(
+            {
+                "kind": r.kind,
+                "run": r.label,
+                "chapters": ",".join(sorted(r.chapters)),
+                "cached": r.cached,
+                "est_seconds": 0.0 if r.cached else round(rate * r.units, 1),
+                "recorded_seconds": _recorded_seconds(r, cache_dir) if r.cached else None,
+                "rate_seconds": round(rate * r.units, 1),
+                "key": r.key,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
+    """Compute every missing run in order; returns the wall time in seconds.
+
+    With ``batch`` > 1, the missing Lazarus repairs of one config (seeds, damages and
+    base models of a grid) run ``batch`` at a time as one computation
+    (:func:`plasticity.lazarus.run_grid`) when the first of them comes up; each is
+    cached under its own key, with results equal to a repair run alone to float
+    tolerance. Whether it pays depends on the device: ``bench grid`` measures it.
+    """
+    from ..foundations.checks import check_number
+
+    check_number("batch", batch, low=1, integer=True)
+    start = time.perf_counter()
+    todo = [r for r in runs if not r.cached]
+    groups: dict[object, list[Run]] = {}
+    if batch > 1:
+        for r in todo:
+            if r.job is not None:
+                config = r.job()[2]
+                if lazarus_runs.batchable(config):
+                    groups.setdefault(config, []).append(r)
+    done = 0
+    for r in todo:
+        if r.cached:
+            continue
+        t = time.perf_counter()
+        group = []
+        if r.job is not None:
+            config = r.job()[2]
+            members = groups.get(config, [])
+            group = [m for m in members if not m.cached][:batch]
+        if len(group) > 1:
+            lazarus_runs.run_grid([m.job() for m in group], batch=len(group))
+            for m in group:
+                m.cached = True
+            done += len(group)
+            seconds = time.perf_counter() - t
+            log(
+                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, batched: "
+                f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
+            )
+            continue
+        r.compute()
+        r.cached = True
+        done += 1
+        log(f"[{done}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
+    return time.perf_counter() - start
+
+
+def _stage(run: Run) -> tuple[int, int]:
+    """Runs of one stage depend on nothing in the same stage: base models first, then
+    the inversion pools, then the repairs that read them, then NeuroSovereign."""
+    return (run.order, 0 if run.kind == "lazarus-inversion" else 1)
+
+
+def _worker(profile, only, data_dir, cache_dir, threads, todo, done) -> None:
+    """A process of :func:`execute_parallel`: its own plan (keys as the parent's),
+    ``threads`` torch threads, and the runs named on ``todo`` until ``None``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    runs = {(r.kind, r.key): r for r in plan(profile, only, data_dir=data_dir, cache_dir=cache_dir)}
+    while (item := todo.get()) is not None:
+        start = time.perf_counter()
+        try:
+            runs[tuple(item)].compute()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops
+            done.put((item, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"))
+            continue
+        done.put((item, time.perf_counter() - start, None))
+
+
+def execute_parallel(
+    profile: str | Profile,
+    only: list[str] | None = None,
+    *,
+    workers: int = 2,
+    threads: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    log: Callable[[str], None] = print,
+) -> float:
+    """Compute every missing run of ``plan(profile, only)`` in ``workers`` processes
+    with ``threads`` torch threads each (default: this process's threads divided
+    among them); returns the wall time in seconds.
+
+    Stage by stage (:func:`_stage`), the longest runs first, each process takes the
+    next missing run when it is free. Every run is cached under the key it has when
+    run alone, with the same result: only where it runs changes. Two processes that
+    need the same small shared artefact (a seed's damaged model or teacher logits)
+    may both compute it; the cache keeps the first. When a run fails, nothing more
+    is started, the runs already finished stay cached, and the error is raised.
+    """
+    import multiprocessing
+    import queue
+
+    import torch
+
+    from ..foundations.checks import check_number
+
+    check_number("workers", workers, low=1, high=64, integer=True)
+    if threads is None:
+        threads = max(1, torch.get_num_threads() // workers)
+    check_number("threads", threads, low=1, high=256, integer=True)
+    prof = get_profile(profile)
+    start = time.perf_counter()
+    runs = plan(prof, only, data_dir=data_dir, cache_dir=cache_dir)
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    todo = [r for r in runs if not r.cached]
+    if not todo:
+        return time.perf_counter() - start
+    stages: dict[tuple[int, int], list[Run]] = {}
+    for r in todo:
+        stages.setdefault(_stage(r), []).append(r)
+    ctx = multiprocessing.get_context("spawn")
+    todo_queue, done = ctx.Queue(), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(prof, only, data_dir, cache_dir, threads, todo_queue, done),
+            daemon=True,
+        )
+        for _ in range(min(workers, len(todo)))
+    ]
+    for p in procs:
+        p.start()
+    labels = {(r.kind, r.key): r.label for r in todo}
+    finished, failure = 0, None
+    try:
+        for stage in sorted(stages):
+            members = sorted(stages[stage], key=lambda r: -rates.get(r.kind, 0.0) * r.units)
+            for r in members:
+                todo_queue.put((r.kind, r.key))
+            for _ in members:
+                while True:
+                    try:
+                        item, seconds, error = done.get(timeout=5)
+                        break
+                    except queue.Empty:  # check that the workers are still alive
+                        if not any(p.is_alive() for p in procs):
+                            raise RuntimeError("every worker process has exited") from None
+                finished += 1
+                label = labels[tuple(item)]
+                if error is not None:
+                    failure = failure or f"{item[0]} {label!r} failed: {error}"
+                    log(f"[{finished}/{len(todo)}] {item[0]}: {label} FAILED ({error})")
+                    continue
+                log(f"[{finished}/{len(todo)}] {item[0]}: {label} ({seconds:.0f} s)")
+            if failure:
+                break
+    finally:
+        for _ in procs:
+            todo_queue.put(None)
+        for p in procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.terminate()
+    if failure:
+        raise RuntimeError(failure)
+    return time.perf_counter() - start

@@ -1,0 +1,322 @@
+"""The book runner: sync jupytext pairs and execute every chapter with papermill.
+
+Chapters are ``notebooks/NN_name.py`` (py:percent, the source of truth), paired with
+``notebooks/NN_name.ipynb`` for JupyterLab. The runner syncs each pair, executes the
+notebook with papermill (kernel ``python3``, a per-cell timeout, ``headless=True``
+so widgets draw their static figure) into a hidden temporary file, and moves it to
+``executed/NN_name.ipynb`` only when every cell succeeded; a failed run is left
+beside it as ``NN_name.failed.ipynb`` and the previous good page stays. The paired
+notebook itself stays free of run outputs. It stops at the first failing chapter.
+Synthetic-data profiles (``smoke``) write to ``build/<profile>/`` by default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import data
+from ..engine.profiles import get_profile
+from ..foundations import paths
+from ..foundations.checks import ParameterError
+
+CHAPTER_PATTERN = paths.CHAPTER_PATTERN
+
+
+def chapter_number(stem: str) -> str:
+    """The number of a chapter stem: ``07b_lazarus_data_free`` -> ``07b``."""
+    return stem.split("_", 1)[0]
+
+
+class BookError(RuntimeError):
+    """A chapter failed; the message names it and carries its error."""
+
+
+@dataclass(frozen=True)
+class ChapterFile:
+    number: str
+    stem: str
+    path: Path
+
+    @property
+    def notebook(self) -> Path:
+        return self.path.with_suffix(".ipynb")
+
+    @property
+    def title(self) -> str:
+        """The first Markdown heading of the chapter."""
+        for line in self.path.read_text().splitlines():
+            match = re.match(r"^#\s+#+\s+(.*)$", line)
+            if match:
+                return match.group(1).strip()
+        return self.stem
+
+
+def chapters(notebooks: Path | None = None) -> list[ChapterFile]:
+    """The book's chapters in reading order."""
+    folder = notebooks or paths.notebooks_dir()
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        match = CHAPTER_PATTERN.match(path.name)
+        if match:
+            found.append(ChapterFile(match.group(1), path.stem, path))
+    return found
+
+
+def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> list[ChapterFile]:
+    """Chapters matching ``only`` (a stem, its number, or its name without the number)."""
+    if not only:
+        return list(all_chapters)
+    chosen = []
+    for wanted in only:
+        hits = [
+            c
+            for c in all_chapters
+            if wanted in (c.stem, c.number, c.stem[len(c.number) + 1 :], c.path.name)
+        ]
+        if not hits:
+            names = ", ".join(c.stem for c in all_chapters)
+            raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")
+        chosen.extend(h for h in hits if h not in chosen)
+    return sorted(chosen, key=lambda c: c.stem)
+
+
+def sync(chapter: ChapterFile) -> Path:
+    """Create or update the paired ``.ipynb`` from the ``.py`` source (jupytext --sync)."""
+    import jupytext
+    from jupytext.cli import jupytext as jupytext_cli
+
+    if not chapter.notebook.exists():
+        notebook = jupytext.read(chapter.path)
+        jupytext.write(notebook, chapter.notebook)
+    status = jupytext_cli(["--sync", "--quiet", str(chapter.path)])
+    if status:
+        raise BookError(f"jupytext --sync failed for {chapter.path} (exit {status})")
+    return chapter.notebook
+
+
+def execute(
+    chapter: ChapterFile,
+    *,
+    profile: str,
+    output_dir: Path,
+    data_dir: str | None = None,
+    figures_dir: str | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Execute one chapter with papermill; returns the executed notebook's path."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    prof = get_profile(profile)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    output = output_dir / chapter.notebook.name
+    running = output_dir / f".{chapter.stem}.running.ipynb"
+    failed = failed_path(output)
+    parameters = {
+        "profile": prof.name,
+        "headless": True,
+        "data_dir": data_dir,
+        "figures_dir": figures_dir,
+    }
+    try:
+        pm.execute_notebook(
+            str(chapter.notebook),
+            str(running),
+            parameters=parameters,
+            kernel_name="python3",
+            language="python",
+            cwd=str(chapter.path.parent),
+            execution_timeout=timeout or prof.execution_timeout,
+            start_timeout=180,
+            progress_bar=progress,
+            request_save_on_cell_execute=True,
+            config=_kernel_config(),
+        )
+    except PapermillExecutionError as exc:
+        os.replace(running, failed)
+        kept = f"; the previous page {output} is kept" if output.is_file() else ""
+        raise BookError(
+            f"chapter {chapter.stem} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}\n"
+            f"executed notebook with the traceback: {failed}{kept}"
+        ) from exc
+    os.replace(running, output)
+    failed.unlink(missing_ok=True)
+    return output
+
+
+WARNING_MARKERS = ("is unusable", "recomputing", "not resuming")
+
+
+def warnings_in(path: str | os.PathLike) -> list[str]:
+    """Cache and checkpoint warnings printed inside an executed notebook, so the book
+    runner can repeat them on the command line."""
+    import json
+
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    found = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "stream":
+                continue
+            text = out.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            found += [
+                line.strip()
+                for line in text.splitlines()
+                if any(m in line for m in WARNING_MARKERS)
+            ]
+    return found
+
+
+def _kernel_config():
+    """Kernel-manager settings for the chapters' kernels: CurveZMQ transport
+    encryption where the kernel supports it (ipykernel 7 warns on every start of an
+    unencrypted TCP kernel)."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}})
+
+
+def failed_path(executed: Path) -> Path:
+    """Where a failed execution of the page ``executed`` is left for reading."""
+    return executed.with_name(f"{executed.stem}.failed.ipynb")
+
+
+def execution_problem(path: str | os.PathLike) -> str | None:
+    """Why the executed notebook at ``path`` is not a finished page, or None.
+
+    A finished page was written by papermill, raised no exception, and every code
+    cell reached the status "completed" (a killed run leaves "running" or "pending").
+    """
+    import json
+
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    meta = nb.get("metadata", {}).get("papermill")
+    if meta is None:
+        return "not executed by papermill (run `make book`)"
+    if meta.get("exception"):
+        return "its execution raised an exception"
+    statuses = [
+        c.get("metadata", {}).get("papermill", {}).get("status")
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    ]
+    unfinished = [s for s in statuses if s != "completed"]
+    if unfinished:
+        return f"{len(unfinished)} of {len(statuses)} code cells did not complete ({unfinished[0]})"
+    return None
+
+
+def run(
+    profile: str = "quick",
+    *,
+    only: Sequence[str] | None = None,
+    archives: Sequence[str | os.PathLike] = (),
+    data_dir: str | None = None,
+    figures_dir: str | None = None,
+    output_dir: str | os.PathLike | None = None,
+    timeout: int | None = None,
+    progress: bool = True,
+    log=print,
+) -> list[tuple[ChapterFile, float, Path]]:
+    """Run the book (or the chapters in ``only``); stop at the first failure."""
+    prof = get_profile(profile)
+    selected = select(chapters(), only)
+    archive_paths = [Path(a).expanduser().resolve() for a in archives]
+    for path in archive_paths:
+        if not path.is_file():
+            raise ParameterError(f"data_archive={str(path)!r} does not exist")
+    scratch = prof.name if prof.synthetic else None
+    out = paths.executed_dir(output_dir, scratch=scratch)
+    if prof.synthetic:
+        from .plots import RealResultsError, check_synthetic_target
+
+        try:
+            check_synthetic_target(paths.figures_dir(figures_dir, scratch=scratch))
+        except RealResultsError as exc:
+            raise ParameterError(str(exc)) from exc
+
+    # The kernels inherit this environment.
+    os.environ["PLASTICITY_HEADLESS"] = "1"
+    if archive_paths:
+        existing = data.archives_from_env()
+        os.environ[data.ARCHIVE_ENV] = os.pathsep.join(map(str, archive_paths + existing))
+        for path in archive_paths:
+            start = time.perf_counter()
+            log(f"data: {path.name} ...", end=" ", flush=True)
+            ds = data.ensure_imported(path, data_dir)
+            log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
+
+    done = []
+    log(f"book: profile {prof.name}, {len(selected)} chapter(s) -> {out}")
+    for i, chapter in enumerate(selected, 1):
+        log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
+        start = time.perf_counter()
+        sync(chapter)
+        executed = execute(
+            chapter,
+            profile=prof.name,
+            output_dir=out,
+            data_dir=data_dir,
+            figures_dir=figures_dir,
+            timeout=timeout,
+            progress=progress,
+        )
+        seconds = time.perf_counter() - start
+        log(f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s", flush=True)
+        for line in warnings_in(executed):
+            log(f"    warning: {line}")
+        done.append((chapter, seconds, executed))
+    return done
+
+
+def use_device(device: str | None) -> None:
+    """Make ``device`` the default of every model and batch (``$PLASTICITY_DEVICE``,
+    which papermill's kernels inherit); a name torch does not know is a ParameterError."""
+    if not device:
+        return
+    import torch
+
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise ParameterError(f"device={device!r} is not a torch device ({exc})") from exc
+    os.environ["PLASTICITY_DEVICE"] = device
+
+
+def main_run(args) -> int:
+    try:
+        use_device(getattr(args, "device", None))
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        done = run(
+            args.profile,
+            only=args.only,
+            archives=args.data_archive or [],
+            data_dir=args.data_dir,
+            figures_dir=args.figures_dir,
+            output_dir=args.output_dir,
+            timeout=args.timeout,
+            progress=not args.no_progress,
+        )
+    except (BookError, ParameterError, data.DataUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    total = sum(s for _, s, _ in done)
+    print(f"book: {len(done)} chapter(s) in {total:.1f} s")
+    return 0

@@ -1,0 +1,311 @@
+"""The book as a static site: ``myst.yml``'s pages built into ``_build/html``, offline.
+
+Two steps, both from the MyST project's own tools:
+
+1. ``myst build --site`` (mystmd, installed from PyPI with the package) reads
+   ``myst.yml`` and the executed notebooks and writes each page's AST to
+   ``_build/site/``. ``myst.yml`` names a project-owned site template
+   (``site/template.yml``), so nothing is downloaded.
+2. ``site/render.mjs`` turns that AST into static HTML with ``myst-to-html`` (and
+   ``myst-parser`` for Markdown outputs, KaTeX's stylesheet for math): one file per
+   page, relative links, images and notebooks under ``assets/``.
+
+The pages come from the notebooks ``make book`` executed (``executed/``); nothing is
+re-executed. With internet, MyST's own book theme works too: ``myst build --html``
+after setting ``site: template: book-theme`` in ``myst.yml``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..foundations import paths
+from . import launch, runner
+
+MIN_NODE = 20
+CONFIG = launch.CONFIG
+EXECUTED_PREFIX = "executed/"
+
+
+class SiteError(RuntimeError):
+    """The site cannot be built; the message says what is missing and how to get it."""
+
+
+@dataclass(frozen=True)
+class Built:
+    out_dir: Path
+    pages: list[dict]
+    seconds: float
+
+
+def sources_dir() -> Path:
+    """``site/``: the template, the renderer, its npm lock file and the stylesheet."""
+    return paths.project_root() / "site"
+
+
+def read_config(root: Path) -> dict:
+    if not (root / CONFIG).is_file():
+        raise SiteError(
+            f"{root / CONFIG} not found: the site is described by {CONFIG} at the book's root"
+        )
+    return launch.read_config(root)
+
+
+def toc_files(config: dict) -> list[str]:
+    """Every ``file:`` in the table of contents, in reading order."""
+    found: list[str] = []
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                found.append(entry["file"])
+            walk(entry.get("children"))
+
+    walk(config.get("project", {}).get("toc"))
+    return found
+
+
+def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) -> list[str]:
+    """Raise unless the toc lists every chapter and every listed file exists."""
+    files = toc_files(read_config(root))
+    chapters = runner.chapters() if chapters is None else chapters
+    expected = [f"{EXECUTED_PREFIX}{c.stem}.ipynb" for c in chapters]
+    left_out = [f for f in expected if f not in files]
+    if left_out:
+        raise SiteError(f"{CONFIG}'s toc leaves out chapters: {', '.join(left_out)}")
+    missing = [f for f in files if not (root / f).is_file()]
+    if missing:
+        raise SiteError(
+            f"{len(missing)} page(s) of the site are missing: {', '.join(missing)}. "
+            "The chapters' pages are the notebooks `make book` executes; run it first "
+            '(or `make book ONLY="NN"` for single chapters).'
+        )
+    unfinished = {
+        f: problem
+        for f in files
+        if f.endswith(".ipynb") and (problem := runner.execution_problem(root / f))
+    }
+    if unfinished:
+        raise SiteError(
+            f"{len(unfinished)} page(s) were not fully executed: "
+            + "; ".join(f"{f}: {why}" for f, why in unfinished.items())
+            + '. Run those chapters again (`make book ONLY="NN"`).'
+        )
+    return files
+
+
+def _chapter_runtime(notebook: Path) -> float | None:
+    """How long papermill took to execute a page (its own record in the notebook)."""
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {})
+    except (OSError, json.JSONDecodeError):
+        return None
+    duration = meta.get("papermill", {}).get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def caption(entry: dict) -> str:
+    """The provenance line under a chapter's figures, from its manifest entries'
+    summary (:func:`provenance`). Fields the manifest does not hold are left out."""
+    parts = [f"profile {entry['profile']}"]
+    data = ", ".join(f"{d['name']} {d['fingerprint']}" for d in entry.get("datasets", []))
+    parts.append("synthetic data" if entry.get("synthetic") else f"data {data or 'none'}")
+    parts.append(f"commit {entry['commit']}")
+    if entry.get("device"):
+        parts.append(f"{entry['device']}, torch {entry['torch']}")
+    if entry.get("seeds"):
+        parts.append("seeds " + ", ".join(str(s) for s in entry["seeds"]))
+    if entry.get("runs"):
+        parts.append(
+            f"{entry['runs']} cached runs, {_minutes(entry['compute_seconds'])} of compute"
+        )
+    parts.append(entry["utc"][:10])
+    return " · ".join(parts)
+
+
+def repository(config: dict) -> str | None:
+    """The repository URL declared once in ``myst.yml`` (``project.github``)."""
+    try:
+        return launch.repository(config)
+    except launch.LaunchError as exc:
+        raise SiteError(str(exc)) from exc
+
+
+launch_links = launch.launch_links
+
+
+def provenance(root: Path, config: dict | None = None) -> dict:
+    """Per chapter page (``/executed/<stem>.ipynb``): what made its figures, how long
+    the page took to execute, and where to open it.
+
+    From ``figures/MANIFEST.json``: profile, data, device, torch version, the commit,
+    the seeds and compute time of the cached runs behind the chapter's figures; from
+    the executed notebook: papermill's runtime.
+    """
+    try:
+        files = json.loads((root / "figures" / "MANIFEST.json").read_text())["files"]
+    except (OSError, json.JSONDecodeError, KeyError):
+        files = {}
+    repo = repository(config) if config is not None else None
+    chapters = {}
+    for chapter in runner.chapters():
+        entries = sorted(
+            (e for e in files.values() if e.get("chapter") == chapter.stem),
+            key=lambda e: e.get("utc", ""),
+        )
+        runtime = _chapter_runtime(root / "executed" / f"{chapter.stem}.ipynb")
+        info: dict = {"stem": chapter.stem, "title": chapter.title, "runtime_seconds": runtime}
+        if entries:
+            last = entries[-1]
+            summary = {
+                "profile": last["profile"],
+                "datasets": last.get("datasets", []),
+                "synthetic": any(e.get("synthetic") for e in entries),
+                "commit": ", ".join(sorted({e["commit"] for e in entries})),
+                "utc": last["utc"],
+                "device": last.get("device"),
+                "torch": last.get("torch"),
+                "seeds": sorted({s for e in entries for s in e.get("seeds", [])}),
+                "runs": max(e.get("runs", 0) for e in entries),
+                "compute_seconds": max(e.get("compute_seconds", 0.0) for e in entries),
+            }
+            info.update(summary, caption=caption(summary))
+        if repo:
+            info["links"] = launch_links(repo, chapter.stem)
+        chapters[f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb"] = info
+    return {"repository": repo, "chapters": chapters}
+
+
+def node_binary() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise SiteError(
+            f"Node.js >= {MIN_NODE} is needed to build the site and was not found on PATH "
+            "(Debian/Ubuntu: apt install nodejs; or https://nodejs.org)"
+        )
+    out = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout
+    match = re.match(r"v(\d+)", out.strip())
+    if not match or int(match.group(1)) < MIN_NODE:
+        raise SiteError(f"Node.js >= {MIN_NODE} is needed to build the site; found {out.strip()}")
+    return node
+
+
+def ensure_renderer(site_sources: Path | None = None, log=print) -> Path:
+    """Install the renderer's npm packages (``npm ci``) unless they are up to date."""
+    site_sources = site_sources or sources_dir()
+    lock = site_sources / "package-lock.json"
+    installed = site_sources / "node_modules" / ".package-lock.json"
+    if installed.is_file() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return site_sources
+    npm = shutil.which("npm")
+    if npm is None:
+        raise SiteError("npm (from Node.js) is needed once to install the site renderer")
+    log("installing the site renderer (npm ci in site/)")
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=site_sources,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise SiteError(f"npm ci in {site_sources} failed:\n{result.stderr[-3000:]}")
+    return site_sources
+
+
+def myst_script() -> Path:
+    """The MyST command line bundled in the ``mystmd`` Python package."""
+    try:
+        from importlib.resources import files
+
+        script = Path(str(files("mystmd_py") / "myst.cjs"))
+    except ModuleNotFoundError as exc:
+        raise SiteError("the mystmd package is missing: pip install -e '.[dev]'") from exc
+    if not script.is_file():
+        raise SiteError(f"mystmd's command line is missing at {script}")
+    return script
+
+
+def _run(cmd: list[str], cwd: Path, what: str, env: dict | None = None) -> str:
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise SiteError(f"{what} failed (exit {result.returncode}):\n{output[-4000:]}")
+    return output
+
+
+def build(
+    root: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    log=print,
+) -> Built:
+    """Build the static site of the project at ``root`` into ``out_dir``.
+
+    ``root`` holds ``myst.yml`` and the executed notebooks (default: the book's
+    root); ``out_dir`` defaults to ``<root>/_build/html``. Checks come first: a
+    missing chapter raises before anything is built, and a previous site stays
+    untouched.
+    """
+    start = time.perf_counter()
+    root = Path(root).resolve() if root else paths.project_root()
+    out = Path(out_dir).resolve() if out_dir else root / "_build" / "html"
+    files = check_sources(root)
+    node = node_binary()
+    renderer = ensure_renderer(log=log)
+
+    # Start from an empty AST folder so that no page or image of an earlier build lingers.
+    shutil.rmtree(root / "_build" / "site", ignore_errors=True)
+    env = {**os.environ, "MYST_LANG": "PYTHON", "BROWSER": "none"}
+    log(f"myst build --site ({len(files)} pages)")
+    output = _run([node, str(myst_script()), "build", "--site", "--ci"], root, "myst build", env)
+    problems = [line for line in output.splitlines() if line.lstrip().startswith(("⛔", "🛑"))]
+    if problems:
+        raise SiteError("myst build reported errors:\n" + "\n".join(problems))
+
+    staging = out.with_name(out.name + ".partial")
+    facts = root / "_build" / "provenance.json"
+    facts.write_text(json.dumps(provenance(root, read_config(root)), indent=1))
+    _run(
+        [
+            node,
+            str(renderer / "render.mjs"),
+            str(root / "_build" / "site"),
+            str(staging),
+            str(facts),
+        ],
+        root,
+        "render.mjs",
+    )
+    pages = json.loads((staging / "pages.json").read_text())["pages"]
+    rendered = {p["source"].lstrip("/") for p in pages if p.get("source")}
+    lost = [f for f in files if f not in rendered]
+    if lost:
+        raise SiteError(f"the site was built without these pages: {', '.join(lost)}")
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+    seconds = time.perf_counter() - start
+    log(f"site: {len(pages)} pages in {out} ({seconds:.1f} s)")
+    return Built(out, pages, seconds)
+
+
+def main_build(args) -> int:
+    try:
+        built = build(args.root, args.out, log=lambda *a: print(*a, file=sys.stderr))
+    except SiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(built.out_dir / "index.html")
+    return 0

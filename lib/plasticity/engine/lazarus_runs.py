@@ -1,0 +1,492 @@
+"""Lazarus runs as the engine computes them: the base model trained or loaded, and
+:class:`Lab`, which damages copies of it, repairs them (one at a time or stacked) and
+measures them, every artefact cached under a key of everything that determines it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data.batches import Batches, Normalizer, to_tensor
+from ..data.datasets import ImageDataset
+from ..foundations.checks import ParameterError, check_number
+from ..foundations.compute import count_parameters, default_device, set_seed
+from ..lazarus import damage, metrics
+from ..lazarus.config import POOLED, Damage, RepairConfig, plain_inversion
+from ..lazarus.datafree import INVERSION_VERSION, InversionConfig, invert
+from ..lazarus.inputs import logits_table
+from ..lazarus.model import StabilityCNN
+from ..lazarus.repair import REPAIR_VERSION, repair
+from ..lazarus.train import BASE_VERSION, BaseTraining, accuracy, evaluate, train_classifier
+from .cache import Artifact, train_or_load
+
+
+def base_config(dataset: ImageDataset, training: BaseTraining, seed: int) -> dict:
+    """What determines a base model: its cache key is ``cache_key("lazarus-base", ...)``."""
+    return {
+        "dataset": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "seed": seed,
+        "training": asdict(training),
+    }
+
+
+def repair_config_key(
+    base_key: str, dmg: Damage, config: RepairConfig, seed: int, inputs: str
+) -> dict:
+    """What determines a repair (``inputs``: the input set's fingerprint, or its kind)."""
+    repair = asdict(config)
+    if repair["precision"] == "fp32":
+        del repair["precision"]  # the protocol's precision: keys as before the option existed
+    if repair["seek_steps"] == 0:  # likewise for inputs that do not seek disagreement
+        del repair["seek_steps"], repair["seek_size"]
+    return {
+        "base": base_key,
+        "damage": dmg.key(),
+        "repair": repair,
+        "seed": seed,
+        "inputs": inputs,
+    }
+
+
+def inversion_config_key(base_key: str, inversion: InversionConfig, seed: int) -> dict:
+    """What determines a teacher-inversion pool: the base model, the synthesis, the seed."""
+    return {"base": base_key, "config": inversion.key(), "seed": seed}
+
+
+def base_model(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seed: int = 0,
+    *,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[StabilityCNN, Artifact]:
+    """Train (or load from the cache) the Lazarus StabilityCNN on ``dataset``.
+
+    The recipe is the published one (SGD, cross-entropy, no augmentation, inputs
+    normalised with mean = std = 0.5, all training images, no validation split);
+    test accuracy is recorded after every epoch for the learning curve, never used
+    to choose anything.
+    """
+    check_number("seed", seed, low=0, integer=True)
+    if not isinstance(training, BaseTraining):
+        raise TypeError(f"training must be a BaseTraining, not {type(training).__name__}")
+    device = torch.device(device) if device is not None else default_device()
+    config = base_config(dataset, training, seed)
+
+    def compute():
+        set_seed(seed)
+        model = StabilityCNN(dataset.num_classes)
+        batches = Batches(
+            dataset.train_x,
+            dataset.train_y,
+            training.batch_size,
+            shuffle=True,
+            seed=seed,
+            device=device,
+        )
+        history = train_classifier(
+            model,
+            batches,
+            epochs=training.epochs,
+            lr=training.lr,
+            momentum=training.momentum,
+            log_every=training.log_every,
+            eval_fn=lambda m: evaluate(m, dataset.test_x, dataset.test_y),
+            progress=progress,
+        )
+        result = {
+            "test_accuracy": history["epoch_eval"][-1],
+            "history": history,
+            "parameters": count_parameters(model)["total"],
+            "device": str(device),
+            "steps": len(batches) * training.epochs,
+        }
+        return model.state_dict(), result
+
+    artifact = train_or_load(
+        "lazarus-base", config, compute, version=BASE_VERSION, cache_dir=cache_dir
+    )
+    model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
+    return model, artifact
+
+
+class Lab:
+    """One base model and the repairs made from it, cached by train-or-load.
+
+    ``Lab(dataset, profile.base, seed)`` loads (or trains) the base model and its
+    test-set logits; :meth:`run` damages a copy, repairs it and measures it, or reads
+    the whole result from the cache.
+    """
+
+    def __init__(
+        self,
+        dataset: ImageDataset,
+        training: BaseTraining,
+        seed: int = 0,
+        *,
+        extra_inputs: dict[str, ImageDataset] | None = None,
+        inversion: InversionConfig | None = None,
+        device: str | torch.device | None = None,
+        progress: bool = False,
+        cache_dir: str | os.PathLike | None = None,
+    ):
+        self.dataset = dataset
+        self.seed = seed
+        self.progress = progress
+        self.cache_dir = cache_dir
+        self.model, self.artifact = base_model(
+            dataset, training, seed, device=device, progress=progress, cache_dir=cache_dir
+        )
+        self.device = next(self.model.parameters()).device
+        self.normalize = Normalizer()
+        self.test_x = to_tensor(dataset.test_x)
+        self.test_y = torch.from_numpy(np.array(dataset.test_y, dtype=np.int64))
+        self.test_logits = train_or_load(
+            "lazarus-test-logits",
+            {"base": self.artifact.key, "fingerprint": dataset.fingerprint},
+            lambda: ({"logits": logits_table(self.model, self.test_x, self.normalize)}, {}),
+            version=REPAIR_VERSION,
+            cache_dir=cache_dir,
+        ).tensors["logits"]
+        self.accuracy = accuracy(self.test_logits, self.test_y)
+        self.extra_inputs = dict(extra_inputs or {})
+        self.inversion = inversion or InversionConfig()
+        self._pools: dict[bool, Artifact] = {}
+        self._images: dict[str, torch.Tensor] = {}
+        self._teacher_logits: dict[str, torch.Tensor] = {}
+
+    # -- inputs ----------------------------------------------------------------
+    def _input_set(self, inputs: str) -> ImageDataset | None:
+        if inputs == "train":
+            return self.dataset
+        if inputs == "cifar100":
+            if "cifar100" not in self.extra_inputs:
+                raise ParameterError("inputs='cifar100' needs extra_inputs={'cifar100': dataset}")
+            return self.extra_inputs["cifar100"]
+        return None
+
+    def inversion_pool(self, plain: bool = False) -> Artifact:
+        """The images synthesised from this base model by teacher inversion
+        (``self.inversion``, or its plain variant, seeded with the base model's seed),
+        cached; the artefact's result records the synthesis time and the teacher's loss."""
+        if plain in self._pools:  # read once per Lab: every run's key names the pool
+            return self._pools[plain]
+        config = plain_inversion(self.inversion) if plain else self.inversion
+
+        def compute():
+            images, info = invert(self.model, config, self.seed)
+            return {"images": images}, info
+
+        self._pools[plain] = train_or_load(
+            "lazarus-inversion",
+            inversion_config_key(self.artifact.key, config, self.seed),
+            compute,
+            version=INVERSION_VERSION,
+            cache_dir=self.cache_dir,
+        )
+        return self._pools[plain]
+
+    def _fingerprint(self, inputs: str) -> tuple[str, str] | None:
+        """(name, fingerprint) of a pooled input set; None for generated inputs."""
+        if inputs in ("inversion", "inversion_plain"):
+            return inputs, self.inversion_pool(plain=inputs == "inversion_plain").key
+        ds = self._input_set(inputs)
+        return None if ds is None else (ds.name, ds.fingerprint)
+
+    def images(self, inputs: str) -> torch.Tensor | None:
+        if inputs not in self._images:
+            if inputs in ("inversion", "inversion_plain"):
+                pool = self.inversion_pool(plain=inputs == "inversion_plain")
+                self._images[inputs] = pool.tensors["images"]
+            else:
+                ds = self._input_set(inputs)
+                if ds is None:
+                    return None
+                self._images[inputs] = to_tensor(ds.train_x)
+        return self._images[inputs]
+
+    def original_logits(self, inputs: str) -> torch.Tensor:
+        """The original model's logits on an input set, cached on disk (frozen teacher)."""
+        if inputs not in self._teacher_logits:
+            name, fingerprint = self._fingerprint(inputs)
+            images = self.images(inputs)
+            art = train_or_load(
+                "lazarus-teacher-logits",
+                {"base": self.artifact.key, "inputs": name, "fingerprint": fingerprint},
+                lambda: ({"logits": logits_table(self.model, images, self.normalize)}, {}),
+                version=REPAIR_VERSION,
+                cache_dir=self.cache_dir,
+            )
+            self._teacher_logits[inputs] = art.tensors["logits"]
+        return self._teacher_logits[inputs]
+
+    # -- measurement -------------------------------------------------------------
+    def measure(self, model: nn.Module) -> dict:
+        """Test accuracy, agreement with the original, entropy and sparsity."""
+        logits = logits_table(model, self.test_x, self.normalize).cpu()
+        return {
+            "accuracy": accuracy(logits, self.test_y),
+            "agreement": metrics.agreement_mse(logits, self.test_logits),
+            "top1_agreement": metrics.top1_agreement(logits, self.test_logits),
+            "entropy": metrics.mean_entropy(logits),
+            "sparsity": damage.sparsity(model),
+        }
+
+    def repair_key(self, dmg: Damage, config: RepairConfig, seed: int) -> dict:
+        """The cache key of one repair of this base model."""
+        check_number("seed", seed, low=0, integer=True)
+        pooled = self._fingerprint(config.inputs)
+        return repair_config_key(
+            self.artifact.key, dmg, config, seed, pooled[1] if pooled else config.inputs
+        )
+
+    def run(self, dmg: Damage, config: RepairConfig, seed: int = 0) -> dict:
+        """Damage, repair and measure (or read from the cache); returns the result dict."""
+        art = train_or_load(
+            "lazarus-repair",
+            self.repair_key(dmg, config, seed),
+            lambda: self._compute(dmg, config, seed),
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        )
+        return {**art.result, "cached": art.hit}
+
+    def measure_damaged(self, dmg: Damage, student: nn.Module | None = None) -> dict:
+        """:meth:`measure` of the damaged model, cached per (base model, damage): every
+        repair of one damage starts from the same model."""
+
+        def compute():
+            model = student if student is not None else dmg.apply(self.model)[0]
+            return {}, self.measure(model)
+
+        return train_or_load(
+            "lazarus-damaged",
+            {"base": self.artifact.key, "damage": dmg.key()},
+            compute,
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        ).result
+
+    def _prepare(self, dmg: Damage, config: RepairConfig) -> _Pending:
+        """The damaged student, its teacher and the measurement before the repair."""
+        start = time.perf_counter()
+        student, info = dmg.apply(self.model)
+        before = self.measure_damaged(dmg, student)
+        if config.teacher == "original":
+            teacher = self.model
+            real = config.inputs in POOLED
+            t_logits = self.original_logits(config.inputs) if real else None
+        else:
+            teacher = copy.deepcopy(student)
+            damage.finalize(teacher)
+            t_logits = None
+        labels = None
+        if config.loss == "supervised":
+            labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
+        budget = [{"step": 0, "accuracy": before["accuracy"], "agreement": before["agreement"]}]
+        return _Pending(student, info, before, teacher, t_logits, labels, budget, start)
+
+    def _checkpoint(self, pending: _Pending) -> Callable[[int, nn.Module], None]:
+        def checkpoint(step: int, model: nn.Module) -> None:
+            m = self.measure(model)
+            pending.budget.append(
+                {"step": step, "accuracy": m["accuracy"], "agreement": m["agreement"]}
+            )
+
+        return checkpoint
+
+    def _compute(self, dmg: Damage, config: RepairConfig, seed: int):
+        pending = self._prepare(dmg, config)
+        history = repair(
+            pending.student,
+            pending.teacher,
+            config,
+            images=self.images(config.inputs),
+            labels=pending.labels,
+            teacher_logits=pending.teacher_logits,
+            seed=seed,
+            progress=self.progress,
+            on_checkpoint=self._checkpoint(pending),
+        )
+        return self._finish(dmg, config, seed, pending, history)
+
+    def _finish(
+        self,
+        dmg: Damage,
+        config: RepairConfig,
+        seed: int,
+        pending: _Pending,
+        history: dict,
+        seconds: float | None = None,
+    ):
+        """The result of a repaired student (its state dict and result dict)."""
+        student, before, budget = pending.student, pending.before, pending.budget
+        regrown = None
+        if dmg.kind == "prune":
+            regrown = damage.regrowth(
+                student, pending.info["masks"], pending.info["threshold"], self.model
+            )
+        damage.finalize(student)
+        after = self.measure(student)
+        budget.append(
+            {"step": config.steps, "accuracy": after["accuracy"], "agreement": after["agreement"]}
+        )
+        for point in budget:
+            point["recovery_pct"] = metrics.recovery_pct(
+                self.accuracy, before["accuracy"], point["accuracy"]
+            )
+        result = {
+            "damage": dmg.key(),
+            "method_config": asdict(config),
+            "seed": seed,
+            "original": self.accuracy,
+            "damaged": before["accuracy"],
+            "restored": after["accuracy"],
+            "delta": after["accuracy"] - before["accuracy"],
+            "recovery_pct": metrics.recovery_pct(
+                self.accuracy, before["accuracy"], after["accuracy"]
+            ),
+            "agreement_damaged": before["agreement"],
+            "agreement_restored": after["agreement"],
+            "agreement_improvement": before["agreement"] - after["agreement"],
+            "top1_damaged": before["top1_agreement"],
+            "top1_restored": after["top1_agreement"],
+            "entropy_damaged": before["entropy"],
+            "entropy_restored": after["entropy"],
+            "sparsity_damaged": before["sparsity"],
+            "sparsity_restored": after["sparsity"],
+            "regrowth": regrown,
+            "floor_active_pct": float(np.mean(history["floor_active_pct"])),
+            "history": history,
+            "budget": budget,
+            "repair_seconds": (time.perf_counter() - pending.start if seconds is None else seconds),
+        }
+        return student.state_dict(), result
+
+
+@dataclass
+class _Pending:
+    """A damaged student waiting for its repair, and what its result needs."""
+
+    student: nn.Module
+    info: dict
+    before: dict
+    teacher: nn.Module
+    teacher_logits: torch.Tensor | None
+    labels: torch.Tensor | None
+    budget: list
+    start: float
+
+
+def batchable(config: RepairConfig) -> bool:
+    """Whether :func:`run_grid` can run repairs of ``config`` together."""
+    return config.seek_steps == 0 and config.precision == "fp32" and config.teacher == "original"
+
+
+def run_grid(jobs: list[tuple[Lab, Damage, RepairConfig, int]], batch: int = 8) -> list[dict]:
+    """:meth:`Lab.run` for every ``(lab, damage, config, seed)``; the missing repairs of
+    one config run ``batch`` at a time as one computation
+    (:func:`plasticity.batched.repair_many`), each cached as its own entry, under the
+    same key as when run alone. Their results equal the sequential ones to float
+    tolerance, and record ``batched`` (how many ran together) and ``repair_seconds``
+    (the group's wall time shared equally); ``cached`` is False for every result
+    computed by this call."""
+    from ..lazarus.many import repair_many
+    from .cache import is_cached
+
+    check_number("batch", batch, low=1, integer=True)
+    for *_, seed in jobs:
+        check_number("seed", seed, low=0, integer=True)
+    missing: dict[RepairConfig, list[int]] = {}
+    computed: set[int] = set()
+    for i, (lab, dmg, config, seed) in enumerate(jobs):
+        key = lab.repair_key(dmg, config, seed)
+        if (
+            batch > 1
+            and batchable(config)
+            and not is_cached("lazarus-repair", key, REPAIR_VERSION, lab.cache_dir)
+        ):
+            missing.setdefault(config, []).append(i)
+    for config, members in missing.items():
+        for first in range(0, len(members), batch):
+            chunk = members[first : first + batch]
+            if len(chunk) == 1:
+                continue  # Lab.run below computes it alone
+            group = [jobs[i] for i in chunk]
+            computed.update(chunk)
+            start = time.perf_counter()
+            pending = [lab._prepare(dmg, config) for lab, dmg, _, _ in group]
+            checkpoints = [lab._checkpoint(p) for (lab, *_), p in zip(group, pending, strict=True)]
+            histories = repair_many(
+                [p.student for p in pending],
+                [p.teacher for p in pending],
+                config,
+                seeds=[seed for *_, seed in group],
+                images=[lab.images(config.inputs) for lab, *_ in group],
+                labels=[p.labels for p in pending],
+                teacher_logits=[p.teacher_logits for p in pending],
+                on_checkpoint=lambda step, k, model, cps=checkpoints: cps[k](step, model),
+            )
+            share = (time.perf_counter() - start) / len(group)
+            for (lab, dmg, _, seed), p, history in zip(group, pending, histories, strict=True):
+                state, result = lab._finish(dmg, config, seed, p, history, seconds=share)
+                result["batched"] = len(group)
+                train_or_load(
+                    "lazarus-repair",
+                    lab.repair_key(dmg, config, seed),
+                    lambda state=state, result=result: (state, result),
+                    version=REPAIR_VERSION,
+                    cache_dir=lab.cache_dir,
+                    seconds=share,
+                )
+    results = [lab.run(dmg, config, seed) for lab, dmg, config, seed in jobs]
+    for i in computed:
+        results[i]["cached"] = False
+    return results
+
+
+def labs_for_seeds(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seeds: tuple[int, ...],
+    *,
+    base_per_seed: bool,
+    **kwargs,
+) -> dict[int, Lab]:
+    """One :class:`Lab` per seed: its own base model when ``base_per_seed`` (as the
+    published significance script retrains per seed), else the seed-0 model shared."""
+    shared = None if base_per_seed else Lab(dataset, training, 0, **kwargs)
+    return {s: Lab(dataset, training, s, **kwargs) if base_per_seed else shared for s in seeds}
+
+
+def chapter_labs(ch, seeds: tuple[int, ...] = (0,), **kwargs) -> dict[int, Lab]:
+    """The labs a chapter works with: the profile's base recipe on the chapter's
+    CIFAR-10, one base model per seed or one shared, progress bars only when live."""
+    scale = ch.profile.lazarus
+    return labs_for_seeds(
+        ch.dataset("cifar10"),
+        ch.profile.base,
+        tuple(seeds),
+        base_per_seed=scale.base_per_seed,
+        progress=not ch.headless,
+        inversion=inversion_config(ch.profile),
+        **kwargs,
+    )
+
+
+def inversion_config(profile) -> InversionConfig:
+    """The teacher inversion a profile runs (its pool size and steps; the rest as
+    :class:`~plasticity.datafree.InversionConfig`)."""
+    scale = profile.lazarus
+    return InversionConfig(pool=scale.inversion_pool, steps=scale.inversion_steps)

@@ -1,0 +1,152 @@
+"""Run profiles (smoke / quick / paper) as data.
+
+A profile fixes everything a chapter needs to know about scale: whether it runs on
+real or synthetic data, how long models train, how many seeds it averages. Chapters
+never branch on the profile name; they read fields of :class:`Profile`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..foundations.checks import ParameterError, check_choice, check_number
+from ..lazarus.train import BaseTraining
+
+
+@dataclass(frozen=True)
+class LazarusScale:
+    """How much of the Lazarus protocol a profile runs.
+
+    Every run a verdict reads uses the seed's protocol: ``repair_steps`` Adam steps
+    (published: 1000) over all ``seeds``, each seed with its own base model when
+    ``base_per_seed`` (as the published significance script retrains per seed).
+    Exploratory runs (the extra baselines, the rest of the pruning curve, the other
+    cells of the teacher x inputs grid) use ``explore_steps`` and ``explore_seeds``;
+    they are labelled as such and never decide a verdict. ``alphas`` is the noise
+    curve (run on all seeds); ``prune_amounts`` the exploratory pruning curve.
+    """
+
+    repair_steps: int = 1000
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    base_per_seed: bool = True
+    explore_steps: int = 1000
+    explore_seeds: tuple[int, ...] = (0,)
+    alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+    prune_amounts: tuple[float, ...] = (0.3, 0.5, 0.7, 0.8, 0.9)
+    #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
+    inversion_pool: int = 2048
+    inversion_steps: int = 100
+
+    def __post_init__(self) -> None:
+        check_number("repair_steps", self.repair_steps, low=1, integer=True)
+        check_number("inversion_pool", self.inversion_pool, low=1, integer=True)
+        check_number("inversion_steps", self.inversion_steps, low=0, integer=True)
+        check_number("explore_steps", self.explore_steps, low=1, integer=True)
+        for a in self.alphas:
+            check_number("alpha", a, low=0)
+        for p in self.prune_amounts:
+            check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
+        if not self.seeds or not self.explore_seeds:
+            raise ParameterError("seeds and explore_seeds need at least one seed")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything about scale that a chapter reads."""
+
+    name: str
+    description: str
+    synthetic: bool
+    base: BaseTraining
+    seeds: tuple[int, ...] = (0,)
+    lazarus: LazarusScale = LazarusScale()
+    #: Changes to :class:`plasticity.sovereign.SovereignConfig` (empty: the paper's).
+    sovereign: dict = field(default_factory=dict)
+    sovereign_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    synthetic_train: int = 2000
+    synthetic_test: int = 500
+    execution_timeout: int = 3600
+    extras: dict = field(default_factory=dict)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke",
+        description="synthetic CIFAR look-alikes, tiny schedules: seconds per chapter; for tests",
+        synthetic=True,
+        base=BaseTraining(epochs=2, log_every=10),
+        seeds=(0, 1),
+        lazarus=LazarusScale(
+            repair_steps=20,
+            seeds=(0, 1, 2),
+            base_per_seed=False,
+            explore_steps=10,
+            alphas=(0.1, 0.2, 0.35, 0.5),
+            prune_amounts=(0.5, 0.9),
+            inversion_pool=64,
+            inversion_steps=3,
+        ),
+        sovereign={
+            "cycles": 2,
+            "epochs_per_cycle": 2,
+            "curriculum": ((1, 300), (2, 600)),
+            "warmup": 2,
+            "window": 2,
+            "val_size": 200,
+            "report_test_size": 200,
+            "carry_gap": True,
+        },
+        sovereign_seeds=(0, 1, 2),
+        extras={"sovereign_ladder": (1,)},
+        synthetic_train=2000,
+        synthetic_test=500,
+        execution_timeout=600,
+    ),
+    "quick": Profile(
+        name="quick",
+        description="real CIFAR data, the published base training (5 epochs), shortened "
+        "experiments: the whole book in well under an hour on a 2-core CPU",
+        synthetic=False,
+        base=BaseTraining(epochs=5),
+        seeds=(0, 1, 2),
+        lazarus=LazarusScale(
+            repair_steps=1000,
+            seeds=(0, 1, 2),
+            base_per_seed=True,
+            explore_steps=300,
+            alphas=(0.1, 0.2, 0.35),
+            prune_amounts=(0.5, 0.9),
+        ),
+        sovereign={
+            "cycles": 4,
+            "epochs_per_cycle": 3,
+            "curriculum": ((1, 1000), (2, 2000), (4, 4000)),
+            "warmup": 3,
+            "val_size": 1000,
+            "report_test_size": 2000,
+            "carry_gap": True,
+        },
+        sovereign_seeds=(0, 1, 2),
+        extras={"sovereign_ladder": (1,), "sovereign_skip": ("gradual pruning (GMP)",)},
+        execution_timeout=3600,
+    ),
+    "paper": Profile(
+        name="paper",
+        description="the seeds' own settings (epochs, steps, five seeds); meant for a GPU "
+        "or a long CPU run",
+        synthetic=False,
+        base=BaseTraining(epochs=5),
+        seeds=(0, 1, 2, 3, 4),
+        sovereign={"carry_gap": True},
+        extras={"sovereign_ladder": (25, 50)},
+        execution_timeout=6 * 3600,
+    ),
+}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """Return the profile called ``name`` (``smoke``, ``quick`` or ``paper``)."""
+    if isinstance(name, Profile):
+        return name
+    check_choice("profile", name, PROFILES)
+    return PROFILES[name]

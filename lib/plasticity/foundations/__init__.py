@@ -1,0 +1,1 @@
+"""Foundations every layer may use: paths, parameter checks, seeding and device, progress."""

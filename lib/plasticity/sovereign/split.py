@@ -1,0 +1,67 @@
+"""CIFAR-100 as NeuroSovereign sees it: train, a validation split carved from train, test,
+with fine and coarse labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data.batches import to_tensor
+from ..data.datasets import ImageDataset
+from ..foundations.checks import ParameterError
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class SovereignData:
+    """CIFAR-100 split for the evolution: train (minus validation), val, test."""
+
+    dataset: ImageDataset
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    fine_to_coarse: torch.Tensor
+
+    @classmethod
+    def from_dataset(cls, ds: ImageDataset, val_size: int) -> SovereignData:
+        if ds.fine_to_coarse is None:
+            raise ParameterError(f"dataset={ds.name!r} has no superclasses; use CIFAR-100")
+        split = ds.with_validation(val_size)
+
+        def labels(y):
+            return torch.from_numpy(np.array(y, dtype=np.int64))
+
+        return cls(
+            ds,
+            to_tensor(split.train_x),
+            labels(split.train_y),
+            to_tensor(split.val_x),
+            labels(split.val_y),
+            to_tensor(ds.test_x),
+            labels(ds.test_y),
+            torch.from_numpy(np.array(ds.fine_to_coarse, dtype=np.int64)),
+        )
+
+
+def stratified_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """A fixed subset of ``size`` indices with (as nearly as possible) equal counts per
+    class, drawn with ``seed``; the whole set when ``size`` covers it."""
+    n = len(labels)
+    if size >= n:
+        return torch.arange(n)
+    g = torch.Generator().manual_seed(seed)
+    classes = torch.unique(labels)
+    per, extra = divmod(size, len(classes))
+    chosen = []
+    for i, c in enumerate(classes.tolist()):
+        idx = torch.nonzero(labels == c).flatten()
+        take = min(len(idx), per + (1 if i < extra else 0))
+        chosen.append(idx[torch.randperm(len(idx), generator=g)[:take]])
+    return torch.sort(torch.cat(chosen)).values
