@@ -190,7 +190,7 @@ base_models
 # ## Verdict
 #
 # The rule was fixed before the numbers were seen and lives in the claim registry
-# (`plasticity.headlines`, chapter 12). These images are a JPEG copy of CIFAR-10 (see
+# (`plasticity.science.headlines`, chapter 12). These images are a JPEG copy of CIFAR-10 (see
 # chapter 0); what that costs against the original PNG-exact arrays is not measured here.
 
 # %%

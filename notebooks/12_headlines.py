@@ -18,7 +18,7 @@
 # %% [markdown]
 # # Headline results: the claims, our numbers, the verdicts
 #
-# This chapter trains nothing. It is the registry of claims (`plasticity.headlines`):
+# This chapter trains nothing. It is the registry of claims (`plasticity.science.headlines`):
 # each headline claim of the two seed documents, quoted with its section, is judged from
 # the table a chapter saved, by a rule fixed before any number was seen:
 #
@@ -47,14 +47,14 @@ headless = None  # None: detected (sliders only under a notebook front end)
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
-from plasticity.book import plots
 from plasticity.book.chapter import Chapter
+from plasticity.foundations.manifest import read_manifest
 from plasticity.science import headlines, verdicts
 
 ch = Chapter("12_headlines", profile, data_dir=data_dir, figures_dir=figures_dir,
              headless=headless)
 claims, used = headlines.collect(ch.figures_dir)
-manifest = plots.read_manifest(ch.figures_dir)["files"]
+manifest = read_manifest(ch.figures_dir)["files"]
 sources = [manifest[f] for f in used if f in manifest]
 datasets = list({(d["name"], d["fingerprint"]): d for s in sources for d in s["datasets"]}.values())
 profiles = sorted({s["profile"] for s in sources})

@@ -7,11 +7,9 @@ import copy
 import pytest
 import torch
 from plasticity import lazarus
-from plasticity.engine import lazarus_runs
+from plasticity.engine import lazarus_runs, stacked
 from plasticity.foundations.checks import ParameterError
-from plasticity.lazarus import damage
-from plasticity.lazarus.many import repair_many
-from plasticity.lazarus.model import StabilityCNN
+from plasticity.lazarus import StabilityCNN, damage, repair_many
 
 
 def _model(seed: int) -> StabilityCNN:
@@ -149,7 +147,7 @@ def test_repair_many_refuses_bad_input_before_touching_a_student():
 def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_path):
     from plasticity import data
     from plasticity.engine.cache import list_entries
-    from plasticity.lazarus.train import BaseTraining
+    from plasticity.lazarus import BaseTraining
 
     ds = data.synthetic_dataset("cifar10", 600, 300)
     training = BaseTraining(epochs=1, log_every=10)
@@ -158,12 +156,12 @@ def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_pat
     config = lazarus.RepairConfig(steps=20, eval_at=(10,))
     noise = lazarus.Damage("noise", 0.35)
     jobs = [(grid_lab, noise, config, s) for s in (0, 1, 2)]
-    grid = lazarus_runs.run_grid(jobs, batch=2)
+    grid = stacked.run_grid(jobs, batch=2)
     assert [r["batched"] if "batched" in r else 1 for r in grid] == [2, 2, 1]
     assert not any(r["cached"] for r in grid[:2])  # computed by the grid, read back
     repairs = [e for e in list_entries(tmp_path / "grid") if e["kind"] == "lazarus-repair"]
     assert len(repairs) == 3
-    again = lazarus_runs.run_grid(jobs, batch=2)
+    again = stacked.run_grid(jobs, batch=2)
     assert all(r["cached"] for r in again)
     for s, r in zip((0, 1, 2), grid, strict=True):
         a = alone_lab.run(noise, config, s)
@@ -172,7 +170,7 @@ def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_pat
         assert r["restored"] == pytest.approx(a["restored"], abs=100 / 300 + 1e-9)  # one test image
         assert r["agreement_restored"] == pytest.approx(a["agreement_restored"], rel=1e-3)
     with pytest.raises(ParameterError, match="batch"):
-        lazarus_runs.run_grid(jobs, batch=0)
+        stacked.run_grid(jobs, batch=0)
 
 
 def test_bench_profile_sees_the_naive_step_do_three_times_the_convolution_passes():

@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 from plasticity import data
-from plasticity.data.batches import Normalizer, to_tensor
+from plasticity.data import Normalizer, to_tensor
 from plasticity.engine import bench
 from plasticity.foundations.checks import ParameterError
-from plasticity.lazarus.model import StabilityCNN
+from plasticity.lazarus import StabilityCNN
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_the_published_data_path_feeds_the_books_normalised_images(ds):
 
 def test_a_published_loader_reshuffles_when_it_runs_out(ds):
     train, _ = bench.published_loaders(ds, seed=3)
-    batches = bench._Restarting(train)
+    batches = bench.Restarting(train)
     first_epoch = [next(batches)[1] for _ in range(math.ceil(300 / 64))]
     assert sum(len(y) for y in first_epoch) == 300  # the last batch is the remainder
     second = next(batches)[1]
@@ -60,7 +60,7 @@ def test_the_published_repair_moves_the_student_and_never_the_teacher(ds):
     train, _ = bench.published_loaders(ds)
     opt = torch.optim.Adam(student.parameters(), lr=1e-4)
     bench.published_repair_steps(
-        student, teacher, bench._Restarting(train), 3, opt, lazarus.RepairConfig()
+        student, teacher, bench.Restarting(train), 3, opt, lazarus.RepairConfig()
     )
     assert all(torch.equal(a, b) for a, b in zip(before_t, teacher.parameters(), strict=True))
     assert all(not torch.equal(a, b) for a, b in zip(before_s, student.parameters(), strict=True))

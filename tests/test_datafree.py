@@ -11,12 +11,11 @@ import torch
 import torch.nn.functional as F
 from plasticity import lazarus
 from plasticity.book import plan
-from plasticity.data.batches import Normalizer
+from plasticity.data import Normalizer
 from plasticity.engine import lazarus_runs
 from plasticity.engine.profiles import get_profile
 from plasticity.foundations.checks import ParameterError
-from plasticity.lazarus import datafree
-from plasticity.lazarus.model import StabilityCNN
+from plasticity.lazarus import StabilityCNN, datafree
 from plasticity.science import experiments
 
 SMALL = datafree.InversionConfig(pool=40, steps=8, batch_size=16)

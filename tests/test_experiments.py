@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 from plasticity.engine.profiles import get_profile
-from plasticity.science import experiments, headlines, sovereign_experiments
+from plasticity.science import claims, experiments, sovereign_experiments
 
 
 @pytest.mark.parametrize("name", ["quick", "paper"])
@@ -15,7 +15,7 @@ def test_verdict_runs_use_the_seeds_protocol_and_several_seeds(name):
     for exp in experiments.EXPERIMENTS:
         for c in experiments.cells(exp, prof):
             if c.role == experiments.VERDICT:
-                assert c.config.steps == headlines.LAZARUS_STEPS, (exp, c)
+                assert c.config.steps == claims.LAZARUS_STEPS, (exp, c)
                 assert c.seed in prof.lazarus.seeds
     assert len(prof.sovereign_seeds) >= 3
 

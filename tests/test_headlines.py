@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from plasticity.science import headlines, stats, verdicts
+from plasticity.science import headlines, lazarus_claims, stats, verdicts
 
 
 def _save(root, table, rows):
@@ -282,7 +282,7 @@ def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
     _save(
         figures,
         "07b_lazarus_data_free/runs",
-        _ladder({**close, headlines.DATAFREE_REFERENCE: train}),
+        _ladder({**close, lazarus_claims.DATAFREE_REFERENCE: train}),
     )
     row = _judge(figures, "no_image_best")
     assert row["verdict"] == verdicts.REPRODUCES and no_image[2] in row["ours"]
@@ -294,13 +294,15 @@ def test_the_best_no_image_source_is_judged_at_a_bonferroni_interval(figures):
     _save(
         figures,
         "07b_lazarus_data_free/runs",
-        _ladder({**wide, headlines.DATAFREE_REFERENCE: train}),
+        _ladder({**wide, lazarus_claims.DATAFREE_REFERENCE: train}),
     )
     assert _judge(figures, "no_image_best")["verdict"] == verdicts.INCONCLUSIVE
     # every source far below: does not reproduce
     far = {s: [20.0, 30.0, 40.0] for s in no_image}
     _save(
-        figures, "07b_lazarus_data_free/runs", _ladder({**far, headlines.DATAFREE_REFERENCE: train})
+        figures,
+        "07b_lazarus_data_free/runs",
+        _ladder({**far, lazarus_claims.DATAFREE_REFERENCE: train}),
     )
     row = _judge(figures, "no_image_best")
     assert row["verdict"] == verdicts.FAILS

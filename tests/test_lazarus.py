@@ -11,9 +11,7 @@ import torch
 from plasticity import data, lazarus
 from plasticity.engine import cache, lazarus_runs
 from plasticity.foundations.checks import ParameterError
-from plasticity.lazarus import damage, metrics
-from plasticity.lazarus.model import StabilityCNN
-from plasticity.lazarus.train import BaseTraining
+from plasticity.lazarus import BaseTraining, StabilityCNN, damage, metrics
 from plasticity.science import stats
 
 

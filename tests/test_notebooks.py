@@ -6,9 +6,10 @@ import json
 
 import nbformat
 import pytest
-from plasticity.book import plots, runner
+from plasticity.book import runner
 from plasticity.cli import main
 from plasticity.engine import cache
+from plasticity.foundations.manifest import read_manifest
 from plasticity.science import verdicts
 
 pytestmark = pytest.mark.notebooks
@@ -42,7 +43,7 @@ def test_parameters_were_injected(smoke_book):
 
 def test_figures_and_manifest_entries_were_produced(smoke_book):
     root, done = smoke_book
-    manifest = plots.read_manifest(root / "figures")["files"]
+    manifest = read_manifest(root / "figures")["files"]
     for chapter, _, _ in done:
         entries = [e for e in manifest.values() if e["chapter"] == chapter.stem]
         kinds = {e["kind"] for e in entries}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from plasticity import lazarus
-from plasticity.book import plan
+from plasticity.book import execute, plan
 from plasticity.book.chapter import Chapter
 from plasticity.cli import main
 from plasticity.engine import lazarus_runs, sovereign_runs
@@ -21,7 +21,7 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
     assert not any(r.cached for r in runs)
     table = plan.estimate(runs)
     assert (table["est_seconds"] > 0).all()
-    plan.execute(runs, log=lambda m: None)
+    execute.execute(runs, log=lambda m: None)
     again = plan.plan("smoke", ["02"])
     assert [r.key for r in again] == [r.key for r in runs] and all(r.cached for r in again)
     # a warm cache tells what the cold run cost: each run's recorded compute time
@@ -46,7 +46,7 @@ def test_plan_keys_match_the_cache_and_execute_fills_it(capsys):
 def test_execute_with_batch_runs_repairs_of_one_config_together():
     runs = plan.plan("smoke", ["02"])
     logged = []
-    plan.execute(runs, log=logged.append, batch=3)
+    execute.execute(runs, log=logged.append, batch=3)
     assert any("batched" in line for line in logged)
     again = plan.plan("smoke", ["02"])
     assert all(r.cached for r in again)
@@ -85,7 +85,7 @@ def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
     prof = get_profile("smoke")
     assert len(probes) == len(prof.sovereign_seeds) and all(r.chapters == {"11"} for r in probes)
     assert {r.kind for r in runs} == {"sovereign-probe"}  # chapter 11 trains nothing else
-    plan.execute(runs, log=lambda m: None)
+    execute.execute(runs, log=lambda m: None)
     assert all(r.cached for r in plan.plan("smoke", ["11"]))
     # the chapter's call (its default max_epochs) reads exactly those entries
     ch = Chapter("11_sovereign_published_code", prof, headless=True)
@@ -105,9 +105,9 @@ def test_chapter_11_probes_are_planned_with_the_notebooks_own_keys():
 def test_execute_in_worker_processes_caches_what_one_process_would(tmp_path):
     """Workers change where a run happens, not its key or its result."""
     alone, spread = tmp_path / "alone", tmp_path / "spread"
-    plan.execute(plan.plan("smoke", ["02"], cache_dir=alone), log=lambda m: None)
+    execute.execute(plan.plan("smoke", ["02"], cache_dir=alone), log=lambda m: None)
     logged = []
-    plan.execute_parallel(
+    execute.execute_parallel(
         "smoke", ["02"], workers=2, threads=1, cache_dir=spread, log=logged.append
     )
     assert len(logged) == len(plan.plan("smoke", ["02"], cache_dir=alone))
@@ -120,7 +120,7 @@ def test_execute_in_worker_processes_caches_what_one_process_would(tmp_path):
             if field in a:  # one test image of the smoke data set is 100 / 300 points
                 assert b[field] == pytest.approx(a[field], abs=100 / 300 + 1e-9), field
     # nothing left to do: a second call starts no process and returns at once
-    assert plan.execute_parallel("smoke", ["02"], workers=2, cache_dir=spread) < 60
+    assert execute.execute_parallel("smoke", ["02"], workers=2, cache_dir=spread) < 60
 
 
 def test_book_plan_refuses_batch_and_workers_together_before_computing(capsys):

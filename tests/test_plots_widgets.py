@@ -13,6 +13,7 @@ import pytest  # noqa: E402
 from plasticity.book import plots, widgets  # noqa: E402
 from plasticity.book.chapter import Chapter  # noqa: E402
 from plasticity.foundations import progress
+from plasticity.foundations.manifest import read_manifest
 
 REAL = {"name": "cifar10", "fingerprint": "6dbea93a8dad4997"}
 FAKE = {"name": "synthetic-cifar10", "fingerprint": "synthetic"}
@@ -40,7 +41,7 @@ def test_synthetic_figures_are_stamped():
     fig, _ = plt.subplots()
     plots.save_figure(fig, "ch", "fake", profile="smoke", datasets=[FAKE])
     assert any(t.get_text() == "synthetic data" for t in fig.texts)
-    assert plots.read_manifest()["files"]["ch/fake.png"]["synthetic"] is True
+    assert read_manifest()["files"]["ch/fake.png"]["synthetic"] is True
 
 
 def test_bad_names_are_rejected():
@@ -129,7 +130,7 @@ def test_chapter_records_the_data_it_used(isolated):
     assert ds.synthetic and ds.num_classes == 100
     fig, _ = plt.subplots()
     ch.save_figure(fig, "x")
-    entry = plots.read_manifest()["files"]["00_test/x.png"]
+    entry = read_manifest()["files"]["00_test/x.png"]
     assert entry["datasets"] == [{"name": "synthetic-cifar100", "fingerprint": "synthetic"}]
     assert "smoke" in ch.summary() and "synthetic CIFAR-100" in ch.summary()
 

@@ -12,7 +12,7 @@ from plasticity.cli import main
 from plasticity.engine import lazarus_runs
 from plasticity.engine.profiles import PROFILES, get_profile
 from plasticity.foundations.checks import ParameterError, check_choice, check_number
-from plasticity.lazarus.train import BaseTraining
+from plasticity.lazarus import BaseTraining
 
 
 def test_messages_name_parameter_value_and_range():

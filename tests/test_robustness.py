@@ -16,6 +16,7 @@ from plasticity.book.chapter import Chapter
 from plasticity.engine import cache, sovereign_runs
 from plasticity.foundations import paths, progress
 from plasticity.foundations.checks import ParameterError
+from plasticity.foundations.manifest import read_manifest
 
 REAL = [{"name": "cifar10", "fingerprint": "abc123"}]
 SYNTHETIC = [{"name": "cifar10", "fingerprint": "synthetic"}]
@@ -58,9 +59,7 @@ def test_a_synthetic_run_refuses_to_replace_real_results_before_any_compute(isol
     with pytest.raises(plots.RealResultsError, match="on purpose"):
         _vshape_table(folder, 2.0, synthetic=True)
     assert path.read_bytes() == before
-    assert (
-        plots.read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["profile"] == "quick"
-    )
+    assert read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["profile"] == "quick"
     Chapter("03_lazarus_recovery_curve", "smoke", figures_dir=folder)  # other chapters: fine
 
 
@@ -70,7 +69,7 @@ def test_replacing_real_results_on_purpose(isolated, monkeypatch):
     monkeypatch.setenv(plots.OVERWRITE_ENV, "1")
     _vshape_table(folder, 2.0, synthetic=True)
     assert "2.0" in path.read_text()
-    assert plots.read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["synthetic"]
+    assert read_manifest(folder)["files"]["02_lazarus_vshape/vshape.csv"]["synthetic"]
 
 
 def test_book_run_with_a_synthetic_profile_refuses_a_real_figures_folder(isolated, monkeypatch):
@@ -103,7 +102,7 @@ def test_concurrent_writers_lose_no_manifest_entries(isolated):
     for w in workers:
         w.join(120)
     assert [w.exitcode for w in workers] == [0, 0]
-    assert len(plots.read_manifest(folder)["files"]) == 300
+    assert len(read_manifest(folder)["files"]) == 300
 
 
 # ------------------------------------------------------------------------ atomic pages
@@ -469,7 +468,9 @@ def test_oversized_members_and_too_many_members_are_refused(tmp_path, monkeypatc
         tf.addfile(info, io.BytesIO(b"\0" * info.size))
     with pytest.raises(pdata.ArchiveError, match="big.png is .* bytes"):
         pdata.import_archive(path)
-    monkeypatch.setattr(pdata, "MAX_ARCHIVE_MEMBERS", 10)
+    from plasticity.data import archive
+
+    monkeypatch.setattr(archive, "MAX_ARCHIVE_MEMBERS", 10)
     (tmp_path / "many").mkdir()
-    with pytest.raises(pdata.ArchiveError, match="more than 10 files"):
+    with pytest.raises(pdata.ArchiveError, match=r"more than 10 entries|declares \d+ entries"):
         pdata.import_archive(_tiny_archive(tmp_path / "many", ".zip"))

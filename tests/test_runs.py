@@ -131,7 +131,8 @@ def test_list_and_clear():
     rows = cache.list_entries()
     assert sorted(r["kind"] for r in rows) == ["other", "toy"]
     assert all(r["complete"] and r["bytes"] > 0 for r in rows)
-    assert cache.clear(kind="toy") == 1
+    removed, left = cache.clear(kind="toy")
+    assert len(removed) == 1 and left == []
     assert [r["kind"] for r in cache.list_entries()] == ["other"]
 
 

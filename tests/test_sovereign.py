@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -14,8 +16,7 @@ from plasticity.data import batches
 from plasticity.engine import sovereign_runs
 from plasticity.foundations.checks import ParameterError
 from plasticity.foundations.compute import count_parameters
-from plasticity.sovereign import cycle
-from plasticity.sovereign.model import SovereignNet
+from plasticity.sovereign import SovereignNet, cycle
 
 TINY = sovereign.SovereignConfig(
     cycles=2,
@@ -165,6 +166,25 @@ def test_evolution_resumes_after_an_interruption_with_the_same_result(tiny_data,
     assert resumed["benchmark"] == whole["benchmark"]
     again = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=tmp_path / "b")
     assert again["cached"] and again["cycles"] == whole["cycles"]
+
+
+def test_a_resumed_evolution_records_the_compute_time_of_all_its_cycles(tiny_data, tmp_path):
+    """The time recorded is the whole evolution's, not the resume's share: the
+    checkpoint carries the seconds of the cycles before it."""
+    folder = tmp_path / "c"
+    sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=folder, stop_after_cycle=1)
+    run_dir = sovereign_runs.run_dir_for(TINY, 0, tiny_data, folder)
+    before = json.loads((run_dir / "cycle_01.json").read_text())["seconds"]
+    assert before > 0
+    start = time.perf_counter()
+    resumed = sovereign_runs.evolve(tiny_data, TINY, 0, cache_dir=folder)
+    resume_share = time.perf_counter() - start
+    assert resumed["resumed"] is True
+    # the cycles before the interruption plus at most the resume's own wall time
+    assert before < resumed["seconds"] <= before + resume_share
+    meta = json.loads((run_dir / "result.json").read_text())
+    assert meta["result"]["seconds"] == pytest.approx(resumed["seconds"])
+    assert meta["device"] == "cpu" and meta["determinism"] == "deterministic"
 
 
 def test_selection_keeps_the_alpha_when_validation_drops(tiny_data, tmp_path):

@@ -6,8 +6,7 @@ import torch
 from plasticity import data
 from plasticity.engine import lazarus_runs
 from plasticity.foundations.compute import count_parameters
-from plasticity.lazarus.model import StabilityCNN
-from plasticity.lazarus.train import BaseTraining
+from plasticity.lazarus import BaseTraining, StabilityCNN
 
 TINY = BaseTraining(epochs=1, log_every=5)
 
@@ -45,7 +44,7 @@ def test_base_model_learns_the_synthetic_task_and_is_cached():
 
 def test_the_bench_flop_count_matches_torch_flop_counter():
     from plasticity.engine import bench
-    from plasticity.lazarus.model import StabilityCNN
+    from plasticity.lazarus import StabilityCNN
     from torch.utils.flop_counter import FlopCounterMode
 
     model = StabilityCNN()

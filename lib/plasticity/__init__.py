@@ -1,18 +1,17 @@
 """plasticity: the library behind the Lazarus / NeuroSovereign research book.
 
 The library computes; the notebooks in ``notebooks/`` narrate and plot; the CLI
-(``python -m plasticity``) orchestrates. Modules:
+(``python -m plasticity``) orchestrates. Its folders are its layers, from the bottom up
+(a module imports its own package and the layers below, never above):
 
-- :mod:`plasticity.data`      CIFAR-10/100 (cache, torchvision, archive, download); synthetic
-- :mod:`plasticity.models`    the networks
-- :mod:`plasticity.train`     supervised training and evaluation
-- :mod:`plasticity.lazarus`   the Lazarus base model (and, later, the repair)
-- :mod:`plasticity.runs`      content-addressed train-or-load cache
-- :mod:`plasticity.profiles`  smoke / quick / paper settings and parameter validation
-- :mod:`plasticity.plots`     the book's figure style, figure and table saving, manifest
-- :mod:`plasticity.widgets`   sliders around plain plotting functions
-- :mod:`plasticity.chapter`   the per-chapter context notebooks start from
-- :mod:`plasticity.book`      the papermill runner behind ``python -m plasticity book``
+- :mod:`plasticity.foundations`  paths, checks, seeding and device, progress, manifest
+- :mod:`plasticity.data`         CIFAR metadata, array cache, archives, synthetic data, batches
+- :mod:`plasticity.lazarus`      the Lazarus system: model, training, damage, inputs, repair
+- :mod:`plasticity.sovereign`    NeuroSovereign: model, spectra, mechanisms, cycle, probe
+- :mod:`plasticity.engine`       the run cache, profiles, both systems' runs, cost, benchmarks
+- :mod:`plasticity.science`      statistics, verdict rules, published numbers, experiments, claims
+- :mod:`plasticity.book`         chapters, runner, plan and sweep, widgets, plots, site, launch
+- :mod:`plasticity.cli`          the command line
 """
 
 __version__ = "0.1.0"

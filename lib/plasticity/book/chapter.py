@@ -2,7 +2,7 @@
 
 A notebook's parameters cell holds plain literals; the first code cell after it is
 
-    ch = plasticity.chapter.Chapter("01_base_model", profile=profile, data_dir=data_dir,
+    ch = plasticity.book.chapter.Chapter("01_base_model", profile=profile, data_dir=data_dir,
                                     figures_dir=figures_dir, headless=headless)
 
 and from then on ``ch.dataset("cifar10")`` returns real or synthetic data as the

@@ -6,7 +6,7 @@ derived from it:
 - the chapter's jupytext source on GitHub;
 - Binder, which builds ``environment.yml`` and opens the ``.py`` in JupyterLab;
 - Colab, which opens only ``.ipynb`` files from GitHub. The repository keeps the
-  chapters as jupytext ``.py``, so ``python -m plasticity.launch colab --out DIR`` writes
+  chapters as jupytext ``.py``, so ``python -m plasticity.book.launch colab --out DIR`` writes
   one ``.ipynb`` per chapter, whose first cell installs the book inside Colab (and does
   nothing anywhere else). The ``colab`` workflow publishes them to the ``colab`` branch,
   which the Colab links point to.
@@ -140,7 +140,7 @@ def write_colab(out: Path, repo: str, commit: str, root: Path | None = None) -> 
         written.append(target)
     (Path(out) / "README.md").write_text(
         f"# Colab notebooks of {repo}\n\n"
-        f"Generated from commit {commit} of the `main` branch by `python -m plasticity.launch "
+        f"Generated from commit {commit} of the `main` branch by `python -m plasticity.book.launch "
         "colab`. Do not edit: the chapters live in `notebooks/*.py` on `main`.\n"
     )
     return written
@@ -160,7 +160,7 @@ def _head_commit(root: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plasticity.launch")
+    parser = argparse.ArgumentParser(prog="python -m plasticity.book.launch")
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("colab", help="write one Colab notebook per chapter")
     p.add_argument("--out", required=True, help="folder (gets notebooks/ and README.md)")

@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib
 
 from ..foundations import paths
-from ..foundations.manifest import MANIFEST
+from ..foundations.manifest import MANIFEST, read_manifest
 
 PALETTE = "colorblind"
 #: Set to 1 to let synthetic-data results replace real-data ones on purpose.
@@ -32,10 +32,7 @@ class RealResultsError(RuntimeError):
 
 
 def _real_entries(figures_dir: Path, chapter: str | None = None) -> list[str]:
-    try:
-        files = json.loads((figures_dir / MANIFEST).read_text())["files"]
-    except (OSError, ValueError, KeyError):
-        return []
+    files = read_manifest(figures_dir)["files"]  # a damaged manifest stops here
     return [
         rel
         for rel, e in files.items()
@@ -143,6 +140,10 @@ def provenance() -> dict:
     used = ledger().values()
     return {
         "device": str(default_device()),
+        # where the runs behind the figure were computed, as each recorded it: a chapter
+        # that mixes a GPU's runs with a CPU's shows both
+        "run_devices": sorted({u.get("device", "unrecorded") for u in used}),
+        "determinism": sorted({u.get("determinism", "unrecorded") for u in used}),
         "torch": torch.__version__,
         "seeds": sorted({u["seed"] for u in used if u["seed"] is not None}),
         "runs": len(used),
@@ -169,10 +170,7 @@ def _record_locked(
     figures_dir: Path, path: Path, *, kind: str, chapter: str, profile: str, datasets: list[dict]
 ) -> dict:
     manifest_path = figures_dir / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        manifest = {"files": {}}
+    manifest = read_manifest(figures_dir)  # never started over: ManifestError
     rel = path.relative_to(figures_dir).as_posix()
     entry = {
         "path": rel,
@@ -188,6 +186,7 @@ def _record_locked(
     manifest["files"][rel] = entry
     manifest["files"] = dict(sorted(manifest["files"].items()))
     fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=figures_dir)
+    paths.honour_umask(tmp)
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
@@ -218,6 +217,7 @@ def _save(
     """Write ``<chapter>/<name><suffix>`` with ``write(path, datasets)``; record it."""
     datasets = list(datasets)
     root, path = _target(figures_dir, chapter, name, suffix)
+    read_manifest(root)  # a damaged manifest stops the write before the file is replaced
     if any(d["fingerprint"] == "synthetic" for d in datasets):
         check_synthetic_target(root, file=path.relative_to(root).as_posix())
     write(path, datasets)
@@ -363,7 +363,7 @@ def repair_history(history: dict, *, h0: float | None = None, title: str = ""):
 
 def budget_curves(budget, *, title: str = "", seed_steps: int = 1000):
     """Restored accuracy and recovery against repair steps, one line per seed and
-    condition/method (``budget`` from :func:`plasticity.experiments.budget_table`)."""
+    condition/method (``budget`` from :func:`plasticity.science.experiments.budget_table`)."""
     import matplotlib.pyplot as plt
 
     fig, (ax_acc, ax_rec) = plt.subplots(1, 2, figsize=(11, 4))

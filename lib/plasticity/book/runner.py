@@ -24,6 +24,7 @@ from .. import data
 from ..engine.profiles import get_profile
 from ..foundations import paths
 from ..foundations.checks import ParameterError
+from ..foundations.manifest import ManifestError, read_manifest
 
 CHAPTER_PATTERN = paths.CHAPTER_PATTERN
 
@@ -134,7 +135,7 @@ def execute(
             language="python",
             cwd=str(chapter.path.parent),
             execution_timeout=timeout or prof.execution_timeout,
-            start_timeout=180,
+            start_timeout=600,  # a kernel on a loaded machine may take minutes to start
             progress_bar=progress,
             request_save_on_cell_execute=True,
             config=_kernel_config(),
@@ -241,6 +242,8 @@ def run(
             raise ParameterError(f"data_archive={str(path)!r} does not exist")
     scratch = prof.name if prof.synthetic else None
     out = paths.executed_dir(output_dir, scratch=scratch)
+    # before any chapter runs: the figures folder's manifest must be readable
+    read_manifest(paths.figures_dir(figures_dir, scratch=scratch))
     if prof.synthetic:
         from .plots import RealResultsError, check_synthetic_target
 
@@ -283,17 +286,15 @@ def run(
     return done
 
 
-def use_device(device: str | None) -> None:
+def use_device(device: str | None, *, present: bool = True) -> None:
     """Make ``device`` the default of every model and batch (``$PLASTICITY_DEVICE``,
-    which papermill's kernels inherit); a name torch does not know is a ParameterError."""
+    which papermill's kernels inherit). A device that is not a supported name, or (when
+    ``present``) not on this machine, is a ParameterError naming what is available."""
     if not device:
         return
-    import torch
+    from ..foundations.compute import check_device
 
-    try:
-        torch.device(device)
-    except RuntimeError as exc:
-        raise ParameterError(f"device={device!r} is not a torch device ({exc})") from exc
+    check_device(device, present=present)
     os.environ["PLASTICITY_DEVICE"] = device
 
 
@@ -314,7 +315,7 @@ def main_run(args) -> int:
             timeout=args.timeout,
             progress=not args.no_progress,
         )
-    except (BookError, ParameterError, data.DataUnavailableError) as exc:
+    except (BookError, ParameterError, data.DataUnavailableError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     total = sum(s for _, s, _ in done)

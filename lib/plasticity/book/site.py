@@ -125,6 +125,11 @@ def caption(entry: dict) -> str:
     parts.append(f"commit {entry['commit']}")
     if entry.get("device"):
         parts.append(f"{entry['device']}, torch {entry['torch']}")
+    devices = [d for d in entry.get("run_devices", []) if d != "unrecorded"]
+    if devices:
+        mixed = " (mixed devices)" if len(devices) > 1 else ""
+        modes = ", ".join(m for m in entry.get("determinism", []) if m != "unrecorded")
+        parts.append(f"runs on {', '.join(devices)}{mixed}" + (f", {modes}" if modes else ""))
     if entry.get("seeds"):
         parts.append("seeds " + ", ".join(str(s) for s in entry["seeds"]))
     if entry.get("runs"):
@@ -176,6 +181,8 @@ def provenance(root: Path, config: dict | None = None) -> dict:
                 "commit": ", ".join(sorted({e["commit"] for e in entries})),
                 "utc": last["utc"],
                 "device": last.get("device"),
+                "run_devices": sorted({d for e in entries for d in e.get("run_devices", [])}),
+                "determinism": sorted({m for e in entries for m in e.get("determinism", [])}),
                 "torch": last.get("torch"),
                 "seeds": sorted({s for e in entries for s in e.get("seeds", [])}),
                 "runs": max(e.get("runs", 0) for e in entries),

@@ -1,7 +1,7 @@
 """Farm the book's runs out to a cluster, then render the book from the shared cache.
 
 ``python -m plasticity sweep --profile paper --engine slurm`` takes the run list of
-:func:`plasticity.plan.plan` (base models, repairs, evolutions: every distinct run,
+:func:`plasticity.book.plan.plan` (base models, repairs, evolutions: every distinct run,
 keyed exactly as the train-or-load cache keys it), drops what the cache already holds,
 and submits each missing run as an independent job through `submitit
 <https://github.com/facebookincubator/submitit>`_. Every job recomputes the plan in
@@ -299,7 +299,7 @@ def _flops_per_unit() -> dict[str, tuple[float, float]]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..engine.bench import stability_cnn_flops
-    from ..sovereign.model import SovereignNet
+    from ..sovereign import SovereignNet
 
     cnn = stability_cnn_flops()
     net = SovereignNet(mixer=True, train_extractor=True)

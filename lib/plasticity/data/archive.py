@@ -33,6 +33,19 @@ MAX_ARCHIVE_MEMBERS = 70_000
 
 MAX_MEMBER_BYTES = 1 << 20
 
+#: The largest tar header record (a GNU long name, a pax record set) read: CIFAR's
+#: member names are under 100 characters; a larger record is refused before it is read.
+MAX_HEADER_BYTES = 4096
+#: Member names are shown in messages up to this many characters.
+MAX_SHOWN_NAME = 200
+_HEADER_TYPES = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
+
 _COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh")
 
 
@@ -41,33 +54,92 @@ class ArchiveError(ValueError):
     one is at fault, the member."""
 
 
+def _shown(name: str) -> str:
+    """A member name as a message shows it: at most :data:`MAX_SHOWN_NAME` characters."""
+    if len(name) <= MAX_SHOWN_NAME:
+        return name
+    return f"{name[:MAX_SHOWN_NAME]}... ({len(name)} characters)"
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar member whose extended header records (GNU long names, pax headers) are
+    refused above :data:`MAX_HEADER_BYTES` *before* tarfile reads them into memory."""
+
+    def _proc_member(self, tarfile_):
+        if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
+            raise ArchiveError(
+                f"a tar header record (long name or pax header) of {self.size} bytes; no "
+                f"CIFAR archive has one above {MAX_HEADER_BYTES} bytes"
+            )
+        return super()._proc_member(tarfile_)
+
+
+def _zip_entries(path: Path) -> int | None:
+    """The number of entries a zip's end-of-central-directory record declares (None if
+    it cannot be found), read before :class:`zipfile.ZipFile` loads the directory."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (22 + 65535)))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    entries = int.from_bytes(tail[at + 10 : at + 12], "little")
+    if entries == 0xFFFF:  # zip64: the count is in the zip64 record before it
+        z64 = tail.rfind(b"PK\x06\x06", 0, at)
+        if z64 >= 0 and len(tail) >= z64 + 40:
+            entries = int.from_bytes(tail[z64 + 32 : z64 + 40], "little")
+    return entries
+
+
 def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
     """Yield (member name, bytes) for every file of a tar or zip archive, in order,
     one member in memory at a time; a truncated or corrupt archive, too many members
     or an oversized member raise :class:`ArchiveError`."""
     count, last = 0, None
 
-    def admit(name: str, size: int) -> None:
+    def entry() -> None:
         nonlocal count
-        count += 1
+        count += 1  # every entry counts, folders too
         if count > MAX_ARCHIVE_MEMBERS:
             raise ArchiveError(
-                f"{path}: more than {MAX_ARCHIVE_MEMBERS} files; a CIFAR archive has 60,001"
+                f"{path}: more than {MAX_ARCHIVE_MEMBERS} entries; a CIFAR archive has "
+                "60,001 files and a few hundred folders"
             )
+
+    def admit(name: str, size: int) -> None:
         if size > MAX_MEMBER_BYTES:
             raise ArchiveError(
-                f"{path}: member {name} is {size} bytes; no CIFAR file exceeds "
+                f"{path}: member {_shown(name)} is {size} bytes; no CIFAR file exceeds "
                 f"{MAX_MEMBER_BYTES} bytes"
             )
 
     try:
         if zipfile.is_zipfile(path):
+            declared = _zip_entries(path)
+            if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
+                raise ArchiveError(
+                    f"{path}: the zip declares {declared} entries; a CIFAR archive has "
+                    f"60,001 files (at most {MAX_ARCHIVE_MEMBERS} entries are read)"
+                )
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
-                    if not info.is_dir():
-                        admit(info.filename, info.file_size)
-                        last = info.filename
-                        yield info.filename, zf.read(info)
+                    entry()
+                    if info.is_dir():
+                        continue
+                    admit(info.filename, info.file_size)
+                    last = info.filename
+                    with zf.open(info) as handle:  # never more than the cap inflated
+                        payload = handle.read(MAX_MEMBER_BYTES + 1)
+                    if len(payload) != info.file_size:
+                        raise ArchiveError(
+                            f"{path}: member {_shown(info.filename)} declares "
+                            f"{info.file_size} bytes but inflates to "
+                            f"{'more than ' if len(payload) > MAX_MEMBER_BYTES else ''}"
+                            f"{min(len(payload), MAX_MEMBER_BYTES)} bytes"
+                        )
+                    yield info.filename, payload
             return
         with open(path, "rb") as f:
             head = f.read(6)
@@ -81,15 +153,19 @@ def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
                         f"{path}: the tar archive is truncated (it does not end with the "
                         "end-of-archive blocks); download or copy it again"
                     )
-        with tarfile.open(path, "r:*") as tf:
-            for member in tf:
+        with tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo) as tf:
+            while (member := tf.next()) is not None:
+                entry()
+                tf.members = []  # tarfile keeps every member read; one at a time here
                 if member.isfile():
                     admit(member.name, member.size)
                     handle = tf.extractfile(member)
                     last = member.name
                     yield member.name, handle.read() if handle else None
-    except ArchiveError:
-        raise
+    except ArchiveError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ArchiveError(f"{path}: {exc}") from None
     except (
         EOFError,
         OSError,
@@ -99,7 +175,7 @@ def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
         lzma.LZMAError,
         zlib.error,
     ) as exc:
-        where = f"after member {last}" if last else "at its start"
+        where = f"after member {_shown(last)}" if last else "at its start"
         raise ArchiveError(
             f"{path}: the archive is truncated or corrupt {where} ({type(exc).__name__}: {exc}); "
             "download or copy it again"
@@ -136,15 +212,26 @@ def archive_dataset_name(path: str | os.PathLike) -> str:
     """Which data set an image-folder archive holds: the name of its top folder."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"archive {path} does not exist")
+        raise ArchiveError(
+            f"archive {path} does not exist or is not a file; give the path of a .tar, "
+            ".tar.gz, .tar.xz or .zip image-folder archive"
+        )
     if zipfile.is_zipfile(path):
+        declared = _zip_entries(path)
+        if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
+            raise ArchiveError(
+                f"{path}: the zip declares {declared} entries; at most "
+                f"{MAX_ARCHIVE_MEMBERS} are read"
+            )
         with zipfile.ZipFile(path) as zf:
             first = next((n for n in zf.namelist() if "/" in n.strip("./")), "")
     else:
         try:
-            with tarfile.open(path, "r:*") as tf:
+            with tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo) as tf:
                 member = tf.next()
                 first = member.name if member is not None else ""
+        except ArchiveError as exc:
+            raise ArchiveError(f"{path}: {exc}") from None
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise ArchiveError(
                 f"{path} is not a readable tar or zip archive: truncated, corrupt or of "
@@ -153,7 +240,7 @@ def archive_dataset_name(path: str | os.PathLike) -> str:
     top = first.lstrip("./").split("/", 1)[0]
     if top not in DATASETS:
         raise ValueError(
-            f"{path}: top folder {top!r} is not one of {', '.join(DATASETS)} "
+            f"{path}: top folder {_shown(top)!r} is not one of {', '.join(DATASETS)} "
             "(expected <name>/meta.json and <name>/<split>/<class>/<image>)"
         )
     return top
@@ -179,15 +266,24 @@ def import_archive(
         if parts[-1] == "meta.json" and len(parts) == 2:
             try:
                 meta = json.loads((payload or b"").decode())
-            except (UnicodeDecodeError, ValueError) as exc:
-                raise ArchiveError(f"{path}: member {member} is not valid JSON ({exc})") from exc
+            except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+                raise ArchiveError(
+                    f"{path}: member {_shown(member)} is not valid JSON ({type(exc).__name__})"
+                ) from None
+            if not isinstance(meta, dict):
+                raise ArchiveError(
+                    f"{path}: member {_shown(member)} holds a JSON {type(meta).__name__}, "
+                    "not an object with the class names"
+                )
         elif len(parts) == 4 and parts[1] in found and parts[3].lower().endswith(_IMAGE_SUFFIXES):
             pixels = _decode_image(path, member, payload)
             found[parts[1]].setdefault(parts[2], []).append((member, pixels))
     if meta is None:
         raise ArchiveError(f"{path}: no {name}/meta.json in the archive")
     class_key = "classes" if name == "cifar10" else "fine_classes"
-    names = list(meta.get(class_key, []))
+    names = meta.get(class_key, [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ArchiveError(f"{path}: meta.json {class_key} is not a list of class names")
     expected = len(CIFAR10_CLASSES if name == "cifar10" else CIFAR100_FINE)
     if len(names) != expected:
         raise ArchiveError(f"{path}: meta.json {class_key} has {len(names)} names, not {expected}")
@@ -231,7 +327,10 @@ def ensure_imported(
     root = paths.data_dir(data_dir)
     cached = load_cached(name, root)
     if cached is not None:
-        meta = json.loads((arrays_dir(name, root) / "meta.json").read_text())
-        if meta.get("origin") == _archive_origin(path):
+        try:
+            meta = json.loads((arrays_dir(name, root) / "meta.json").read_text())
+        except (OSError, ValueError, RecursionError):
+            meta = None
+        if isinstance(meta, dict) and meta.get("origin") == _archive_origin(path):
             return cached
     return import_archive(path, root)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..foundations import paths
 from ..foundations.checks import check_number
 from .cifar import (
     CIFAR10_CLASSES,
@@ -175,7 +176,7 @@ def store_arrays(
     final = arrays_dir(name, root)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
-    os.chmod(tmp, 0o755)
+    paths.honour_umask(tmp, directory=True)
     try:
         for key, value in arrays.items():
             np.save(tmp / f"{key}.npy", value)

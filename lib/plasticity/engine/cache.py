@@ -15,10 +15,13 @@ whose tensors do not match the recorded digest is recomputed, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 import time
 import warnings
@@ -31,6 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..foundations import paths
+from ..foundations.compute import default_device, determinism
 
 MODEL_FILE = "model.safetensors"
 RESULT_FILE = "result.json"
@@ -119,13 +123,31 @@ def ledger() -> dict[str, dict]:
     return dict(_LEDGER)
 
 
-def _note(kind: str, key: str, config: Mapping, seconds: float) -> None:
+def _note(kind: str, key: str, config: Mapping, seconds: float, meta: Mapping) -> None:
     if _depth == 0:
         seed = config.get("seed") if isinstance(config, Mapping) else None
         _LEDGER[f"{kind}/{key}"] = {
             "seconds": float(seconds),
             "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            # entries written before devices were recorded say "unrecorded"
+            "device": str(meta.get("device") or "unrecorded"),
+            "determinism": str(meta.get("determinism") or "unrecorded"),
         }
+
+
+def note_run(kind: str, key: str, config: Mapping, seconds: float, meta: Mapping) -> None:
+    """Put a run this cache does not write itself (an evolution, resumable cycle by
+    cycle in its own folder) into the ledger, with its device and determinism."""
+    _note(kind, key, config, seconds, meta)
+
+
+def _device_of(tensors: Mapping[str, torch.Tensor]) -> str:
+    """The device type a computation's tensors were made on (the process's default
+    device when it returned none)."""
+    types = {v.device.type for v in tensors.values()}
+    if len(types) == 1:
+        return types.pop()
+    return default_device().type
 
 
 def train_or_load(
@@ -155,13 +177,14 @@ def train_or_load(
         entry = _read_entry(folder)
         if entry is not None:
             tensors, meta = entry
-            _note(kind, key, config, meta.get("compute_seconds", 0.0))
+            _note(kind, key, config, meta.get("compute_seconds", 0.0), meta)
             return Artifact(
                 kind, key, folder, tensors, meta["result"], True, time.perf_counter() - start
             )
 
     global _depth
     existed = folder.exists()  # an unusable entry (or a recompute): replaced below
+    ensure_writable(root)  # before any compute: a cache that cannot take it fails now
     start = time.perf_counter()
     _depth += 1
     try:
@@ -170,6 +193,7 @@ def train_or_load(
         _depth -= 1
     if seconds is None:
         seconds = time.perf_counter() - start
+    device = _device_of(tensors)
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     meta = {
         "format": FORMAT,
@@ -179,10 +203,11 @@ def train_or_load(
         "config": _canonical(config),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "compute_seconds": round(seconds, 3),
+        "device": device,
+        "determinism": determinism(device),
         "result": result,
     }
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=root))
+    tmp = _tmp_folder(root, key)
     try:
         save_file(tensors, str(tmp / MODEL_FILE))
         meta["model_sha256"] = _digest(tmp / MODEL_FILE)
@@ -192,9 +217,76 @@ def train_or_load(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if first is not None:  # another process wrote the same entry meanwhile: keep it
-        tensors, result = first[0], first[1]["result"]
-    _note(kind, key, config, seconds)
+        tensors, result, meta = first[0], first[1]["result"], first[1]
+    _note(kind, key, config, seconds, meta)
     return Artifact(kind, key, folder, tensors, result, False, seconds)
+
+
+#: Free space a new entry needs at least: the largest entries (a base model and its
+#: result, an inversion pool) take a few MB; below this a run is not started.
+MIN_FREE_BYTES = 64 << 20
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname().split(".")[0]) or "host"
+
+
+def ensure_writable(folder: Path, need_bytes: int = MIN_FREE_BYTES) -> None:
+    """Make ``folder`` (a kind's folder) if needed, check that an entry can be written
+    there and that ``need_bytes`` are free, and remove what interrupted writes left
+    there; :class:`CacheError` before any compute otherwise."""
+    hint = "choose another with --cache-dir or $PLASTICITY_CACHE_DIR"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CacheError(f"the cache folder {folder} cannot be written ({exc}); {hint}") from exc
+    free = shutil.disk_usage(folder).free
+    if free < need_bytes:
+        raise CacheError(
+            f"the cache folder {folder} has {free / 2**20:.0f} MB free; a run needs at least "
+            f"{need_bytes / 2**20:.0f} MB; free some space or {hint}"
+        )
+    for stale in [p for p in folder.iterdir() if _is_tmp(p) and _abandoned(p)]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _tmp_folder(root: Path, key: str) -> Path:
+    """A private folder for an entry being written, named so that a later run can tell
+    whose it was (host, process) and remove it once that process is gone."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.{_HOST}.{os.getpid()}.", dir=root))
+    paths.honour_umask(tmp, directory=True)
+    return tmp
+
+
+def _is_tmp(folder: Path) -> bool:
+    return folder.is_dir() and not folder.is_symlink() and bool(_TMP_PATTERN.match(folder.name))
+
+
+#: A temporary folder of another host is left alone this long (its writer may run).
+STALE_SECONDS = 24 * 3600
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether the process that made a temporary folder is gone: on this host, its
+    pid is not alive; from another host, it is older than :data:`STALE_SECONDS`."""
+    match = _TMP_PATTERN.match(folder.name)
+    if match is None:
+        return False
+    host, pid = match.group(2), int(match.group(3))
+    if host != _HOST:
+        try:
+            return time.time() - folder.stat().st_mtime > STALE_SECONDS
+        except OSError:
+            return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
 
 
 def _install(tmp: Path, folder: Path, replace: bool) -> tuple[dict, dict] | None:
@@ -217,9 +309,31 @@ def _install(tmp: Path, folder: Path, replace: bool) -> tuple[dict, dict] | None
 def is_cached(
     kind: str, config: Mapping, version: str, cache_dir: str | os.PathLike | None = None
 ) -> bool:
-    """Whether ``(kind, config, version)`` has an entry (not checked for damage)."""
+    """Whether ``(kind, config, version)`` has a usable entry (see :func:`usable`)."""
     key = cache_key(kind, config, version)
-    return (paths.cache_dir(cache_dir) / kind / key / RESULT_FILE).is_file()
+    return usable(paths.cache_dir(cache_dir) / kind / key)
+
+
+def usable(folder: Path) -> bool:
+    """Whether the entry in ``folder`` can be read back: its ``result.json`` is this
+    cache's, holds a result, and its tensors match their recorded digest. ``book plan``,
+    ``sweep`` and ``cache ls`` all call an entry cached by this one test."""
+    return entry_problem(folder) is None
+
+
+def entry_problem(folder: Path) -> str | None:
+    """Why the entry in ``folder`` cannot be used, or None."""
+    try:
+        text = (folder / RESULT_FILE).read_text()
+    except OSError as exc:
+        return "no result.json" if isinstance(exc, FileNotFoundError) else str(exc)
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        return f"result.json is not JSON ({type(exc).__name__})"
+    if not isinstance(meta, dict):
+        return "result.json holds no object"
+    return _entry_problem(folder, meta)
 
 
 def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:
@@ -234,15 +348,16 @@ def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:
             row = {"kind": kind_dir.name, "key": folder.name, "bytes": size, "path": str(folder)}
             try:
                 meta = json.loads((folder / RESULT_FILE).read_text())
+                if not isinstance(meta, dict):
+                    raise ValueError("result.json holds no object")
                 row.update(
                     created_utc=meta.get("created_utc"),
                     version=meta.get("version"),
                     complete=not folder.name.startswith("."),
                 )
             except Exception:  # noqa: BLE001
-                meta = None
                 row.update(created_utc=None, version=None, complete=False)
-            row["verified"] = meta is not None and _entry_problem(folder, meta) is None
+            row["verified"] = usable(folder)
             rows.append(row)
     return rows
 
@@ -251,6 +366,8 @@ def _entry_problem(folder: Path, meta: dict) -> str | None:
     """Why a cache entry cannot be used, or None; the digest is checked, so a
     truncated or altered tensor file is found. Evolution runs (no model file) are
     checked by their result only."""
+    if meta.get("format") != FORMAT:
+        return f"format {meta.get('format')!r} is not {FORMAT}"
     if not isinstance(meta.get("result"), dict):
         return "no result"
     model = folder / MODEL_FILE
@@ -263,13 +380,88 @@ def _entry_problem(folder: Path, meta: dict) -> str | None:
     return None
 
 
-def clear(cache_dir: str | os.PathLike | None = None, kind: str | None = None) -> int:
-    """Delete every entry (or those of one ``kind``); returns how many were removed."""
+#: A plain kind name (the folder under the cache root) and a key (the entry's folder).
+KIND_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+KEY_PATTERN = re.compile(r"^[0-9a-f]{20}$")
+#: The temporary folder of an entry being written: ``.<key>.<host>.<pid>.<random>``.
+_TMP_PATTERN = re.compile(r"^\.([0-9a-f]{20})\.([^.]+)\.(\d+)\.[A-Za-z0-9_]+$")
+#: Files an evolution's folder holds while it runs (checkpoints, their temporaries).
+_RUN_FILE = re.compile(r"^(cycle_\d+\.(json|safetensors)|\.(ckpt|result)-[A-Za-z0-9_]+)$")
+
+
+class CacheError(RuntimeError):
+    """The cache cannot be used as asked (a path that is not a cache entry, a folder
+    that cannot be written, too little space); raised before anything is deleted or
+    computed."""
+
+
+def check_kind(kind: str) -> str:
+    """``kind`` if it is a plain kind name, else :class:`CacheError` naming it."""
+    if not isinstance(kind, str) or not KIND_PATTERN.match(kind):
+        raise CacheError(
+            f"kind={kind!r} is not a cache kind: a kind is a plain folder name of lower-case "
+            "letters, digits, '-' and '_' (for example lazarus-base); nothing was removed"
+        )
+    return kind
+
+
+def _owned_json(path: Path, kind: str) -> bool:
+    """Whether ``path`` is a JSON object this cache wrote for ``kind``."""
+    try:
+        if path.stat().st_size > 64 << 20:
+            return False
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("kind") == kind
+
+
+def is_entry(folder: Path, kind: str) -> bool:
+    """Whether ``folder`` is provably an entry of this cache: a real folder (not a link)
+    named by a key, holding this cache's ``result.json`` for ``kind`` or only an
+    evolution's checkpoint files."""
+    if folder.is_symlink() or not folder.is_dir() or not KEY_PATTERN.match(folder.name):
+        return False
+    result = folder / RESULT_FILE
+    if result.is_file() and not result.is_symlink():
+        return _owned_json(result, kind)
+    files = list(folder.iterdir())
+    return bool(files) and all(f.is_file() and _RUN_FILE.match(f.name) for f in files)
+
+
+def clear(
+    cache_dir: str | os.PathLike | None = None, kind: str | None = None
+) -> tuple[list[Path], list[Path]]:
+    """Delete every entry of the cache (or of one ``kind``) that provably is one, and the
+    temporary folders of interrupted writes; returns (removed, left): the entry folders
+    deleted and the folders found there that are not entries (never touched)."""
     root = paths.cache_dir(cache_dir)
-    targets = [root / kind] if kind else ([p for p in root.iterdir()] if root.is_dir() else [])
-    removed = 0
-    for target in targets:
-        if target.is_dir():
-            removed += sum(1 for p in target.iterdir() if p.is_dir())
-            shutil.rmtree(target)
-    return removed
+    if kind is not None:
+        check_kind(kind)
+    if not root.is_dir():
+        return [], []
+    root = root.resolve()
+    if kind is not None:
+        kinds = [root / kind]
+    else:
+        kinds = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    removed: list[Path] = []
+    left: list[Path] = []
+    for kind_dir in kinds:
+        if not kind_dir.is_dir():
+            continue
+        if kind_dir.is_symlink() or kind_dir.resolve().parent != root:
+            left.append(kind_dir)
+            continue
+        if not KIND_PATTERN.match(kind_dir.name):
+            left.append(kind_dir)
+            continue
+        for folder in sorted(kind_dir.iterdir()):
+            if is_entry(folder, kind_dir.name) or _is_tmp(folder):
+                shutil.rmtree(folder)
+                removed.append(folder)
+            else:
+                left.append(folder)
+        with contextlib.suppress(OSError):
+            kind_dir.rmdir()  # only when nothing else is left in it
+    return removed, left

@@ -1,7 +1,7 @@
 """What a profile costs: CPU time measured on this machine, GPU time estimated.
 
 ``python -m plasticity bench cost --profile paper`` prints, per run kind of the plan
-(:mod:`plasticity.plan`):
+(:mod:`plasticity.book.plan`):
 
 - the number of runs and units of work (a base-model epoch, a repair step, a
   NeuroSovereign epoch per 1000 images and chain, a probe's epoch cap);
@@ -111,8 +111,8 @@ def measure_cpu(
     # teacher inversion: image-steps of the synthesis at its batch size, from a fresh net
     import torch
 
+    from ..lazarus import StabilityCNN
     from ..lazarus.datafree import InversionConfig, invert
-    from ..lazarus.model import StabilityCNN
 
     inv = InversionConfig(pool=256, steps=5)
     torch.manual_seed(0)

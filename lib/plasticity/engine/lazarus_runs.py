@@ -15,17 +15,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.batches import Batches, Normalizer, to_tensor
-from ..data.datasets import ImageDataset
+from ..data import Batches, ImageDataset, Normalizer, to_tensor
 from ..foundations.checks import ParameterError, check_number
 from ..foundations.compute import count_parameters, default_device, set_seed
-from ..lazarus import damage, metrics
-from ..lazarus.config import POOLED, Damage, RepairConfig, plain_inversion
+from ..lazarus import (
+    BASE_VERSION,
+    POOLED,
+    REPAIR_VERSION,
+    BaseTraining,
+    Damage,
+    RepairConfig,
+    StabilityCNN,
+    accuracy,
+    damage,
+    evaluate,
+    logits_table,
+    metrics,
+    plain_inversion,
+    repair,
+    train_classifier,
+)
 from ..lazarus.datafree import INVERSION_VERSION, InversionConfig, invert
-from ..lazarus.inputs import logits_table
-from ..lazarus.model import StabilityCNN
-from ..lazarus.repair import REPAIR_VERSION, repair
-from ..lazarus.train import BASE_VERSION, BaseTraining, accuracy, evaluate, train_classifier
 from .cache import Artifact, train_or_load
 
 
@@ -278,7 +288,7 @@ class Lab:
             cache_dir=self.cache_dir,
         ).result
 
-    def _prepare(self, dmg: Damage, config: RepairConfig) -> _Pending:
+    def prepare(self, dmg: Damage, config: RepairConfig) -> Pending:
         """The damaged student, its teacher and the measurement before the repair."""
         start = time.perf_counter()
         student, info = dmg.apply(self.model)
@@ -295,9 +305,9 @@ class Lab:
         if config.loss == "supervised":
             labels = torch.from_numpy(np.array(self.dataset.train_y, dtype=np.int64))
         budget = [{"step": 0, "accuracy": before["accuracy"], "agreement": before["agreement"]}]
-        return _Pending(student, info, before, teacher, t_logits, labels, budget, start)
+        return Pending(student, info, before, teacher, t_logits, labels, budget, start)
 
-    def _checkpoint(self, pending: _Pending) -> Callable[[int, nn.Module], None]:
+    def checkpoint_callback(self, pending: Pending) -> Callable[[int, nn.Module], None]:
         def checkpoint(step: int, model: nn.Module) -> None:
             m = self.measure(model)
             pending.budget.append(
@@ -307,7 +317,7 @@ class Lab:
         return checkpoint
 
     def _compute(self, dmg: Damage, config: RepairConfig, seed: int):
-        pending = self._prepare(dmg, config)
+        pending = self.prepare(dmg, config)
         history = repair(
             pending.student,
             pending.teacher,
@@ -317,16 +327,16 @@ class Lab:
             teacher_logits=pending.teacher_logits,
             seed=seed,
             progress=self.progress,
-            on_checkpoint=self._checkpoint(pending),
+            on_checkpoint=self.checkpoint_callback(pending),
         )
-        return self._finish(dmg, config, seed, pending, history)
+        return self.finish(dmg, config, seed, pending, history)
 
-    def _finish(
+    def finish(
         self,
         dmg: Damage,
         config: RepairConfig,
         seed: int,
-        pending: _Pending,
+        pending: Pending,
         history: dict,
         seconds: float | None = None,
     ):
@@ -376,7 +386,7 @@ class Lab:
 
 
 @dataclass
-class _Pending:
+class Pending:
     """A damaged student waiting for its repair, and what its result needs."""
 
     student: nn.Module
@@ -387,73 +397,6 @@ class _Pending:
     labels: torch.Tensor | None
     budget: list
     start: float
-
-
-def batchable(config: RepairConfig) -> bool:
-    """Whether :func:`run_grid` can run repairs of ``config`` together."""
-    return config.seek_steps == 0 and config.precision == "fp32" and config.teacher == "original"
-
-
-def run_grid(jobs: list[tuple[Lab, Damage, RepairConfig, int]], batch: int = 8) -> list[dict]:
-    """:meth:`Lab.run` for every ``(lab, damage, config, seed)``; the missing repairs of
-    one config run ``batch`` at a time as one computation
-    (:func:`plasticity.batched.repair_many`), each cached as its own entry, under the
-    same key as when run alone. Their results equal the sequential ones to float
-    tolerance, and record ``batched`` (how many ran together) and ``repair_seconds``
-    (the group's wall time shared equally); ``cached`` is False for every result
-    computed by this call."""
-    from ..lazarus.many import repair_many
-    from .cache import is_cached
-
-    check_number("batch", batch, low=1, integer=True)
-    for *_, seed in jobs:
-        check_number("seed", seed, low=0, integer=True)
-    missing: dict[RepairConfig, list[int]] = {}
-    computed: set[int] = set()
-    for i, (lab, dmg, config, seed) in enumerate(jobs):
-        key = lab.repair_key(dmg, config, seed)
-        if (
-            batch > 1
-            and batchable(config)
-            and not is_cached("lazarus-repair", key, REPAIR_VERSION, lab.cache_dir)
-        ):
-            missing.setdefault(config, []).append(i)
-    for config, members in missing.items():
-        for first in range(0, len(members), batch):
-            chunk = members[first : first + batch]
-            if len(chunk) == 1:
-                continue  # Lab.run below computes it alone
-            group = [jobs[i] for i in chunk]
-            computed.update(chunk)
-            start = time.perf_counter()
-            pending = [lab._prepare(dmg, config) for lab, dmg, _, _ in group]
-            checkpoints = [lab._checkpoint(p) for (lab, *_), p in zip(group, pending, strict=True)]
-            histories = repair_many(
-                [p.student for p in pending],
-                [p.teacher for p in pending],
-                config,
-                seeds=[seed for *_, seed in group],
-                images=[lab.images(config.inputs) for lab, *_ in group],
-                labels=[p.labels for p in pending],
-                teacher_logits=[p.teacher_logits for p in pending],
-                on_checkpoint=lambda step, k, model, cps=checkpoints: cps[k](step, model),
-            )
-            share = (time.perf_counter() - start) / len(group)
-            for (lab, dmg, _, seed), p, history in zip(group, pending, histories, strict=True):
-                state, result = lab._finish(dmg, config, seed, p, history, seconds=share)
-                result["batched"] = len(group)
-                train_or_load(
-                    "lazarus-repair",
-                    lab.repair_key(dmg, config, seed),
-                    lambda state=state, result=result: (state, result),
-                    version=REPAIR_VERSION,
-                    cache_dir=lab.cache_dir,
-                    seconds=share,
-                )
-    results = [lab.run(dmg, config, seed) for lab, dmg, config, seed in jobs]
-    for i in computed:
-        results[i]["cached"] = False
-    return results
 
 
 def labs_for_seeds(
@@ -487,6 +430,6 @@ def chapter_labs(ch, seeds: tuple[int, ...] = (0,), **kwargs) -> dict[int, Lab]:
 
 def inversion_config(profile) -> InversionConfig:
     """The teacher inversion a profile runs (its pool size and steps; the rest as
-    :class:`~plasticity.datafree.InversionConfig`)."""
+    :class:`~plasticity.lazarus.datafree.InversionConfig`)."""
     scale = profile.lazarus
     return InversionConfig(pool=scale.inversion_pool, steps=scale.inversion_steps)

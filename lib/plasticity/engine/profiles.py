@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..foundations.checks import ParameterError, check_choice, check_number
-from ..lazarus.train import BaseTraining
+from ..lazarus import BaseTraining
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,9 @@ class Profile:
     sovereign_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     synthetic_train: int = 2000
     synthetic_test: int = 500
-    execution_timeout: int = 3600
+    #: papermill's per-cell limit in seconds for real runs (a hung cell ends the book);
+    #: None: no limit, so a slow or loaded machine is never failed for being slow.
+    execution_timeout: int | None = 3600
     extras: dict = field(default_factory=dict)
 
 
@@ -100,7 +102,7 @@ PROFILES: dict[str, Profile] = {
         extras={"sovereign_ladder": (1,)},
         synthetic_train=2000,
         synthetic_test=500,
-        execution_timeout=600,
+        execution_timeout=None,
     ),
     "quick": Profile(
         name="quick",

@@ -20,7 +20,16 @@ from safetensors.torch import load_file, save_file
 
 from ..foundations import paths
 from ..foundations.checks import check_number
-from ..sovereign.config import CHAINS, VERSION, SovereignConfig
+from ..foundations.compute import determinism
+from ..sovereign import (
+    CHAINS,
+    VERSION,
+    PhaseDetector,
+    SovereignConfig,
+    SovereignData,
+    frozen_extractor_ceiling,
+    stratified_indices,
+)
 from ..sovereign.cycle import (
     build_chains,
     check_chains,
@@ -31,10 +40,7 @@ from ..sovereign.cycle import (
     seed_for,
     train_cycle,
 )
-from ..sovereign.mechanisms import PhaseDetector
-from ..sovereign.probe import frozen_extractor_ceiling
-from ..sovereign.split import SovereignData, stratified_indices
-from .cache import cache_key
+from .cache import cache_key, ensure_writable, note_run
 
 # --------------------------------------------------------------------------- evolution
 
@@ -53,10 +59,12 @@ def _save_checkpoint(run_dir: Path, cycle: int, alphas: dict, state: dict) -> No
     weights, meta = _checkpoint_paths(run_dir, cycle)
     fd, tmp = tempfile.mkstemp(prefix=".ckpt-", dir=run_dir)
     os.close(fd)
+    paths.honour_umask(tmp)
     save_file(tensors, tmp)
     os.replace(tmp, weights)
     state = {**state, "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
     fd, tmp = tempfile.mkstemp(prefix=".ckpt-", dir=run_dir)
+    paths.honour_umask(tmp)
     with os.fdopen(fd, "w") as f:
         json.dump(state, f)
     os.replace(tmp, meta)
@@ -123,7 +131,7 @@ def evolve(
 
     Each chain evolves independently (its own alpha, selection and phase detector),
     so an ablation can train APEX alone against a BLIND trained once. ``device``
-    defaults to :func:`plasticity.train.default_device` (``PLASTICITY_DEVICE``).
+    defaults to :func:`plasticity.foundations.compute.default_device` (``PLASTICITY_DEVICE``).
     ``stop_after_cycle`` ends the run early after that cycle's checkpoint (to test
     resumption); the result is then marked incomplete and nothing final is cached.
     """
@@ -136,10 +144,13 @@ def evolve(
     final = run_dir / "result.json"
     if final.is_file():
         try:
-            return {**json.loads(final.read_text())["result"], "cached": True}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            payload = json.loads(final.read_text())
+            result = payload["result"]
+            note_run("sovereign-run", run_dir.name, {"seed": seed}, result["seconds"], payload)
+            return {**result, "cached": True}
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=2)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable(run_dir)
     twin = _unshocked_twin(data, config, seed, cache_dir, chains)
     if twin is not None:
         _write_result(run_dir, config, seed, chains, device, twin)
@@ -172,6 +183,9 @@ def evolve(
         else:
             if log:
                 log(f"resuming after cycle {done}")
+    #: compute time of the cycles before a resume (recorded in each checkpoint), so a
+    #: resumed run records what the whole evolution cost, not the resume's share
+    earlier = float(state.get("seconds", 0.0)) if latest is not None else 0.0
     if latest is None:
         state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
         for chain, net in alphas.items():
@@ -180,6 +194,7 @@ def evolve(
         state["cycles"].append(
             cycle_report(0, alphas, data, dict.fromkeys(chains, True), state, report_idx)
         )
+        state["seconds"] = time.perf_counter() - start
         _save_checkpoint(run_dir, 0, alphas, state)
     for cycle in range(state["cycle"] + 1, config.cycles + 1):
         accepted = {}
@@ -208,6 +223,7 @@ def evolve(
             state["epochs"].extend({**e, "chain": chain} for e in logs)
         state["cycle"] = cycle
         state["cycles"].append(cycle_report(cycle, alphas, data, accepted, state, report_idx))
+        state["seconds"] = earlier + time.perf_counter() - start
         _save_checkpoint(run_dir, cycle, alphas, state)
         if log:
             r = state["cycles"][-1]
@@ -224,9 +240,17 @@ def evolve(
     result = {
         **evolution_result(state, alphas, data, config),
         "complete": True,
-        "seconds": time.perf_counter() - start,
+        "seconds": earlier + time.perf_counter() - start,
+        "resumed": latest is not None,
     }
     _write_result(run_dir, config, seed, chains, device, result)
+    note_run(
+        "sovereign-run",
+        run_dir.name,
+        {"seed": seed},
+        result["seconds"],
+        {"device": device.type, "determinism": determinism(device)},
+    )
     return {**result, "cached": False}
 
 
@@ -239,10 +263,12 @@ def _write_result(run_dir: Path, config, seed: int, chains, device, result: dict
         "config": asdict(config),
         "seed": seed,
         "chains": list(chains),
-        "device": str(device),
+        "device": torch.device(device).type,
+        "determinism": determinism(device),
         "result": result,
     }
     fd, tmp = tempfile.mkstemp(prefix=".result-", dir=run_dir)
+    paths.honour_umask(tmp)
     with os.fdopen(fd, "w") as f:
         json.dump(payload, f)
     os.replace(tmp, run_dir / "result.json")

@@ -29,7 +29,7 @@ def project_root() -> Path:
     ``<root>/lib/plasticity``; otherwise the current directory (or the nearest parent
     holding ``pyproject.toml``) is taken.
     """
-    here = Path(__file__).resolve().parents[2]
+    here = Path(__file__).resolve().parents[3]
     if (here / "pyproject.toml").is_file() and (here / "lib" / "plasticity").is_dir():
         return here
     cwd = Path.cwd().resolve()
@@ -84,3 +84,20 @@ def executed_dir(explicit: str | os.PathLike | None = None, *, scratch: str | No
 def notebooks_dir() -> Path:
     """The chapters' py:percent sources and their paired notebooks."""
     return project_root() / "notebooks"
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The process's file-creation mask, read once at import (reading it means setting it).
+UMASK = _read_umask()
+
+
+def honour_umask(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a file or folder made by :mod:`tempfile` (always private: 0600 / 0700) the
+    permissions an ordinary ``open`` or ``mkdir`` would, so a shared cache stays
+    readable to the users the umask admits."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~UMASK)

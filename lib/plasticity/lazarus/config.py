@@ -61,11 +61,11 @@ class RepairConfig:
     ~ U(0, 1)), ``pink`` (coloured noise with the 1/f amplitude spectrum of natural
     images), ``dead_leaves`` (occluding discs with power-law radii and random
     colours, the procedural images of Baradad et al. 2021), ``inversion`` (a pool
-    synthesised from the original model, :func:`plasticity.datafree.invert`) or
+    synthesised from the original model, :func:`plasticity.lazarus.datafree.invert`) or
     ``inversion_plain`` (the same without priors or diversity: plain class-score
     inversion); the last six use no image. ``seek_steps`` > 0 moves each batch of
     generated inputs by that many signed-gradient steps of ``seek_size`` towards where
-    student and teacher disagree (:func:`plasticity.datafree.seek_disagreement`).
+    student and teacher disagree (:func:`plasticity.lazarus.datafree.seek_disagreement`).
     ``teacher``: ``original`` (the undamaged model, as the published code)
     or ``damaged`` (a frozen copy of the damaged model, as the text describes).
     ``loss``: ``lazarus`` (the three terms), ``kd`` (KL divergence to the teacher at

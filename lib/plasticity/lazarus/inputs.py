@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..data.batches import Normalizer
+from ..data import Normalizer
 from ..foundations.checks import check_number
 from .model import inference_copy
 
@@ -98,7 +98,7 @@ def logits_table(
 ) -> torch.Tensor:
     """Logits of ``model`` for every image of a uint8 tensor (N, 3, 32, 32).
 
-    ``fused`` runs :func:`plasticity.models.inference_copy` (about 2x faster on CPU,
+    ``fused`` runs :func:`plasticity.lazarus.model.inference_copy` (about 2x faster on CPU,
     logits equal to about 1e-7); ``fused=False`` runs the model itself. The repair
     uses it for a damaged teacher computed on the fly, whose targets must equal the
     student's own forward pass at step 0 (a consistency loss of exactly zero).

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from ..data.batches import Normalizer
+from ..data import Normalizer
 from ..foundations.checks import ParameterError, check_number
 from ..foundations.progress import progress_bars
 from .config import POOLED, RepairConfig

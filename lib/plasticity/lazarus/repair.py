@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.batches import Normalizer
+from ..data import Normalizer
 from ..foundations.checks import check_number
 from ..foundations.progress import progress_bars
 from .config import POOLED, RepairConfig

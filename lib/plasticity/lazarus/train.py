@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.batches import Batches, Normalizer, to_tensor
+from ..data import Batches, Normalizer, to_tensor
 from ..foundations.checks import check_number
 from ..foundations.progress import progress_bars
 from .model import inference_copy

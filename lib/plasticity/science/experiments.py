@@ -1,7 +1,7 @@
 """Every measured Lazarus table, declared once: its grid of runs, its columns, its summary.
 
 A chapter calls :func:`run` with an experiment's name and gets one row per run
-(seed, condition, method, role, and the numbers of :func:`plasticity.lazarus.result_row`);
+(seed, condition, method, role, and the numbers of :func:`result_row`);
 it saves that table under the experiment's name and plots it. The grid lives here,
 not in the notebook, so that:
 
@@ -9,7 +9,7 @@ not in the notebook, so that:
   condition, whatever chapter asks first);
 - the whole book's run list is data (:func:`plan`), printed by ``book plan`` before
   anything runs and computed by ``book plan --execute``;
-- the headline claims (:mod:`plasticity.headlines`) know which table and columns they
+- the headline claims (:mod:`plasticity.science.headlines`) know which table and columns they
   read.
 
 Two roles: ``verdict`` runs follow the seed's protocol (``repair_steps``, all seeds);
@@ -27,7 +27,7 @@ import pandas as pd
 from ..engine.lazarus_runs import Lab
 from ..engine.profiles import Profile
 from ..foundations.checks import check_choice
-from ..lazarus.config import Damage, RepairConfig, method_config
+from ..lazarus import Damage, RepairConfig, method_config
 from . import stats
 
 VERDICT = "verdict"
@@ -236,8 +236,8 @@ def describe(name: str, profile: Profile) -> pd.DataFrame:
 def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
     """Run (or read from the cache) every cell of ``name``; one row per run.
 
-    ``labs`` maps each seed to its :class:`~plasticity.lazarus.Lab` (see
-    :func:`plasticity.lazarus.chapter_labs`).
+    ``labs`` maps each seed to its :class:`~plasticity.engine.lazarus_runs.Lab` (see
+    :func:`plasticity.engine.lazarus_runs.chapter_labs`).
     """
     rows = []
     for c in cells(name, profile):

@@ -26,16 +26,16 @@ from dataclasses import asdict, replace
 import pandas as pd
 
 from .. import sovereign
-from ..data.arrays import ImageDataset
+from ..data import ImageDataset
 from ..engine import sovereign_runs
 from ..engine.profiles import Profile, get_profile
-from ..sovereign.config import SovereignConfig
-from ..sovereign.split import SovereignData
+from ..sovereign import SovereignConfig, SovereignData
 
 FULL = "full"
 
 
-#: Chapter 11's probe of the published extractor (:func:`plasticity.sovereign.cached_ceiling`):
+#: Chapter 11's probe of the published extractor
+#: (:func:`plasticity.engine.sovereign_runs.cached_ceiling`):
 #: at most this many MLP epochs per seed (early stopping ends most sooner), 5 on synthetic data.
 PROBE_CHAPTER = "11_sovereign_published_code"
 PROBE_EPOCHS = 200

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.batches import Batches, Normalizer
+from ..data import Batches, Normalizer
 from ..foundations.checks import ParameterError, check_choice
 from .config import CHAINS, NET_INDEX, NETS, SovereignConfig
 from .mechanisms import gradual_sparsity, mask_sparsity, set_magnitude_masks, shock_lambda

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..data.batches import Normalizer
+from ..data import Normalizer
 from ..foundations.checks import check_number
 from .model import SovereignNet
 from .split import SovereignData

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data.batches import to_tensor
-from ..data.datasets import ImageDataset
+from ..data import ImageDataset, to_tensor
 from ..foundations.checks import ParameterError
 
 # --------------------------------------------------------------------------- data

@@ -1,0 +1,176 @@
+"""Computing the plan's missing runs: one after another (repairs of one configuration
+optionally stacked), or spread over worker processes stage by stage, longest first;
+each run cached under its own key, so a stopped run resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from ..engine import stacked
+from ..engine.profiles import Profile, get_profile
+from .plan import DEFAULT_SECONDS, Run, measured_rates, plan
+
+
+def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
+    """Compute every missing run in order; returns the wall time in seconds.
+
+    With ``batch`` > 1, the missing Lazarus repairs of one config (seeds, damages and
+    base models of a grid) run ``batch`` at a time as one computation
+    (:func:`plasticity.engine.stacked.run_grid`) when the first of them comes up; each is
+    cached under its own key, with results equal to a repair run alone to float
+    tolerance. Whether it pays depends on the device: ``bench grid`` measures it.
+    """
+    from ..foundations.checks import check_number
+
+    check_number("batch", batch, low=1, integer=True)
+    start = time.perf_counter()
+    todo = [r for r in runs if not r.cached]
+    groups: dict[object, list[Run]] = {}
+    if batch > 1:
+        for r in todo:
+            if r.job is not None:
+                config = r.job()[2]
+                if stacked.batchable(config):
+                    groups.setdefault(config, []).append(r)
+    done = 0
+    for r in todo:
+        if r.cached:
+            continue
+        t = time.perf_counter()
+        group = []
+        if r.job is not None:
+            config = r.job()[2]
+            members = groups.get(config, [])
+            group = [m for m in members if not m.cached][:batch]
+        if len(group) > 1:
+            stacked.run_grid([m.job() for m in group], batch=len(group))
+            for m in group:
+                m.cached = True
+            done += len(group)
+            seconds = time.perf_counter() - t
+            log(
+                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, batched: "
+                f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
+            )
+            continue
+        r.compute()
+        r.cached = True
+        done += 1
+        log(f"[{done}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
+    return time.perf_counter() - start
+
+
+def _stage(run: Run) -> tuple[int, int]:
+    """Runs of one stage depend on nothing in the same stage: base models first, then
+    the inversion pools, then the repairs that read them, then NeuroSovereign."""
+    return (run.order, 0 if run.kind == "lazarus-inversion" else 1)
+
+
+def _worker(profile, only, data_dir, cache_dir, threads, todo, done) -> None:
+    """A process of :func:`execute_parallel`: its own plan (keys as the parent's),
+    ``threads`` torch threads, and the runs named on ``todo`` until ``None``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    runs = {(r.kind, r.key): r for r in plan(profile, only, data_dir=data_dir, cache_dir=cache_dir)}
+    while (item := todo.get()) is not None:
+        start = time.perf_counter()
+        try:
+            runs[tuple(item)].compute()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops
+            done.put((item, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"))
+            continue
+        done.put((item, time.perf_counter() - start, None))
+
+
+def execute_parallel(
+    profile: str | Profile,
+    only: list[str] | None = None,
+    *,
+    workers: int = 2,
+    threads: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    log: Callable[[str], None] = print,
+) -> float:
+    """Compute every missing run of ``plan(profile, only)`` in ``workers`` processes
+    with ``threads`` torch threads each (default: this process's threads divided
+    among them); returns the wall time in seconds.
+
+    Stage by stage (:func:`_stage`), the longest runs first, each process takes the
+    next missing run when it is free. Every run is cached under the key it has when
+    run alone, with the same result: only where it runs changes. Two processes that
+    need the same small shared artefact (a seed's damaged model or teacher logits)
+    may both compute it; the cache keeps the first. When a run fails, nothing more
+    is started, the runs already finished stay cached, and the error is raised.
+    """
+    import multiprocessing
+    import queue
+
+    import torch
+
+    from ..foundations.checks import check_number
+
+    check_number("workers", workers, low=1, high=64, integer=True)
+    if threads is None:
+        threads = max(1, torch.get_num_threads() // workers)
+    check_number("threads", threads, low=1, high=256, integer=True)
+    prof = get_profile(profile)
+    start = time.perf_counter()
+    runs = plan(prof, only, data_dir=data_dir, cache_dir=cache_dir)
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    todo = [r for r in runs if not r.cached]
+    if not todo:
+        return time.perf_counter() - start
+    stages: dict[tuple[int, int], list[Run]] = {}
+    for r in todo:
+        stages.setdefault(_stage(r), []).append(r)
+    ctx = multiprocessing.get_context("spawn")
+    todo_queue, done = ctx.Queue(), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker,
+            args=(prof, only, data_dir, cache_dir, threads, todo_queue, done),
+            daemon=True,
+        )
+        for _ in range(min(workers, len(todo)))
+    ]
+    for p in procs:
+        p.start()
+    labels = {(r.kind, r.key): r.label for r in todo}
+    finished, failure = 0, None
+    try:
+        for stage in sorted(stages):
+            members = sorted(stages[stage], key=lambda r: -rates.get(r.kind, 0.0) * r.units)
+            for r in members:
+                todo_queue.put((r.kind, r.key))
+            for _ in members:
+                while True:
+                    try:
+                        item, seconds, error = done.get(timeout=5)
+                        break
+                    except queue.Empty:  # check that the workers are still alive
+                        if not any(p.is_alive() for p in procs):
+                            raise RuntimeError("every worker process has exited") from None
+                finished += 1
+                label = labels[tuple(item)]
+                if error is not None:
+                    failure = failure or f"{item[0]} {label!r} failed: {error}"
+                    log(f"[{finished}/{len(todo)}] {item[0]}: {label} FAILED ({error})")
+                    continue
+                log(f"[{finished}/{len(todo)}] {item[0]}: {label} ({seconds:.0f} s)")
+            if failure:
+                break
+    finally:
+        for _ in procs:
+            todo_queue.put(None)
+        for p in procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.terminate()
+    if failure:
+        raise RuntimeError(failure)
+    return time.perf_counter() - start

@@ -1,0 +1,252 @@
+"""Command line: ``python -m plasticity {book,site,cache,data,bench} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+# Only light modules at import time, so that --help answers at once; the commands
+# import torch-based modules when they run.
+from ..engine.profiles import PROFILES
+from ..foundations.checks import ParameterError
+from .bench import (
+    bench_cli,
+    bench_cost,
+    bench_data_options,
+    bench_grid,
+    bench_peak,
+    bench_profile,
+    bench_protocol,
+    bench_train,
+    bench_vshape,
+    bench_workers,
+)
+from .commands import (
+    book_list,
+    book_plan,
+    book_run,
+    cache_clear,
+    cache_ls,
+    data_import,
+    data_info,
+    site_build,
+    sweep,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_book = sub.add_parser("book", help="run or list the book's chapters")
+    book_sub = p_book.add_subparsers(dest="action", required=True)
+    p_run = book_sub.add_parser("run", help="execute every chapter (or --only some) with papermill")
+    p_run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_run.add_argument(
+        "--only",
+        action="append",
+        metavar="CHAPTER",
+        help="a chapter's file stem, number or name; repeatable",
+    )
+    p_run.add_argument(
+        "--data-archive",
+        action="append",
+        metavar="PATH",
+        help="image-folder archive of CIFAR-10 or CIFAR-100; repeatable",
+    )
+    p_run.add_argument("--data-dir", help="data folder (default: data/)")
+    p_run.add_argument("--figures-dir", help="where figures and tables go (default: figures/)")
+    p_run.add_argument("--output-dir", help="executed notebooks (default: executed/)")
+    p_run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
+    p_run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    p_run.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:1, ... for every model and batch "
+        "(default: $PLASTICITY_DEVICE, else CUDA when available)",
+    )
+    p_run.set_defaults(func=book_run)
+    book_sub.add_parser("list", help="list the chapters").set_defaults(func=book_list)
+    p_plan = book_sub.add_parser(
+        "plan", help="list the distinct runs a profile needs, what is cached, and a time estimate"
+    )
+    p_plan.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_plan.add_argument(
+        "--only",
+        action="append",
+        metavar="CHAPTER",
+        help="a chapter number or file stem; repeatable",
+    )
+    p_plan.add_argument("--data-dir", help="data folder (default: data/)")
+    p_plan.add_argument("--data-archive", action="append", metavar="PATH")
+    p_plan.add_argument(
+        "--device",
+        help="cpu, cuda, cuda:1, ... (default: $PLASTICITY_DEVICE, else CUDA when available)",
+    )
+    p_plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p_plan.add_argument(
+        "--execute",
+        action="store_true",
+        help="compute every missing run (base models first), then exit",
+    )
+    p_plan.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="K",
+        help="with --execute: run up to K missing repairs of one config as one batched "
+        "computation (default 1: one at a time; `bench grid` measures whether it pays)",
+    )
+    p_plan.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --execute: N processes, each taking the next missing run (default 1; "
+        "`bench workers` measures whether it pays)",
+    )
+    p_plan.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="T",
+        help="with --workers: torch threads per process (default: this machine's divided "
+        "among the workers)",
+    )
+    p_plan.set_defaults(func=book_plan)
+
+    p_sweep = sub.add_parser(
+        "sweep", help="compute the missing runs as cluster jobs (submitit), into the cache"
+    )
+    p_sweep.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_sweep.add_argument("--only", nargs="+", metavar="NN", help="chapters (default: all)")
+    p_sweep.add_argument("--engine", default="local", help="local (this machine) or slurm")
+    p_sweep.add_argument("--dry-run", action="store_true", help="print the job list and exit")
+    p_sweep.add_argument("--workers", type=int, default=2, help="jobs at once (array limit)")
+    p_sweep.add_argument("--partition", help="SLURM partition")
+    p_sweep.add_argument("--account", help="SLURM account")
+    p_sweep.add_argument("--gpus", type=int, default=0, help="GPUs per job")
+    p_sweep.add_argument("--cpus", type=int, default=4, help="CPUs per job")
+    p_sweep.add_argument("--mem-gb", type=int, default=16, help="memory per job")
+    p_sweep.add_argument(
+        "--time",
+        action="append",
+        default=[],
+        metavar="KIND=MIN",
+        help="minutes per job of a kind: base, repair or evolution (repeatable)",
+    )
+    p_sweep.add_argument("--device", help="torch device inside each job (e.g. cuda)")
+    p_sweep.add_argument("--logs", help="job logs (default: <cache dir>/sweep-logs)")
+    p_sweep.add_argument("--data-dir", help="data folder (default: data/)")
+    p_sweep.add_argument("--cache-dir", help="shared cache (default: $PLASTICITY_CACHE_DIR)")
+    p_sweep.set_defaults(func=sweep)
+
+    p_site = sub.add_parser("site", help="the executed book as a static site (offline)")
+    site_sub = p_site.add_subparsers(dest="action", required=True)
+    p_build = site_sub.add_parser("build", help="myst.yml's pages to static HTML in _build/html")
+    p_build.add_argument("--root", help="folder with myst.yml and executed/ (default: the book)")
+    p_build.add_argument("--out", help="output folder (default: <root>/_build/html)")
+    p_build.set_defaults(func=site_build)
+
+    p_cache = sub.add_parser("cache", help="inspect or clear the train-or-load cache")
+    p_cache.add_argument("--cache-dir", help="cache folder (default: data/cache)")
+    cache_sub = p_cache.add_subparsers(dest="action", required=True)
+    cache_sub.add_parser("ls", help="list cached artefacts").set_defaults(func=cache_ls)
+    p_clear = cache_sub.add_parser("clear", help="delete cached artefacts")
+    p_clear.add_argument("--kind", help="only this kind (e.g. lazarus-base)")
+    p_clear.set_defaults(func=cache_clear)
+
+    p_data = sub.add_parser("data", help="import or inspect data sets")
+    p_data.add_argument("--data-dir", help="data folder (default: data/)")
+    data_sub = p_data.add_subparsers(dest="action", required=True)
+    p_import = data_sub.add_parser("import", help="decode image-folder archives into data/arrays")
+    p_import.add_argument("archives", nargs="+", metavar="PATH")
+    p_import.set_defaults(func=data_import)
+    data_sub.add_parser("info", help="which data sets are available").set_defaults(func=data_info)
+
+    p_bench = sub.add_parser("bench", help="benchmarks that print numbers")
+    bench_sub = p_bench.add_subparsers(dest="action", required=True)
+    p_train = bench_sub.add_parser("train", help="training throughput: ours vs DataLoader")
+    p_train.add_argument("--steps", type=int, default=300)
+    bench_data_options(p_train)
+    p_train.set_defaults(func=bench_train)
+    p_vs = bench_sub.add_parser("vshape", help="the seed's V-shape protocol, ours vs naive repair")
+    p_vs.add_argument("--epochs", type=int, default=5)
+    p_vs.add_argument("--steps", type=int, default=1000)
+    bench_data_options(p_vs)
+    p_vs.set_defaults(func=bench_vshape)
+    p_peak = bench_sub.add_parser(
+        "peak", help="this machine's peak GFLOP/s and each phase's share of it"
+    )
+    p_peak.add_argument("--repeats", type=int, default=5)
+    p_peak.add_argument("--steps", type=int, default=50)
+    bench_data_options(p_peak)
+    p_peak.set_defaults(func=bench_peak)
+    p_grid = bench_sub.add_parser(
+        "grid", help="K repairs one at a time vs batched into one computation"
+    )
+    p_grid.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8], metavar="K")
+    p_grid.add_argument("--steps", type=int, default=30)
+    p_grid.add_argument("--repeats", type=int, default=3)
+    bench_data_options(p_grid)
+    p_grid.set_defaults(func=bench_grid)
+    p_proto = bench_sub.add_parser(
+        "protocol",
+        help="the seed's V-shape protocol: its published script vs the book, phase by phase",
+    )
+    p_proto.add_argument("--repeats", type=int, default=3)
+    p_proto.add_argument("--train-steps", type=int, default=100)
+    p_proto.add_argument("--repair-steps", type=int, default=50)
+    bench_data_options(p_proto)
+    p_proto.set_defaults(func=bench_protocol)
+    p_work = bench_sub.add_parser(
+        "workers", help="repairs in one process vs spread over several (book plan --workers)"
+    )
+    p_work.add_argument("--workers", type=int, default=2)
+    p_work.add_argument("--threads", type=int, default=None)
+    p_work.add_argument("--repairs", type=int, default=4)
+    p_work.add_argument("--steps", type=int, default=60)
+    p_work.add_argument("--repeats", type=int, default=3)
+    bench_data_options(p_work)
+    p_work.set_defaults(func=bench_workers)
+    p_prof = bench_sub.add_parser(
+        "profile", help="top operators of the naive and the book's repair step (torch.profiler)"
+    )
+    p_prof.add_argument("--steps", type=int, default=20)
+    p_prof.add_argument("--top", type=int, default=10)
+    bench_data_options(p_prof)
+    p_prof.set_defaults(func=bench_profile)
+    p_cost = bench_sub.add_parser(
+        "cost", help="a profile's CPU time (measured here) and GPU time (estimated)"
+    )
+    p_cost.add_argument("--profile", default="paper", choices=sorted(PROFILES))
+    p_cost.add_argument("--only", action="append", metavar="NN", help="chapters (repeatable)")
+    p_cost.add_argument("--gpu-tflops", type=float, default=8.0, help="assumed sustained TFLOP/s")
+    p_cost.add_argument(
+        "--gpu-step-ms", type=float, default=4.0, help="assumed floor per optimizer step (ms)"
+    )
+    p_cost.add_argument("--gpus", default="1,4,8", help="GPU counts for the wall time")
+    bench_data_options(p_cost)
+    p_cost.set_defaults(func=bench_cost)
+    p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")
+    p_cli.add_argument("--repeats", type=int, default=5)
+    p_cli.set_defaults(func=bench_cli)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .. import data
+    from ..engine.cache import CacheError
+    from ..foundations.manifest import ManifestError
+
+    try:
+        return args.func(args)
+    except (
+        ParameterError,
+        data.DataUnavailableError,
+        ValueError,
+        CacheError,
+        ManifestError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

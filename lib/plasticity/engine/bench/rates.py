@@ -1,0 +1,249 @@
+"""This machine's peak and the book's share of it: FLOPs of the StabilityCNN, matmul and
+conv rates, each phase's rate, K repairs stacked against one at a time, the profiler's
+top operators (``bench peak``, ``bench grid``, ``bench profile``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from ...data import Batches, ImageDataset
+from ...foundations.compute import set_seed
+from ...lazarus import StabilityCNN
+from .published import naive_repair
+from .throughput import book_train_steps
+
+# ------------------------------------------------------------------ the machine's limit
+
+
+def stability_cnn_flops() -> dict[str, float]:
+    """FLOPs per image of the StabilityCNN (2 per multiply-add): ``forward``, and
+    ``train`` = forward + backward (weight gradients of every layer, input gradients
+    of every layer but the first, whose input needs none)."""
+    model = StabilityCNN()
+    conv1 = 32 * 32 * model.conv1.out_channels * 3 * 9
+    conv2 = 16 * 16 * model.conv2.out_channels * model.conv1.out_channels * 9
+    fc1, fc2 = model.fc1.in_features * model.fc1.out_features, model.fc2.in_features * 10
+    forward = conv1 + conv2 + fc1 + fc2
+    backward = forward + (conv2 + fc1 + fc2)
+    return {"forward": 2.0 * forward, "train": 2.0 * (forward + backward)}
+
+
+def _median_rate(fn, work: float, repeats: int) -> tuple[float, float, float]:
+    """(median, min, max) of ``work / seconds`` over ``repeats`` timed calls."""
+    import statistics
+
+    fn()  # warm-up: allocations, oneDNN primitive creation
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        rates.append(work / (time.perf_counter() - start))
+    return statistics.median(rates), min(rates), max(rates)
+
+
+def machine_peak(repeats: int = 5) -> list[dict]:
+    """This machine's float32 throughput on the kernels the book runs: a 1024^3 sgemm
+    and the StabilityCNN's 32->64 3x3 convolution (batch 128, channels-last)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    x = torch.randn(128, 32, 16, 16).contiguous(memory_format=torch.channels_last)
+    conv = nn.Conv2d(32, 64, 3, padding=1).eval()
+    rows = []
+    for name, fn, flops in (
+        ("sgemm 1024^3", lambda: a @ b, 2.0 * 1024**3),
+        ("conv 32->64 3x3, 128x16x16", lambda: conv(x), 2.0 * 128 * 16 * 16 * 64 * 32 * 9),
+    ):
+        with torch.no_grad():
+            median, low, high = _median_rate(
+                lambda fn=fn: [fn() for _ in range(5)], 5 * flops, repeats
+            )
+        rows.append({"kernel": name, "gflops": median / 1e9, "min": low / 1e9, "max": high / 1e9})
+    return rows
+
+
+def phase_work(
+    dataset: ImageDataset, train_steps: int = 50, repair_steps: int = 50
+) -> dict[str, object]:
+    """The book's three phases as calls on real shapes, for timing: ``train`` runs
+    ``train_steps`` SGD steps of batch 64, ``repair`` the book's repair for
+    ``repair_steps`` steps (clean + noisy, 128 images, fused Adam, teacher logits
+    precomputed), ``evaluate`` a fused pass over up to 2048 test images."""
+    from ... import lazarus
+    from ...data import Normalizer, to_tensor
+
+    normalize = Normalizer()
+    set_seed(0)
+    model = StabilityCNN()
+    stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01)
+
+    def train() -> None:
+        book_train_steps(model, stream, sgd, train_steps)
+
+    student = StabilityCNN()
+    images = to_tensor(dataset.train_x[:2048])
+    config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
+    teacher_logits = lazarus.logits_table(model, images, normalize)
+
+    def repair() -> None:
+        lazarus.repair(student, model, config, images=images, teacher_logits=teacher_logits)
+
+    test = to_tensor(dataset.test_x[:2048])
+
+    def evaluate() -> None:
+        lazarus.logits_table(model, test, normalize)
+
+    return {"train": train, "repair": repair, "evaluate": evaluate, "test_images": len(test)}
+
+
+def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> list[dict]:
+    """Images/s and GFLOP/s of the book's three phases on real shapes (:func:`phase_work`):
+    base training, the repair step and the test-set pass."""
+    flops = stability_cnn_flops()
+    work = phase_work(dataset, steps, steps)
+    train, repair, evaluate = work["train"], work["repair"], work["evaluate"]
+    rows = []
+    for phase, fn, images_per_call, per_image in (
+        ("train (SGD, batch 64)", train, 64 * steps, flops["train"]),
+        ("repair step (2 x 64 images)", repair, 128 * steps, flops["train"]),
+        ("test-set pass (fused)", evaluate, work["test_images"], flops["forward"]),
+    ):
+        median, low, high = _median_rate(fn, images_per_call, repeats)
+        rows.append(
+            {
+                "phase": phase,
+                "images_per_s": median,
+                "gflops": median * per_image / 1e9,
+                "spread": (low, high),
+            }
+        )
+    return rows
+
+
+def grid_rates(
+    dataset: ImageDataset,
+    ks: tuple[int, ...] = (1, 2, 4, 8),
+    steps: int = 30,
+    repeats: int = 3,
+) -> list[dict]:
+    """Per-repair step time of K repairs one at a time and as one batched computation
+    (:func:`plasticity.lazarus.many.repair_many`), side by side in one process: for each K,
+    ``repeats`` alternating timings of both, K students of the book's repair (alpha
+    0.35, training images, teacher logits precomputed, ``steps`` steps). Returns the
+    median milliseconds per repair step of each and the median of the per-repeat
+    ratios (one at a time / batched: above 1, batching pays)."""
+    import copy
+    import statistics
+
+    from ... import lazarus
+    from ...data import Normalizer, to_tensor
+    from ...foundations.checks import check_number
+    from ...lazarus import damage, repair_many
+
+    check_number("steps", steps, low=1, integer=True)
+    check_number("repeats", repeats, low=1, integer=True)
+    for k in ks:
+        check_number("k", k, low=1, high=64, integer=True)
+    set_seed(0)
+    teacher = StabilityCNN().eval()
+    images = to_tensor(dataset.train_x[:2048])
+    logits = lazarus.logits_table(teacher, images, Normalizer())
+    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    rows = []
+    for k in ks:
+        students = [damage.noisy_copy(teacher, 0.35, seed=s) for s in range(k)]
+
+        def one_at_a_time(students=students) -> None:
+            for i, s in enumerate(students):
+                lazarus.repair(
+                    copy.deepcopy(s), teacher, config, images=images, teacher_logits=logits, seed=i
+                )
+
+        def batched(students=students, k=k) -> None:
+            repair_many(
+                [copy.deepcopy(s) for s in students],
+                teacher,
+                config,
+                seeds=list(range(k)),
+                images=images,
+                teacher_logits=logits,
+            )
+
+        one_at_a_time(), batched()  # warm-up
+        alone, together = [], []
+        for _ in range(repeats):
+            for fn, times in ((one_at_a_time, alone), (batched, together)):
+                start = time.perf_counter()
+                fn()
+                times.append(1000 * (time.perf_counter() - start) / (k * steps))
+        rows.append(
+            {
+                "k": k,
+                "alone_ms": statistics.median(alone),
+                "batched_ms": statistics.median(together),
+                "speedup": statistics.median(a / b for a, b in zip(alone, together, strict=True)),
+                "speedup_range": (
+                    min(a / b for a, b in zip(alone, together, strict=True)),
+                    max(a / b for a, b in zip(alone, together, strict=True)),
+                ),
+            }
+        )
+    return rows
+
+
+def profile_repair(dataset: ImageDataset, steps: int = 20, top: int = 10) -> dict[str, list[dict]]:
+    """The ``top`` operators by self CPU time (``torch.profiler``) of ``steps`` repair
+    steps, for the naive published step (:func:`naive_repair`: teacher recomputed, two
+    student passes, per-tensor Adam) and for the book's (:func:`plasticity.lazarus.repair`:
+    teacher logits precomputed, one pass of 2 x 64 channels-last images, fused Adam),
+    from the same damaged weights and images, after one warm-up call of each."""
+    import copy
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from ... import lazarus
+    from ...data import Normalizer, to_tensor
+    from ...foundations.checks import check_number
+    from ...lazarus import damage
+
+    check_number("steps", steps, low=1, integer=True)
+    check_number("top", top, low=1, integer=True)
+    set_seed(0)
+    teacher = StabilityCNN().eval()
+    images = to_tensor(dataset.train_x[:2048])
+    logits = lazarus.logits_table(teacher, images, Normalizer())
+    config = lazarus.RepairConfig(steps=steps, eval_at=())
+    student = damage.noisy_copy(teacher, 0.35, seed=1)
+    calls = {
+        "naive": lambda: naive_repair(copy.deepcopy(student), teacher, images, config),
+        "book": lambda: lazarus.repair(
+            copy.deepcopy(student), teacher, config, images=images, teacher_logits=logits
+        ),
+    }
+    tables = {}
+    for name, fn in calls.items():
+        fn()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            fn()
+        events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+        total = sum(e.self_cpu_time_total for e in events)
+        tables[name] = [
+            {
+                "operator": e.key,
+                "calls": e.count,
+                "self_ms_per_step": e.self_cpu_time_total / 1000 / steps,
+                "share_pct": 100 * e.self_cpu_time_total / total,
+            }
+            for e in events[:top]
+        ] + [
+            {
+                "operator": "all operators",
+                "calls": None,
+                "self_ms_per_step": total / 1000 / steps,
+                "share_pct": 100.0,
+            }
+        ]
+    return tables
