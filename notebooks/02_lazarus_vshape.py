@@ -48,6 +48,7 @@ headless = None  # None: detected (sliders only under a notebook front end)
 
 # %%
 import matplotlib.pyplot as plt
+import pandas as pd
 from IPython.display import Markdown, display
 from plasticity import lazarus
 from plasticity.book import plots
@@ -135,7 +136,18 @@ summary["seed_original"], summary["seed_damaged"] = s["original"], s["damaged"]
 summary["seed_restored"], summary["seed_recovery_pct"] = s["restored"], s["recovery_pct"]
 summary["steps"], summary["seed_steps"] = config.steps, 1000
 ch.save_table(summary.round(4), "vshape")
-summary.T.round(2)
+first = summary.iloc[0]
+pd.DataFrame(
+    {
+        f"ours: mean over {int(first['n'])} seeds (95 % CI)": [
+            f"{first[f'{c}_mean']:.2f} ({first[f'{c}_ci_low']:.2f} to {first[f'{c}_ci_high']:.2f})"
+            for c in ("original", "damaged", "restored", "recovery_pct")
+        ],
+        "seed (one run)": [s["original"], s["damaged"], s["restored"], s["recovery_pct"]],
+    },
+    index=["original accuracy (%)", "damaged accuracy (%)", "restored accuracy (%)",
+           "recovery (%)"],
+)
 
 # %% [markdown]
 # ## How the result depends on the budget

@@ -146,3 +146,29 @@ def test_book_plan_refuses_batch_and_workers_together_before_computing(capsys):
     assert cache.list_entries() == []
     assert main(["book", "plan", "--profile", "smoke", "--execute", "--workers", "0"]) != 0
     assert "workers=0" in capsys.readouterr().err
+
+
+def test_a_plan_is_priced_from_its_own_runs_never_another_profiles(isolated):
+    """A smoke book's synthetic runs in the same cache do not price the real plan."""
+    from plasticity.engine import cache
+
+    def entry(key: str, seconds: float, epochs: int) -> None:
+        folder = isolated["cache"] / "lazarus-base" / key
+        folder.mkdir(parents=True)
+        meta = {
+            "format": cache.FORMAT,
+            "kind": "lazarus-base",
+            "compute_seconds": seconds,
+            "config": {"training": {"epochs": epochs}},
+            "result": {},
+        }
+        (folder / "result.json").write_text(json.dumps(meta))
+
+    entry("a" * 20, 5000.0, 1)  # another profile's run: 5000 s per epoch
+    entry("b" * 20, 30.0, 1)  # one of this plan's runs: 30 s per epoch
+    mine = plan.Run("lazarus-base", "b" * 20, "base model, seed 0", 1, compute=None)
+    todo = plan.Run("lazarus-base", "c" * 20, "base model, seed 1", 5, compute=None)
+    table = plan.estimate([mine, todo])
+    assert table.set_index("key").loc["c" * 20, "est_seconds"] == pytest.approx(150.0)
+    cold = plan.estimate([todo])  # nothing of its own cached: the measured defaults
+    assert cold["est_seconds"].iloc[0] == pytest.approx(5 * plan.DEFAULT_SECONDS["lazarus-base"])

@@ -89,6 +89,27 @@ def test_explore_live_builds_sliders(monkeypatch):
     assert "0.3" in widget.children[1].value and len(widget.children[2].outputs) == 1
 
 
+def test_a_live_slider_draws_its_first_figure_before_the_cell_ends(monkeypatch):
+    """Under Run All the next cell starts as soon as this one returns: the first frame
+    must be complete by then, drawn on the main thread (no worker running)."""
+    import threading
+
+    monkeypatch.setenv("PLASTICITY_HEADLESS", "0")
+    plt.close("all")
+    threads = []
+
+    def draw(alpha):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return plt.figure()
+
+    widget = widgets.explore(draw, widgets.Slider("alpha", 0.0, 0.5, 0.05, 0.2))
+    assert threads == [True]
+    assert len(widget.children[2].outputs) == 1  # already drawn, nothing pending
+    assert widget.runner._worker is None
+    assert "showing alpha = 0.2" in widget.children[1].value
+    assert plt.get_fignums() == []  # no open figure left for another cell to flush
+
+
 def test_slider_releases_during_a_computation_run_only_the_newest_value():
     import threading
     import time

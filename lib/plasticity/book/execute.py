@@ -121,7 +121,7 @@ def execute_parallel(
     prof = get_profile(profile)
     start = time.perf_counter()
     runs = plan(prof, only, data_dir=data_dir, cache_dir=cache_dir)
-    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir, {r.key for r in runs})}
     todo = [r for r in runs if not r.cached]
     if not todo:
         return time.perf_counter() - start

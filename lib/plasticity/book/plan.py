@@ -70,8 +70,10 @@ def _repair_units(repair: dict) -> int:
     return repair["steps"] * (1 + repair.get("seek_steps", 0))
 
 
-def measured_rates(cache_dir) -> dict[str, float]:
-    """Median seconds per unit of the cached runs, by kind."""
+def measured_rates(cache_dir, keys: set[str] | None = None) -> dict[str, float]:
+    """Median seconds per unit of the cached runs, by kind; only of the runs ``keys``
+    names when given (a plan prices its runs from its own profile's cached runs, never
+    from another profile's, such as the smoke book's synthetic runs)."""
     root = paths.cache_dir(cache_dir)
     rates: dict[str, list[float]] = {}
     for kind, unit_of in (
@@ -84,12 +86,16 @@ def measured_rates(cache_dir) -> dict[str, float]:
         ("sovereign-probe", lambda m: m["config"]["max_epochs"]),
     ):
         for f in (root / kind).glob("*/result.json"):
+            if keys is not None and f.parent.name not in keys:
+                continue
             try:
                 meta = json.loads(f.read_text())
                 rates.setdefault(kind, []).append(meta["compute_seconds"] / unit_of(meta))
             except (OSError, ValueError, KeyError, TypeError, AttributeError, ZeroDivisionError):
                 continue
     for f in (root / "sovereign-run").glob("*/result.json"):
+        if keys is not None and f.parent.name not in keys:
+            continue
         try:
             meta = json.loads(f.read_text())
             units = sovereign_experiments.work_units(meta["config"], meta.get("chains"))
@@ -259,7 +265,7 @@ def estimate(runs: list[Run], cache_dir=None) -> pd.DataFrame:
     """The run list as a table: an estimated time for each missing run, and for each
     cached run the compute time it recorded (``recorded_seconds``), so that the two
     can be compared and a cold run's total read off a warm cache."""
-    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir, {r.key for r in runs})}
     rows = []
     for r in runs:
         rate = rates.get(r.kind, 0.0)

@@ -323,7 +323,7 @@ def cost_table(runs, cache_dir=None):
 
     from .plan import DEFAULT_SECONDS, measured_rates
 
-    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir)}
+    rates = {**DEFAULT_SECONDS, **measured_rates(cache_dir, {r.key for r in runs})}
     per_unit = _flops_per_unit()
     rows = []
     for kind in sorted({r.kind for r in runs}):

@@ -257,7 +257,8 @@ def explore(
 
     Returns the figure in headless mode (so callers can save it), else the widget: the
     sliders, a status line (what is being computed, from the moment it starts) and
-    the figure. A slider computes on release; releases during a computation are
+    the figure. The first figure is drawn before this returns; afterwards a slider
+    computes on release, on a worker thread, and releases during a computation are
     debounced by :class:`LatestRunner`, so only the newest value runs next.
     """
     values = {s.name: s.value for s in sliders}
@@ -293,11 +294,20 @@ def explore(
     def changed(_=None) -> None:
         runner.submit({name: c.value for name, c in controls.items()})
 
+    # the first frame is drawn here, on the kernel's main thread, before the cell ends:
+    # under "Run All" the next cell cannot start while it is half drawn, and no figure
+    # of it can land in another cell's output
+    first = {name: c.value for name, c in controls.items()}
+    runner.calls.append(first)
+    try:
+        show(fn(**first, **fixed))
+        set_status("showing " + ", ".join(f"{k} = {v:g}" for k, v in first.items()))
+    except Exception as exc:  # noqa: BLE001 - the reader sees the error, the UI lives
+        set_status(f"{type(exc).__name__}: {exc}")
     for c in controls.values():
         c.observe(changed, names="value")
     box = w.VBox([w.HBox(list(controls.values())), status, out])
     box.runner = runner
-    changed()
     from IPython.display import display
 
     display(box)

@@ -17,6 +17,7 @@ from .bench import (
     bench_peak,
     bench_profile,
     bench_protocol,
+    bench_spectral,
     bench_train,
     bench_vshape,
     bench_workers,
@@ -181,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_peak.add_argument("--steps", type=int, default=50)
     bench_data_options(p_peak)
     p_peak.set_defaults(func=bench_peak)
+    p_spec = bench_sub.add_parser(
+        "spectral", help="NeuroSovereign's spectral term: svdvals vs the Gram route, per matrix"
+    )
+    p_spec.add_argument("--repeats", type=int, default=20)
+    p_spec.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
+    p_spec.set_defaults(func=bench_spectral)
     p_grid = bench_sub.add_parser(
         "grid", help="K repairs one at a time vs batched into one computation"
     )

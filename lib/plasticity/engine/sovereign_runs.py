@@ -93,6 +93,8 @@ def run_key(config: SovereignConfig, seed: int, fingerprint: str, chains=CHAINS)
     settings = asdict(config)
     if settings["precision"] == "fp32":
         del settings["precision"]  # the paper's precision: keys as before the option existed
+    if settings["spectral_method"] == "svd":
+        del settings["spectral_method"]  # likewise for the reference spectral route
     return cache_key(
         "sovereign-run",
         {

@@ -64,6 +64,11 @@ class SovereignConfig:
     report_test_size: int = 10000
     #: ``fp32`` or ``bf16`` (opt-in: forward passes under bfloat16 autocast, for GPUs).
     precision: str = "fp32"
+    #: How the training step gets singular values for L_opt: ``svd`` (torch's
+    #: ``svdvals``, the reference) or ``gram`` (the Gram matrix's eigenvalues in float64
+    #: with the exact gradient; the same value and gradient to 1e-4, see
+    #: :mod:`plasticity.sovereign.spectra`). Opt-in and keyed separately.
+    spectral_method: str = "svd"
 
     def __post_init__(self) -> None:
         check_number("cycles", self.cycles, low=1, integer=True)
@@ -84,6 +89,7 @@ class SovereignConfig:
         check_number("shock_threshold", self.shock_threshold, low=0)
         check_choice("masks", self.masks, MASK_MODES)
         check_choice("precision", self.precision, ("fp32", "bf16"))
+        check_choice("spectral_method", self.spectral_method, ("svd", "gram"))
         check_number("warmup", self.warmup, low=0, integer=True)
         check_number("sparsity", self.sparsity, low=0, high=1, high_inclusive=False)
         check_number("window", self.window, low=2, integer=True)

@@ -15,7 +15,7 @@ from ..foundations.checks import ParameterError, check_choice
 from .config import CHAINS, NET_INDEX, NETS, SovereignConfig
 from .mechanisms import gradual_sparsity, mask_sparsity, set_magnitude_masks, shock_lambda
 from .model import GatedTokenMixer, SovereignNet, TaxonomicMLP
-from .spectra import l_mon, spectral_terms, spectral_weights
+from .spectra import l_mon, spectral_loss, spectral_terms, spectral_weights
 from .split import SovereignData
 
 # --------------------------------------------------------------------------- training
@@ -155,7 +155,8 @@ def train_cycle(
                 loss = loss + lam * F.cross_entropy(coarse, fine_to_coarse[yb])
             if config.spectral_weight > 0:
                 loss = loss + config.spectral_weight * sum(
-                    spectral_terms(w)[0] for w in spectral_weights(net).values()
+                    spectral_loss(w, config.spectral_method)[0]
+                    for w in spectral_weights(net).values()
                 )
             if l1_on:
                 loss = loss + config.l1 * sum(

@@ -14,11 +14,13 @@ from .published import (
     published_train_steps,
 )
 from .rates import (
+    SPECTRAL_SHAPES,
     grid_rates,
     machine_peak,
     phase_rates,
     phase_work,
     profile_repair,
+    spectral_rates,
     stability_cnn_flops,
 )
 from .throughput import book_train_steps, train_throughput
@@ -40,6 +42,8 @@ __all__ = [
     "published_repair_steps",
     "published_test_loop",
     "published_train_steps",
+    "SPECTRAL_SHAPES",
+    "spectral_rates",
     "stability_cnn_flops",
     "train_throughput",
     "vshape_protocol",

@@ -247,3 +247,46 @@ def profile_repair(dataset: ImageDataset, steps: int = 20, top: int = 10) -> dic
             }
         ]
     return tables
+
+
+#: The matrices NeuroSovereign's spectral loss acts on every step: fc1 and the token MLP.
+SPECTRAL_SHAPES = {"fc1": (256, 384), "token_mlp.0": (64, 128), "token_mlp.2": (128, 64)}
+
+
+def spectral_rates(device: str = "cpu", repeats: int = 20) -> list[dict]:
+    """Milliseconds of one forward and backward pass of L_opt per matrix and route
+    (``svd``: torch's svdvals; ``gram``: the Gram route), medians of ``repeats``, on
+    ``device`` (synchronised around each timing on a GPU)."""
+    from ...foundations.compute import check_device
+    from ...sovereign.spectra import SPECTRAL_METHODS, spectral_loss
+
+    dev = check_device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for name, shape in SPECTRAL_SHAPES.items():
+        w = (torch.randn(*shape, generator=gen) / shape[1] ** 0.5).to(dev).requires_grad_(True)
+        for method in SPECTRAL_METHODS:
+
+            def step(method=method, w=w) -> None:
+                spectral_loss(w, method)[0].backward()
+
+            step()  # warm-up (kernel selection, workspace)
+            times = []
+            for _ in range(repeats):
+                sync()
+                start = time.perf_counter()
+                step()
+                sync()
+                times.append(time.perf_counter() - start)
+            times.sort()
+            rows.append(
+                {
+                    "matrix": name,
+                    "shape": f"{shape[0]}x{shape[1]}",
+                    "method": method,
+                    "ms": 1e3 * times[len(times) // 2],
+                    "device": str(dev),
+                }
+            )
+    return rows
