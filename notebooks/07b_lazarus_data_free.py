@@ -222,7 +222,8 @@ best.round(2)
 # %% [markdown]
 # ## What explains the ladder: the inputs in the teacher's own terms
 #
-# For each source and base model, 2048 inputs against 2048 CIFAR-10 **test** images
+# For each source and base model, 2048 inputs (256 on the synthetic smoke profile)
+# against as many CIFAR-10 **test** images
 # (which no repair sees), measured by the original model:
 #
 # * **teacher entropy**: mean entropy of its predictions (real test images: low);
@@ -235,7 +236,7 @@ best.round(2)
 # step 0 of the repair (the repair moves them against the current student).
 
 # %%
-n_view = 2048
+n_view = scale.view_images  # images per source (2048 on real data)
 view_rows = []
 for s, lab in sorted(labs.items()):
     g = torch.Generator().manual_seed(1000 + s)

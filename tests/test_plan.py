@@ -172,3 +172,29 @@ def test_a_plan_is_priced_from_its_own_runs_never_another_profiles(isolated):
     assert table.set_index("key").loc["c" * 20, "est_seconds"] == pytest.approx(150.0)
     cold = plan.estimate([todo])  # nothing of its own cached: the measured defaults
     assert cold["est_seconds"].iloc[0] == pytest.approx(5 * plan.DEFAULT_SECONDS["lazarus-base"])
+
+
+def test_book_run_says_what_it_will_cost_and_how_much_is_left(isolated, monkeypatch):
+    from plasticity.book import runner
+
+    def fake_execute(chapter, *, output_dir, **kwargs):
+        output_dir.mkdir(parents=True, exist_ok=True)
+        path = output_dir / chapter.notebook.name
+        path.write_text('{"cells": [], "metadata": {}}')
+        return path
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(runner, "sync", lambda chapter: chapter.notebook)
+    lines: list[str] = []
+    runner.run(
+        "smoke",
+        only=["01", "02"],
+        output_dir=isolated["executed"],
+        log=lambda *a, **k: lines.append(" ".join(map(str, a))),
+    )
+    (cost,) = [line for line in lines if line.startswith("plan:")]
+    expected = plan.plan("smoke", ["01", "02"])
+    assert f"plan: {len(expected)} runs, 0 cached, {len(expected)} to compute" in cost
+    done = [line for line in lines if " done in " in line]
+    assert len(done) == 2 and "compute left" in done[0] and "so far" in done[1]
+    assert "compute left" not in done[1]  # nothing of the plan is left after the last

@@ -29,7 +29,7 @@ from ..engine.profiles import Profile, get_profile
 from ..foundations import paths
 from ..lazarus import datafree
 from ..science import experiments, sovereign_experiments
-from .runner import chapter_number
+from .chapters import chapter_number
 
 #: Seconds per unit when the cache has no run of the kind yet: a base-model epoch, a
 #: repair step (two 64-image passes), an inversion image-step, a NeuroSovereign
@@ -114,7 +114,7 @@ def plan(
 ) -> list[Run]:
     """The distinct runs the chosen chapters need (all chapters when ``only`` is empty)."""
     from .chapter import Chapter
-    from .runner import chapters, select
+    from .chapters import chapters, select
 
     prof = get_profile(profile)
     # validated as `book run` validates it: a name that is no chapter is a ParameterError

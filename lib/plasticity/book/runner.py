@@ -13,11 +13,9 @@ Synthetic-data profiles (``smoke``) write to ``build/<profile>/`` by default.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import data
@@ -25,66 +23,11 @@ from ..engine.profiles import get_profile
 from ..foundations import paths
 from ..foundations.checks import ParameterError
 from ..foundations.manifest import ManifestError, read_manifest
-
-CHAPTER_PATTERN = paths.CHAPTER_PATTERN
-
-
-def chapter_number(stem: str) -> str:
-    """The number of a chapter stem: ``07b_lazarus_data_free`` -> ``07b``."""
-    return stem.split("_", 1)[0]
+from .chapters import ChapterFile, chapter_number, chapters, select
 
 
 class BookError(RuntimeError):
     """A chapter failed; the message names it and carries its error."""
-
-
-@dataclass(frozen=True)
-class ChapterFile:
-    number: str
-    stem: str
-    path: Path
-
-    @property
-    def notebook(self) -> Path:
-        return self.path.with_suffix(".ipynb")
-
-    @property
-    def title(self) -> str:
-        """The first Markdown heading of the chapter."""
-        for line in self.path.read_text().splitlines():
-            match = re.match(r"^#\s+#+\s+(.*)$", line)
-            if match:
-                return match.group(1).strip()
-        return self.stem
-
-
-def chapters(notebooks: Path | None = None) -> list[ChapterFile]:
-    """The book's chapters in reading order."""
-    folder = notebooks or paths.notebooks_dir()
-    found = []
-    for path in sorted(folder.glob("*.py")):
-        match = CHAPTER_PATTERN.match(path.name)
-        if match:
-            found.append(ChapterFile(match.group(1), path.stem, path))
-    return found
-
-
-def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> list[ChapterFile]:
-    """Chapters matching ``only`` (a stem, its number, or its name without the number)."""
-    if not only:
-        return list(all_chapters)
-    chosen = []
-    for wanted in only:
-        hits = [
-            c
-            for c in all_chapters
-            if wanted in (c.stem, c.number, c.stem[len(c.number) + 1 :], c.path.name)
-        ]
-        if not hits:
-            names = ", ".join(c.stem for c in all_chapters)
-            raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")
-        chosen.extend(h for h in hits if h not in chosen)
-    return sorted(chosen, key=lambda c: c.stem)
 
 
 def sync(chapter: ChapterFile) -> Path:
@@ -232,8 +175,11 @@ def run(
     timeout: int | None = None,
     progress: bool = True,
     log=print,
+    plan_first: bool = True,
 ) -> list[tuple[ChapterFile, float, Path]]:
-    """Run the book (or the chapters in ``only``); stop at the first failure."""
+    """Run the book (or the chapters in ``only``); stop at the first failure. First
+    say what it will cost (``plan_first``), then after each chapter how long the book
+    has run and roughly how much compute is left."""
     prof = get_profile(profile)
     selected = select(chapters(), only)
     archive_paths = [Path(a).expanduser().resolve() for a in archives]
@@ -265,25 +211,72 @@ def run(
 
     done = []
     log(f"book: profile {prof.name}, {len(selected)} chapter(s) -> {out}")
+    left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
+    book_start = time.perf_counter()
     for i, chapter in enumerate(selected, 1):
         log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
         start = time.perf_counter()
         sync(chapter)
-        executed = execute(
-            chapter,
-            profile=prof.name,
-            output_dir=out,
-            data_dir=data_dir,
-            figures_dir=figures_dir,
-            timeout=timeout,
-            progress=progress,
-        )
+        try:
+            executed = execute(
+                chapter,
+                profile=prof.name,
+                output_dir=out,
+                data_dir=data_dir,
+                figures_dir=figures_dir,
+                timeout=timeout,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            log(
+                f"\ninterrupted in {chapter.stem}: every run finished so far is cached; the "
+                "same command resumes from there"
+            )
+            raise
         seconds = time.perf_counter() - start
-        log(f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s", flush=True)
+        left.pop(chapter.stem, None)
+        remaining = sum(left.values())
+        elapsed = time.perf_counter() - book_start
+        eta = f", about {_duration(remaining)} of compute left" if left else ""
+        log(
+            f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s; book "
+            f"{_duration(elapsed)} so far{eta}",
+            flush=True,
+        )
         for line in warnings_in(executed):
             log(f"    warning: {line}")
         done.append((chapter, seconds, executed))
     return done
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def cost_by_chapter(profile: str, selected: Sequence[ChapterFile], data_dir, log) -> dict:
+    """Say what the book will cost before it starts: the plan's run count and its
+    estimate on this device; returns each chapter's share (seconds), each missing run
+    counted in the first selected chapter that needs it."""
+    from ..foundations.compute import default_device
+    from .plan import estimate, plan
+
+    runs = plan(profile, [c.stem for c in selected], data_dir=data_dir)
+    table = estimate(runs)
+    missing = table[~table["cached"]]
+    order = {chapter_number(c.stem): c.stem for c in selected}
+    share: dict[str, float] = dict.fromkeys((c.stem for c in selected), 0.0)
+    for _, r in missing.iterrows():
+        first = min((n for n in str(r["chapters"]).split(",") if n in order), default=None)
+        if first is not None:
+            share[order[first]] += float(r["est_seconds"])
+    total = sum(share.values())
+    log(
+        f"plan: {len(table)} runs, {len(table) - len(missing)} cached, {len(missing)} to "
+        f"compute: about {_duration(total)} on {default_device().type} at this machine's "
+        "measured rates (the notebooks add about a minute each)",
+        flush=True,
+    )
+    return {stem: sec for stem, sec in share.items() if sec > 0}
 
 
 def use_device(device: str | None, *, present: bool = True) -> None:

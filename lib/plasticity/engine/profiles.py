@@ -36,12 +36,16 @@ class LazarusScale:
     #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
     inversion_pool: int = 2048
     inversion_steps: int = 100
+    #: Images per source in chapter 7b's look at the inputs through the teacher's eyes
+    #: (entropy, class balance, feature distance); computed in the notebook, not cached.
+    view_images: int = 2048
 
     def __post_init__(self) -> None:
         check_number("repair_steps", self.repair_steps, low=1, integer=True)
         check_number("inversion_pool", self.inversion_pool, low=1, integer=True)
         check_number("inversion_steps", self.inversion_steps, low=0, integer=True)
         check_number("explore_steps", self.explore_steps, low=1, integer=True)
+        check_number("view_images", self.view_images, low=2, integer=True)
         for a in self.alphas:
             check_number("alpha", a, low=0)
         for p in self.prune_amounts:
@@ -87,6 +91,7 @@ PROFILES: dict[str, Profile] = {
             prune_amounts=(0.5, 0.9),
             inversion_pool=64,
             inversion_steps=3,
+            view_images=256,
         ),
         sovereign={
             "cycles": 2,
