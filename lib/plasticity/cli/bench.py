@@ -84,16 +84,15 @@ def bench_peak(args) -> int:
 
 
 def bench_spectral(args) -> int:
-    from ..engine import bench
+    from ..engine.bench import SPECTRAL_SHAPES, spectral_rates
     from ..foundations.checks import check_number
 
-    check_number("repeats", args.repeats, low=1, integer=True)
-    rows = bench.spectral_rates(args.device, args.repeats)
+    rows = spectral_rates(args.device, check_number("repeats", args.repeats, low=1, integer=True))
     print(f"L_opt forward + backward per matrix, median of {args.repeats} ({rows[0]['device']})")
     for row in rows:
         print(f"{row['matrix']:12s} {row['shape']:>8s} {row['method']:5s} {row['ms']:9.2f} ms")
     by = {(r["matrix"], r["method"]): r["ms"] for r in rows}
-    step = {m: sum(by[(n, m)] for n in bench.SPECTRAL_SHAPES) for m in ("svd", "gram")}
+    step = {m: sum(by[(n, m)] for n in SPECTRAL_SHAPES) for m in ("svd", "gram")}
     print(
         f"per APEX step: svd {step['svd']:.2f} ms, gram {step['gram']:.2f} ms "
         f"({step['svd'] / step['gram']:.1f}x)"

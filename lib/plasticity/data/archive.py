@@ -93,6 +93,17 @@ def _zip_entries(path: Path) -> int | None:
     return entries
 
 
+def _check_zip_entries(path: Path) -> None:
+    """Refuse a zip that declares more entries than a CIFAR archive can hold, before
+    :class:`zipfile.ZipFile` reads its directory into memory."""
+    declared = _zip_entries(path)
+    if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
+        raise ArchiveError(
+            f"{path}: the zip declares {declared} entries; a CIFAR archive has 60,001 "
+            f"files (at most {MAX_ARCHIVE_MEMBERS} entries are read)"
+        )
+
+
 def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
     """Yield (member name, bytes) for every file of a tar or zip archive, in order,
     one member in memory at a time; a truncated or corrupt archive, too many members
@@ -117,12 +128,7 @@ def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
 
     try:
         if zipfile.is_zipfile(path):
-            declared = _zip_entries(path)
-            if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
-                raise ArchiveError(
-                    f"{path}: the zip declares {declared} entries; a CIFAR archive has "
-                    f"60,001 files (at most {MAX_ARCHIVE_MEMBERS} entries are read)"
-                )
+            _check_zip_entries(path)
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
                     entry()
@@ -217,12 +223,7 @@ def archive_dataset_name(path: str | os.PathLike) -> str:
             ".tar.gz, .tar.xz or .zip image-folder archive"
         )
     if zipfile.is_zipfile(path):
-        declared = _zip_entries(path)
-        if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
-            raise ArchiveError(
-                f"{path}: the zip declares {declared} entries; at most "
-                f"{MAX_ARCHIVE_MEMBERS} are read"
-            )
+        _check_zip_entries(path)
         with zipfile.ZipFile(path) as zf:
             first = next((n for n in zf.namelist() if "/" in n.strip("./")), "")
     else:

@@ -11,15 +11,7 @@ import torch
 from ...data import Batches, ImageDataset
 from ...foundations.compute import set_seed
 from ...lazarus import StabilityCNN
-from .published import (
-    PUBLISHED_TEST_LOOPS,
-    Restarting,
-    naive_repair,
-    published_loaders,
-    published_repair_steps,
-    published_test_loop,
-    published_train_steps,
-)
+from . import published as script
 from .throughput import book_train_steps
 
 
@@ -103,7 +95,7 @@ def vshape_protocol(
 
     naive = copy.deepcopy(damaged)
     start = time.perf_counter()
-    naive_repair(naive, model, images, config, seed=seed)
+    script.naive_repair(naive, model, images, config, seed=seed)
     naive_s = time.perf_counter() - start
     rows.append(
         {
@@ -136,7 +128,7 @@ def protocol_ratio(
 
     * published: ``epochs x ceil(N / 64)`` DataLoader training steps,
       ``protocol_steps`` DataLoader repair steps (teacher recomputed, two student
-      passes, per-tensor Adam) and :data:`PUBLISHED_TEST_LOOPS`;
+      passes, per-tensor Adam) and :data:`script.PUBLISHED_TEST_LOOPS`;
     * the book: the same training steps from uint8 tensor batches in channels-last
       order, the teacher's logits once over the training set, ``protocol_steps``
       steps of :func:`plasticity.lazarus.repair`, and one fused test pass for each
@@ -168,8 +160,11 @@ def protocol_ratio(
     teacher = StabilityCNN().eval()
     damaged = damage.noisy_copy(teacher, 0.35, seed=1)
     config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
-    train_loader, test_loader = published_loaders(dataset)
-    pub_train_batches, pub_repair_batches = Restarting(train_loader), Restarting(train_loader)
+    train_loader, test_loader = script.published_loaders(dataset)
+    pub_train_batches, pub_repair_batches = (
+        script.Restarting(train_loader),
+        script.Restarting(train_loader),
+    )
     book_stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
     images, test = to_tensor(dataset.train_x), to_tensor(dataset.test_x)
     teacher_logits = lazarus.logits_table(teacher, images, normalize)
@@ -188,7 +183,9 @@ def protocol_ratio(
     def pub_repair() -> None:
         student = copy.deepcopy(damaged)
         opt = torch.optim.Adam(student.parameters(), lr=config.lr)
-        published_repair_steps(student, teacher, pub_repair_batches, repair_steps, opt, config)
+        script.published_repair_steps(
+            student, teacher, pub_repair_batches, repair_steps, opt, config
+        )
 
     def book_repair() -> None:
         student = copy.deepcopy(damaged)
@@ -196,12 +193,14 @@ def protocol_ratio(
 
     slices = {
         "published": {
-            "train": lambda: published_train_steps(
+            "train": lambda: script.published_train_steps(
                 pub_model, pub_train_batches, train_steps, pub_sgd
             ),
             "repair": pub_repair,
-            "test loop, one model": lambda: published_test_loop([damaged], test_loader),
-            "test loop, two models": lambda: published_test_loop([damaged, teacher], test_loader),
+            "test loop, one model": lambda: script.published_test_loop([damaged], test_loader),
+            "test loop, two models": lambda: script.published_test_loop(
+                [damaged, teacher], test_loader
+            ),
         },
         "book": {
             "train": lambda: book_train_steps(book_model, book_stream, book_sgd, train_steps),
@@ -221,8 +220,8 @@ def protocol_ratio(
         }
         if side == "published":
             phases["evaluation"] = (
-                PUBLISHED_TEST_LOOPS["one model"] * t["test loop, one model"]
-                + PUBLISHED_TEST_LOOPS["two models"] * t["test loop, two models"]
+                script.PUBLISHED_TEST_LOOPS["one model"] * t["test loop, one model"]
+                + script.PUBLISHED_TEST_LOOPS["two models"] * t["test loop, two models"]
             )
         else:
             phases["evaluation"] = work["test passes (book)"] * t["test pass"]
