@@ -370,7 +370,11 @@ function main() {
     applyVisibility(tree);
     rewriteUrls(tree, rewrite);
     const facts = provenance.chapters[content.location ?? ''];
-    const body = withProvenance(mystToHtml(tree, htmlOptions(rewrite)), facts);
+    let body = withProvenance(mystToHtml(tree, htmlOptions(rewrite)), facts);
+    if (slug === indexSlug && provenance.mismatch) {
+      // the headline table is read from figures/; say so when the pages are another run's
+      body = `<p class="provenance-warning">${escapeHtml(provenance.mismatch)}</p>\n${body}`;
+    }
     const title = titles.get(slug);
     const file = pageFile(slug, indexSlug);
     const html = pageHtml({

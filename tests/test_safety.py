@@ -500,3 +500,50 @@ def test_the_smoke_book_has_no_wall_clock_limit_but_real_runs_keep_theirs(monkey
     assert seen["execution_timeout"] == 3600
     runner.execute(chapter, profile="quick", output_dir=tmp_path, progress=False, timeout=5)
     assert seen["execution_timeout"] == 5
+
+
+# ---------------------------------------------------------------- pages that tell the truth
+
+
+def _page(root: Path, stem: str, profile: str) -> None:
+    (root / "executed").mkdir(parents=True, exist_ok=True)
+    meta = {"papermill": {"parameters": {"profile": profile}, "duration": 12.0}}
+    (root / "executed" / f"{stem}.ipynb").write_text(json.dumps({"cells": [], "metadata": meta}))
+
+
+def _manifest(root: Path, profile: str) -> None:
+    entry = {
+        "profile": profile,
+        "datasets": [{"name": "cifar10", "fingerprint": "abc"}],
+        "synthetic": False,
+        "commit": "c0ffee0",
+        "utc": "2026-12-01T00:00:00+00:00",
+        "device": "cpu",
+        "torch": "2.x",
+        "runs": 3,
+        "compute_seconds": 6480.0,
+    }
+    files = {f"{c}/x.png": {**entry, "chapter": c} for c in ("02_lazarus_vshape", "12_headlines")}
+    files["12_headlines/headlines.md"] = {**entry, "chapter": "12_headlines"}
+    (root / "figures").mkdir(parents=True, exist_ok=True)
+    (root / "figures" / "MANIFEST.json").write_text(json.dumps({"files": files}))
+
+
+def test_a_smoke_page_never_carries_the_real_books_provenance(tmp_path):
+    _manifest(tmp_path, "quick")
+    _page(tmp_path, "02_lazarus_vshape", "smoke")
+    facts = site.provenance(tmp_path)
+    page = facts["chapters"]["/executed/02_lazarus_vshape.ipynb"]
+    assert page["profile"] == "smoke" and page["synthetic"] is True
+    assert "profile smoke · synthetic data" in page["caption"]
+    assert "quick" not in page["caption"] and "108 min" not in page["caption"]
+    assert "executed with profile smoke" in facts["mismatch"]
+
+
+def test_a_page_of_the_same_run_keeps_its_manifest_provenance(tmp_path):
+    _manifest(tmp_path, "quick")
+    _page(tmp_path, "02_lazarus_vshape", "quick")
+    facts = site.provenance(tmp_path)
+    page = facts["chapters"]["/executed/02_lazarus_vshape.ipynb"]
+    assert page["caption"].startswith("profile quick · data cifar10 abc")
+    assert facts["mismatch"] is None

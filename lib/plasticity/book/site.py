@@ -102,14 +102,25 @@ def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) 
     return files
 
 
-def _chapter_runtime(notebook: Path) -> float | None:
-    """How long papermill took to execute a page (its own record in the notebook)."""
+def _executed_facts(notebook: Path) -> dict:
+    """What an executed page says of itself: papermill's runtime and the parameters it
+    ran with (its profile), from the notebook's own metadata."""
     try:
         meta = json.loads(notebook.read_text()).get("metadata", {})
-    except (OSError, json.JSONDecodeError):
-        return None
-    duration = meta.get("papermill", {}).get("duration")
-    return float(duration) if isinstance(duration, (int, float)) else None
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return {}
+    papermill = meta.get("papermill", {}) if isinstance(meta, dict) else {}
+    params = papermill.get("parameters", {}) if isinstance(papermill, dict) else {}
+    duration = papermill.get("duration") if isinstance(papermill, dict) else None
+    return {
+        "runtime_seconds": float(duration) if isinstance(duration, (int, float)) else None,
+        "profile": params.get("profile") if isinstance(params, dict) else None,
+    }
+
+
+def _chapter_runtime(notebook: Path) -> float | None:
+    """How long papermill took to execute a page (its own record in the notebook)."""
+    return _executed_facts(notebook).get("runtime_seconds")
 
 
 def _minutes(seconds: float) -> str:
@@ -155,9 +166,10 @@ def provenance(root: Path, config: dict | None = None) -> dict:
     """Per chapter page (``/executed/<stem>.ipynb``): what made its figures, how long
     the page took to execute, and where to open it.
 
-    From ``figures/MANIFEST.json``: profile, data, device, torch version, the commit,
-    the seeds and compute time of the cached runs behind the chapter's figures; from
-    the executed notebook: papermill's runtime.
+    From the executed notebook: its profile (papermill's parameters) and runtime. From
+    ``figures/MANIFEST.json``, only for entries of that same profile: data, device,
+    torch version, the commit, the seeds and compute time of the cached runs behind
+    the chapter's figures. A page whose profile the manifest does not hold says so.
     """
     try:
         files = json.loads((root / "figures" / "MANIFEST.json").read_text())["files"]
@@ -170,8 +182,24 @@ def provenance(root: Path, config: dict | None = None) -> dict:
             (e for e in files.values() if e.get("chapter") == chapter.stem),
             key=lambda e: e.get("utc", ""),
         )
-        runtime = _chapter_runtime(root / "executed" / f"{chapter.stem}.ipynb")
+        executed = _executed_facts(root / "executed" / f"{chapter.stem}.ipynb")
+        runtime = executed.get("runtime_seconds")
         info: dict = {"stem": chapter.stem, "title": chapter.title, "runtime_seconds": runtime}
+        page_profile = executed.get("profile")
+        info["executed_profile"] = page_profile
+        if page_profile is not None:
+            # a figure's manifest entry speaks for this page only if the page ran with
+            # the same profile: a smoke page never carries a real book's provenance
+            entries = [e for e in entries if e.get("profile") == page_profile]
+            if not entries:
+                synthetic = _synthetic_profile(page_profile)
+                info.update(
+                    profile=page_profile,
+                    synthetic=synthetic,
+                    caption=f"profile {page_profile} · "
+                    + ("synthetic data" if synthetic else "data not recorded for this page")
+                    + " · the figures folder holds another run's results",
+                )
         if entries:
             last = entries[-1]
             summary = {
@@ -192,7 +220,29 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         if repo:
             info["links"] = launch_links(repo, chapter.stem)
         chapters[f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb"] = info
-    return {"repository": repo, "chapters": chapters}
+    return {"repository": repo, "chapters": chapters, "mismatch": _mismatch(files, chapters)}
+
+
+def _mismatch(files: dict, chapters: dict) -> str | None:
+    """A sentence for the front page when the headline table (read from the figures
+    folder) and the executed pages come from different profiles; None when they agree."""
+    headline = files.get("12_headlines/headlines.md", {}).get("profile")
+    pages = sorted({c["executed_profile"] for c in chapters.values() if c.get("executed_profile")})
+    if headline is None or not pages or pages == [headline]:
+        return None
+    return (
+        f"The headline table below comes from the figures of the {headline} book; the "
+        f"pages of this build were executed with profile {', '.join(pages)}, so their "
+        "numbers are not the table's. Run `make book` and `make site` again to build both "
+        "from one run."
+    )
+
+
+def _synthetic_profile(name: str) -> bool:
+    from ..engine.profiles import PROFILES
+
+    profile = PROFILES.get(name)
+    return bool(profile.synthetic) if profile is not None else False
 
 
 def node_binary() -> str:
