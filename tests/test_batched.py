@@ -171,6 +171,26 @@ def test_run_grid_caches_each_repair_under_its_own_key_as_when_run_alone(tmp_pat
         assert r["agreement_restored"] == pytest.approx(a["agreement_restored"], rel=1e-3)
     with pytest.raises(ParameterError, match="batch"):
         stacked.run_grid(jobs, batch=0)
+    # configurations and damages mixed: full and consistency-only share a stack, a
+    # frozen-pruned student does not join noise-damaged ones; keys stay as alone
+    cons = lazarus.method_config("consistency_only", config)
+    prune = lazarus.Damage("prune", 0.8, "frozen")
+    mixed = [(grid_lab, noise, cons, 0), (grid_lab, prune, config, 0), (grid_lab, noise, cons, 1)]
+    out = stacked.run_grid(mixed, batch=4)
+    assert [r.get("batched", 1) for r in out] == [2, 1, 2]
+    for (_, dmg, c, s), r in zip(mixed, out, strict=True):
+        a = alone_lab.run(dmg, c, s)
+        assert r["restored"] == pytest.approx(a["restored"], abs=100 / 300 + 1e-9)
+        assert r["agreement_restored"] == pytest.approx(a["agreement_restored"], rel=1e-3)
+
+
+def test_the_engine_stacks_on_a_gpu_and_runs_one_at_a_time_on_a_cpu():
+    assert stacked.default_batch("cpu") == 1
+    assert stacked.default_batch("cuda") == stacked.GPU_BATCH > 1
+    keys = ["a", "a", None, "b", "a", "b", "a"]
+    assert stacked.group_plan(keys, 2) == [[0, 1], [2], [3, 5], [4, 6]]
+    assert stacked.group_plan(keys, 32) == [[0, 1, 4, 6], [2], [3, 5]]
+    assert stacked.group_plan(keys, 1) == [[i] for i in range(len(keys))]
 
 
 def test_bench_profile_sees_the_naive_step_do_three_times_the_convolution_passes():
@@ -205,3 +225,64 @@ def test_bench_grid_reports_each_k_with_its_ratio():
         assert low <= r["speedup"] <= high
     with pytest.raises(ParameterError, match="k=0"):
         bench.grid_rates(ds, ks=(0,), steps=2)
+
+
+def test_repairs_of_different_configs_stack_and_each_equals_its_repair_alone():
+    """One stack holding the full method, consistency only, a different floor, noise
+    scale and entropy weight, and generated inputs beside pooled ones. Mixing changes
+    nothing: each repair ends where a stack of its own config ends (weights to 1e-6,
+    the same logged terms), and such a stack equals the repair run alone (the tests
+    above)."""
+    teacher = _model(0)
+    gen = torch.Generator().manual_seed(0)
+    # 192 images: full batches of 64, like the generated inputs beside them
+    pool = torch.randint(0, 256, (192, 3, 32, 32), dtype=torch.uint8, generator=gen)
+    base = lazarus.RepairConfig(steps=6, log_every=3)
+    configs = [
+        base,
+        lazarus.method_config("consistency_only", base),
+        lazarus.RepairConfig(steps=6, log_every=3, h0=0.5, eps=0.1, w_ent=0.2),
+        lazarus.RepairConfig(steps=6, log_every=3, inputs="pink"),
+        lazarus.RepairConfig(steps=6, log_every=3, inputs="dead_leaves", w_stab=0.0),
+    ]
+    k = len(configs)
+    seeds = list(range(10, 10 + k))
+    pools = [pool if c.inputs in lazarus.POOLED else None for c in configs]
+    mixed = [damage.noisy_copy(teacher, 0.35, seed=s) for s in range(k)]
+    histories = repair_many(mixed, teacher, configs, seeds=seeds, images=pools)
+    for i, (c, seed, x) in enumerate(zip(configs, seeds, pools, strict=True)):
+        own = [damage.noisy_copy(teacher, 0.35, seed=i) for _ in range(k)]
+        own_h = repair_many(own, teacher, [c] * k, seeds=[seed] * k, images=[x] * k)
+        for (name, p), (_, q) in zip(
+            mixed[i].state_dict().items(), own[0].state_dict().items(), strict=True
+        ):
+            torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-8, msg=f"{i} {name}")
+        assert histories[i] == own_h[0]
+
+
+def test_configs_that_cannot_share_one_stack_are_refused_before_compute():
+    teacher = _model(0)
+    students = [damage.noisy_copy(teacher, 0.35, seed=s) for s in range(2)]
+    configs = [lazarus.RepairConfig(steps=10), lazarus.RepairConfig(steps=10, lr=1e-3)]
+    with pytest.raises(ParameterError, match="lr=0.001 and 0.0001 in one stack"):
+        repair_many(
+            students,
+            teacher,
+            configs,
+            seeds=[0, 1],
+            images=torch.zeros((8, 3, 32, 32), dtype=torch.uint8),
+        )
+    assert lazarus.stack_key(configs[0]) != lazarus.stack_key(configs[1])
+    short = [lazarus.RepairConfig(steps=10), lazarus.RepairConfig(steps=10, inputs="pink")]
+    with pytest.raises(ParameterError, match="short batch"):
+        repair_many(
+            students,
+            teacher,
+            short,
+            seeds=[0, 1],
+            images=[torch.zeros((200, 3, 32, 32), dtype=torch.uint8), None],
+        )
+    assert lazarus.stack_key(short[0], 200) != lazarus.stack_key(short[1])
+    assert lazarus.stack_key(short[0], 192) == lazarus.stack_key(short[1])
+    same = lazarus.method_config("consistency_only", configs[0])
+    assert lazarus.stack_key(same) == lazarus.stack_key(configs[0])

@@ -47,7 +47,7 @@ def test_execute_with_batch_runs_repairs_of_one_config_together():
     runs = plan.plan("smoke", ["02"])
     logged = []
     execute.execute(runs, log=logged.append, batch=3)
-    assert any("batched" in line for line in logged)
+    assert any("stacked" in line for line in logged)
     again = plan.plan("smoke", ["02"])
     assert all(r.cached for r in again)
     prof = get_profile("smoke")

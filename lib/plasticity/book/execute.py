@@ -17,45 +17,38 @@ from .plan import DEFAULT_SECONDS, Run, measured_rates, plan
 def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
     """Compute every missing run in order; returns the wall time in seconds.
 
-    With ``batch`` > 1, the missing Lazarus repairs of one config (seeds, damages and
-    base models of a grid) run ``batch`` at a time as one computation
-    (:func:`plasticity.engine.stacked.run_grid`) when the first of them comes up; each is
-    cached under its own key, with results equal to a repair run alone to float
-    tolerance. Whether it pays depends on the device: ``bench grid`` measures it.
+    With ``batch`` > 1, the missing Lazarus repairs that can share a stack (seeds,
+    damages, base models and configurations with one schedule:
+    :func:`plasticity.engine.stacked.group_key`) run ``batch`` at a time as one
+    computation (:func:`plasticity.engine.stacked.run_grid`) where the first of them
+    comes up; each is cached under its own key, with results equal to a repair run
+    alone to float tolerance. ``book plan --execute`` picks ``batch`` by device
+    (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
+    a CPU, where stacking loses (``bench grid`` measures it).
     """
     from ..foundations.checks import check_number
 
     check_number("batch", batch, low=1, integer=True)
     start = time.perf_counter()
     todo = [r for r in runs if not r.cached]
-    groups: dict[object, list[Run]] = {}
-    if batch > 1:
-        for r in todo:
-            if r.job is not None:
-                config = r.job()[2]
-                if stacked.batchable(config):
-                    groups.setdefault(config, []).append(r)
+    jobs = {id(r): r.job() for r in todo if r.job is not None} if batch > 1 else {}
+    keys = [stacked.group_key(*jobs[id(r)][:3]) if id(r) in jobs else None for r in todo]
     done = 0
-    for r in todo:
-        if r.cached:
-            continue
+    for chunk in stacked.group_plan(keys, batch):
+        group = [todo[i] for i in chunk]
         t = time.perf_counter()
-        group = []
-        if r.job is not None:
-            config = r.job()[2]
-            members = groups.get(config, [])
-            group = [m for m in members if not m.cached][:batch]
         if len(group) > 1:
-            stacked.run_grid([m.job() for m in group], batch=len(group))
+            stacked.run_grid([jobs[id(m)] for m in group], batch=len(group))
             for m in group:
                 m.cached = True
             done += len(group)
             seconds = time.perf_counter() - t
             log(
-                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, batched: "
+                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, stacked: "
                 f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
             )
             continue
+        (r,) = group
         r.compute()
         r.cached = True
         done += 1

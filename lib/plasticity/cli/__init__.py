@@ -92,10 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_plan.add_argument(
         "--batch",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="with --execute: run up to K missing repairs of one config as one batched "
-        "computation (default 1: one at a time; `bench grid` measures whether it pays)",
+        help="with --execute: stack up to K missing repairs that share a schedule into one "
+        "computation (default: by device, 32 on a GPU, 1 on a CPU where stacking loses; "
+        "`bench grid` measures it)",
     )
     p_plan.add_argument(
         "--workers",

@@ -151,6 +151,11 @@ def book_plan(args) -> int:
         existing = data.archives_from_env()
         os.environ[data.ARCHIVE_ENV] = os.pathsep.join([*args.data_archive, *existing])
     only = [o.split("_")[0].zfill(2) if o[:2].isdigit() else o for o in args.only or []]
+    if args.batch is None:  # the engine's choice for this device
+        from ..engine.stacked import default_batch
+        from ..foundations.compute import default_device
+
+        args.batch = 1 if args.workers > 1 else default_batch(default_device())
     check_number("batch", args.batch, low=1, integer=True)
     check_number("workers", args.workers, low=1, high=64, integer=True)
     if args.threads is not None:

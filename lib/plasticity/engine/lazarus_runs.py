@@ -214,6 +214,14 @@ class Lab:
         ds = self._input_set(inputs)
         return None if ds is None else (ds.name, ds.fingerprint)
 
+    def pool_size(self, inputs: str) -> int | None:
+        """How many images a pooled input set holds (None for generated inputs),
+        without synthesising or loading it."""
+        if inputs in ("inversion", "inversion_plain"):
+            return self.inversion.pool
+        ds = self._input_set(inputs)
+        return None if ds is None else len(ds.train_y)
+
     def images(self, inputs: str) -> torch.Tensor | None:
         if inputs not in self._images:
             if inputs in ("inversion", "inversion_plain"):

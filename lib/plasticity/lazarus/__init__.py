@@ -26,7 +26,7 @@ from .config import (
     plain_inversion,
 )
 from .inputs import channels_last, dead_leaves, input_pixels, logits_table, pink_noise
-from .many import repair_many
+from .many import SHARED_FIELDS, repair_many, stack_key
 from .model import StabilityCNN, inference_copy
 from .repair import REPAIR_VERSION, kd_loss, repair
 from .train import BASE_VERSION, BaseTraining, accuracy, evaluate, train_classifier
@@ -61,5 +61,7 @@ __all__ = [
     "plain_inversion",
     "repair",
     "repair_many",
+    "SHARED_FIELDS",
+    "stack_key",
     "train_classifier",
 ]

@@ -80,10 +80,38 @@ class _Stream:
         return self.normalize(self.images[idx]), t, y
 
 
+#: What every repair stacked into one computation shares: the schedule and the
+#: optimiser (one Adam over stacked tensors), the kind of loss and how it is logged.
+#: The loss weights, the entropy floor, the noise scale, the inputs and the KD
+#: temperature may differ from repair to repair.
+SHARED_FIELDS = (
+    "steps",
+    "batch_size",
+    "lr",
+    "loss",
+    "log_every",
+    "eval_at",
+    "precision",
+    "seek_steps",
+    "teacher",
+)
+
+
+def stack_key(config: RepairConfig, pool_size: int | None = None) -> tuple:
+    """Repairs with equal keys can run as one computation: their configs agree on
+    :data:`SHARED_FIELDS`, and their batches have equal sizes at every step (generated
+    inputs and pools of a multiple of the batch size always give full batches; another
+    pool ends each pass over it with a short batch of its own size)."""
+    pattern = None
+    if pool_size is not None and config.inputs in POOLED and pool_size % config.batch_size:
+        pattern = pool_size
+    return (*(getattr(config, name) for name in SHARED_FIELDS), pattern)
+
+
 def repair_many(
     students: Sequence[nn.Module],
     teachers: nn.Module | Sequence[nn.Module],
-    config: RepairConfig,
+    config: RepairConfig | Sequence[RepairConfig],
     *,
     seeds: Sequence[int],
     images: torch.Tensor | Sequence[torch.Tensor] | None = None,
@@ -92,8 +120,12 @@ def repair_many(
     progress: bool = False,
     on_checkpoint: Callable[[int, int, nn.Module], None] | None = None,
 ) -> list[dict]:
-    """Run ``len(students)`` repairs of one ``config`` at once, each student in place;
-    returns each repair's logged loss terms (as :func:`plasticity.lazarus.repair`).
+    """Run ``len(students)`` repairs at once, each student in place; returns each
+    repair's logged loss terms (as :func:`plasticity.lazarus.repair`).
+
+    ``config`` is one config for all repairs or one per repair; configs given per
+    repair must agree on :data:`SHARED_FIELDS` and may differ in the rest (loss
+    weights, entropy floor, noise scale, inputs, temperature).
 
     ``teachers``, ``images``, ``labels`` and ``teacher_logits`` are given once for all
     repairs or as one entry per repair (repairs of different base models have
@@ -109,6 +141,15 @@ def repair_many(
         raise ParameterError(f"seeds: {len(seeds)} seeds for {k} students (one per student)")
     for s in seeds:
         check_number("seed", s, low=0, integer=True)
+    configs = _per_repair(config, k, "config")
+    config = configs[0]
+    for other in configs[1:]:
+        for name in SHARED_FIELDS:
+            if getattr(other, name) != getattr(config, name):
+                raise ParameterError(
+                    f"config: {name}={getattr(other, name)!r} and {getattr(config, name)!r} "
+                    f"in one stack; stacked repairs share {', '.join(SHARED_FIELDS)}"
+                )
     if config.seek_steps:
         raise ParameterError(
             f"seek_steps={config.seek_steps}: repair_many runs repairs without seeking "
@@ -127,11 +168,22 @@ def repair_many(
     images = _per_repair(images, k, "images")
     labels = _per_repair(labels, k, "labels")
     teacher_logits = _per_repair(teacher_logits, k, "teacher_logits")
-    real = config.inputs in POOLED
-    if real and any(x is None for x in images):
-        raise ParameterError(f"inputs={config.inputs!r} needs images for every repair")
+    pooled = [c.inputs in POOLED for c in configs]
+    for c, is_pooled, x in zip(configs, pooled, images, strict=True):
+        if is_pooled and x is None:
+            raise ParameterError(f"inputs={c.inputs!r} needs images for every such repair")
     if config.loss == "supervised" and any(y is None for y in labels):
         raise ParameterError("the supervised loss needs labels for every repair")
+    patterns = {
+        stack_key(c, len(x) if x is not None else None)[-1]
+        for c, x in zip(configs, images, strict=True)
+    }
+    if len(patterns) > 1:
+        raise ParameterError(
+            "images: pools whose size is not a multiple of the batch size end each pass "
+            "with a short batch; stack only repairs whose batches have equal sizes "
+            f"(pool sizes here: {sorted(p for p in patterns if p is not None)})"
+        )
 
     weights = [_weights(s) for s in students]
     names, masked = sorted(weights[0][0]), sorted(weights[0][1])
@@ -143,23 +195,36 @@ def repair_many(
             )
     device = weights[0][0][names[0]].device
     normalize = Normalizer()
-    need_teacher = config.loss == "kd" or (config.loss == "lazarus" and config.w_cons > 0)
-    if real and need_teacher:
-        teacher_logits = [
-            (t if t is not None else logits_table(m, x, normalize, fused=False)).to(device)
-            for t, m, x in zip(teacher_logits, teachers, images, strict=True)
-        ]
+    needs = [c.loss == "kd" or (c.loss == "lazarus" and c.w_cons > 0) for c in configs]
+    stabs = [c.loss == "lazarus" and c.w_stab > 0 for c in configs]
+    teacher_logits = [
+        (t if t is not None else logits_table(m, x, normalize, fused=False)).to(device)
+        if is_pooled and need
+        else None
+        for t, m, x, is_pooled, need in zip(
+            teacher_logits, teachers, images, pooled, needs, strict=True
+        )
+    ]
     streams = [
         _Stream(
-            config,
+            c,
             torch.Generator(device=device).manual_seed(seed),
-            x.to(device) if real else None,
-            t if real and need_teacher else None,
+            x.to(device) if is_pooled else None,
+            t,
             y.to(device) if y is not None else None,
             normalize,
         )
-        for seed, x, t, y in zip(seeds, images, teacher_logits, labels, strict=True)
+        for c, seed, x, t, y, is_pooled in zip(
+            configs, seeds, images, teacher_logits, labels, pooled, strict=True
+        )
     ]
+    # per-repair loss settings as (K,) tensors
+    per = {
+        name: torch.tensor([float(getattr(c, name)) for c in configs], device=device)
+        for name in ("w_cons", "w_stab", "w_ent", "h0")
+    }
+    need_mask = torch.tensor(needs, device=device)
+    generated_teacher = any(n and not p for n, p in zip(needs, pooled, strict=True))
 
     template = StabilityCNN(students[0].fc2.out_features).to(device)
     stacked = {
@@ -176,7 +241,7 @@ def repair_many(
     shared_teacher = all(t is teachers[0] for t in teachers)
     for t in teachers:
         t.eval()
-    if not shared_teacher and not real and need_teacher:
+    if not shared_teacher and generated_teacher:
         t_weights = [_weights(t) for t in teachers]
         t_params = {n: torch.stack([w[0][n].detach() for w in t_weights]) for n in names}
         t_masks = {n: torch.stack([w[1][n].detach() for w in t_weights]) for n in t_weights[0][1]}
@@ -184,7 +249,7 @@ def repair_many(
     opt = torch.optim.Adam(
         list(stacked.values()), lr=config.lr, fused=device.type in ("cpu", "cuda") or None
     )
-    stab_on = config.loss == "lazarus" and config.w_stab > 0
+    stab_on = any(stabs)
     sums = torch.zeros(k, len(_KEYS) + 1, dtype=torch.float64, device=device)
     histories = [
         {"step": [], **{key: [] for key in _KEYS}, "floor_active_pct": []} for _ in range(k)
@@ -200,22 +265,32 @@ def repair_many(
     ):
         drawn = [s.batch(step) for s in streams]
         x = torch.stack([d[0] for d in drawn])
-        if real:
-            t_logits = torch.stack([d[1] for d in drawn]) if need_teacher else None
-        elif need_teacher:
-            with torch.no_grad():
-                if shared_teacher:
-                    flat = teachers[0](x.flatten(0, 1)).float()
-                    t_logits = flat.view(k, -1, flat.shape[-1])
-                else:
-                    t_logits = vmap(forward)(t_params, t_masks, x).float()
-        else:
-            t_logits = None
+        t_logits = None
+        if any(needs):
+            generated = None
+            if generated_teacher:
+                with torch.no_grad():
+                    if shared_teacher:
+                        flat = teachers[0](x.flatten(0, 1)).float()
+                        generated = flat.view(k, -1, flat.shape[-1])
+                    else:
+                        generated = vmap(forward)(t_params, t_masks, x).float()
+            blank = torch.zeros(x.shape[1], students[0].fc2.out_features, device=device)
+            t_logits = torch.stack(
+                [
+                    (d[1] if is_pooled else generated[i]) if need else blank
+                    for i, (d, is_pooled, need) in enumerate(zip(drawn, pooled, needs, strict=True))
+                ]
+            )
         if stab_on:
+            # each repair draws its noise from its own generator only if it uses it,
+            # as it would alone
             noise = torch.stack(
                 [
-                    torch.randn(d[0].shape, generator=s.generator, device=device) * config.eps
-                    for d, s in zip(drawn, streams, strict=True)
+                    torch.randn(d[0].shape, generator=s.generator, device=device) * c.eps
+                    if on
+                    else torch.zeros_like(d[0])
+                    for d, s, c, on in zip(drawn, streams, configs, stabs, strict=True)
                 ]
             )
             both = batched_forward(stacked, mask_stack, torch.cat([x, x + noise], 1)).float()
@@ -224,14 +299,19 @@ def repair_many(
             out = batched_forward(stacked, mask_stack, x).float()
         logp = F.log_softmax(out, 2)
         entropy = -(logp.exp() * logp).sum(2).mean(1)
-        ent_penalty = F.relu(entropy - config.h0)
+        ent_penalty = F.relu(entropy - per["h0"])
         zero = out.new_zeros(k)
-        cons = (out - t_logits).pow(2).mean((1, 2)) if t_logits is not None else zero
+        if t_logits is not None:
+            cons = torch.where(need_mask, (out - t_logits).pow(2).mean((1, 2)), zero)
+        else:
+            cons = zero
         stab = (out - out_pert).pow(2).mean((1, 2)) if stab_on else zero
         if config.loss == "lazarus":
-            loss = config.w_cons * cons + config.w_stab * stab + config.w_ent * ent_penalty
+            loss = per["w_cons"] * cons + per["w_stab"] * stab + per["w_ent"] * ent_penalty
         elif config.loss == "kd":
-            loss = torch.stack([kd_loss(out[i], t_logits[i], config.temperature) for i in range(k)])
+            loss = torch.stack(
+                [kd_loss(out[i], t_logits[i], configs[i].temperature) for i in range(k)]
+            )
         else:
             y = torch.stack([d[2] for d in drawn])
             loss = F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none")
@@ -244,7 +324,7 @@ def repair_many(
         with torch.no_grad():
             values = torch.stack([cons, stab, ent_penalty, entropy, loss], 1).detach()
             sums[:, : len(_KEYS)] += values.double()
-            sums[:, len(_KEYS)] += (entropy > config.h0).double()
+            sums[:, len(_KEYS)] += (entropy > per["h0"]).double()
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
             means = (sums / window).tolist()
             for history, row in zip(histories, means, strict=True):
