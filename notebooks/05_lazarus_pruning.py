@@ -205,8 +205,9 @@ text = (
     f"{regrow['regrowth_nonzero_pct'].max():.1f} % of pruned weights are non-zero after the "
     f"repair (the published measure), while their norm comes back to "
     f"{regrow['regrowth_norm_restored_pct'].min():.2f} to "
-    f"{regrow['regrowth_norm_restored_pct'].max():.2f} % of what it was before pruning: "
-    "non-zero, but nowhere near their old size."
+    f"{regrow['regrowth_norm_restored_pct'].max():.2f} % of what it was before pruning. "
+    "Whether that is more than an undirected drift would give is not measured here: no "
+    "null (for example a random-sign drift of the same steps) stands beside it."
 )
 if ch.profile.synthetic:
     text = "Synthetic data: these numbers only show that the pipeline works. " + text

@@ -18,9 +18,10 @@
 # %% [markdown]
 # # NeuroSovereign: ablations and the controls that isolate each mechanism
 #
-# The paper's ablation (section 5.3) credits the mask warm-up with the largest share of
-# the hierarchical advantage: dHier +28.2 (full), +22.1 (no warm-up), +18.3 (no shock),
-# +14.5 (no mixer). It compares no baseline. Here BLIND is trained **once per seed**
+# The paper's ablation (section 5.3) calls the mask warm-up "the single most critical
+# component", yet its own table ranks it third: dHier +28.2 (full), +22.1 (no warm-up),
+# +18.3 (no shock), +14.5 (no mixer), so removing the warm-up costs 6.1 points, the
+# shock 9.9 and the mixer 13.7. It compares no baseline. Here BLIND is trained **once per seed**
 # with the full configuration, and every variant changes **APEX only**, so a variant's
 # change in dHier is APEX's change alone. All networks of a seed start from identical
 # projection and MLP weights (and identical mixer weights where they have one),

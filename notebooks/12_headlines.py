@@ -20,7 +20,8 @@
 #
 # This chapter trains nothing. It is the registry of claims (`plasticity.science.headlines`):
 # each headline claim of the two seed documents, quoted with its section, is judged from
-# the table a chapter saved, by a rule fixed before any number was seen:
+# the table a chapter saved, by a rule written down before the runs it judges (before
+# the committed runs were computed, after earlier runs of the book had been seen):
 #
 # - **reproduces**: the whole 95 % interval over seeds supports the claim (for a number,
 #   it lies within the stated margin of the seed's number: overshooting counts against);

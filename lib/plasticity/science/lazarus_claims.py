@@ -379,7 +379,7 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "§4.2",
         '"Frozen Mask > Regrowth": at 70 % pruning the frozen '
         "mask recovers 76.9 %, regrowth 71.2 %",
-        "+5.7 recovery points (0.8 vs 0.77 accuracy points)",
+        "+5.7 recovery points (+0.80 vs about +0.74 accuracy points, §7.2)",
         "05",
         "05_lazarus_pruning/runs",
         PRUNE_COLS,
