@@ -297,6 +297,39 @@ def test_screenshot_of_the_index_page(built_site, served, browser):
     print(f"screenshot of the index page: {shot}")
 
 
+def test_wide_tables_scroll_inside_the_page_on_desktop_and_mobile(served, browser):
+    """The headline table has seven columns: at desktop and phone widths it stays inside
+    the page (scrolling in its own box), so the verdict column is never off-page."""
+    for width in (1280, 390):
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(served + "index.html", wait_until="load")
+        fit = page.evaluate(
+            """() => {
+              const t = document.querySelector('main table');
+              const r = t.getBoundingClientRect();
+              return {right: r.right, doc: document.documentElement.clientWidth,
+                      scroll: document.documentElement.scrollWidth,
+                      overflow: getComputedStyle(t).overflowX};
+            }"""
+        )
+        assert fit["right"] <= fit["doc"] + 1, (width, fit)
+        assert fit["scroll"] <= fit["doc"] + 1, (width, fit)  # no page-wide scroll
+        assert fit["overflow"] == "auto"
+        page.close()
+
+
+def test_dark_mode_follows_the_readers_setting(served, browser):
+    page = browser.new_page(color_scheme="dark")
+    page.goto(served + "index.html", wait_until="load")
+    dark = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    page.close()
+    page = browser.new_page(color_scheme="light")
+    page.goto(served + "index.html", wait_until="load")
+    light = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    page.close()
+    assert dark == "rgb(13, 17, 23)" and light != dark
+
+
 def test_site_builds_with_no_network_at_all(built_site, tmp_path):
     """Rebuild inside a network namespace with no interfaces (Linux, as root)."""
     import sys
