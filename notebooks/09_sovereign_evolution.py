@@ -262,12 +262,14 @@ for s in seeds:
         ratios = [e["ratio"] for e in r["epochs"]]
         counts[chain] = r["phases"][chain]["SHIFTING"]
         null_rows.append({"chain": chain, "seed": s, "epochs": len(ratios),
+                          "phase_window": base.window,
                           **sovereign.phase_null(ratios, base.window, base.z_threshold,
                                                  seed=s)})
     phase_rows.append({"seed": s, "apex_shifting": counts["apex"],
                        "blind_shifting": counts["blind"],
                        "apex_minus_blind_shifting": counts["apex"] - counts["blind"],
-                       "epochs": len(results[("full", "apex", s)]["epochs"])})
+                       "epochs": len(results[("full", "apex", s)]["epochs"]),
+                       "phase_window": base.window})
 phases = pd.DataFrame(phase_rows)
 ch.save_table(phases, "phases")
 null = pd.DataFrame(null_rows)

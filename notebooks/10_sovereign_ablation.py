@@ -81,7 +81,7 @@ display(Markdown(ch.summary() + f" Seeds {list(seeds)}; ladder {list(sx.ladder(c
 
 # %%
 results = sx.run_all(ch.profile, data, log=log)
-runs = sx.ablation_runs(results)
+runs = sx.ablation_runs(results, profile)
 ch.save_table(runs.round(4), "runs")
 runs.round(2)
 

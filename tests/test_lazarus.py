@@ -83,6 +83,29 @@ def test_regrow_changes_pruned_weights_and_regrowth_is_measured_honestly(lab):
     assert grown["above_threshold_pct"] < grown["nonzero_pct"]  # ... but few grow back
 
 
+def test_the_regrowth_cosine_tells_a_return_from_a_random_drift(lab):
+    _, info = lazarus.Damage("prune", 0.7, "regrow").apply(lab.model)
+    masks, thr = info["masks"], info["threshold"]
+    # weights exactly back where they were: cosine 1, norm 100 %
+    back = damage.regrowth(copy.deepcopy(lab.model), masks, thr, lab.model)
+    assert back["cosine"] == pytest.approx(1.0) and back["norm_restored_pct"] == pytest.approx(100)
+    # a drift that ignores the old weights: the cosine sits within its null's spread
+    drifted = copy.deepcopy(lab.model)
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name in masks:
+            p = drifted.get_parameter(name)
+            p.copy_(torch.randn(p.shape, generator=gen) * 1e-3)
+    drift = damage.regrowth(drifted, masks, thr, lab.model)
+    assert abs(drift["cosine"]) < 4 * drift["cosine_null_sd"]
+    assert abs(drift["cosine_null"]) < 4 * drift["cosine_null_sd"] < 0.05
+    # the frozen mask keeps the pruned weights at zero: no direction to measure
+    student, info = _repair_pruned(lab, "frozen")
+    assert math.isnan(
+        damage.regrowth(student, info["masks"], info["threshold"], lab.model)["cosine"]
+    )
+
+
 def test_consistency_with_damaged_teacher_starts_at_zero(lab):
     student, _ = lazarus.Damage("noise", 0.35).apply(lab.model)
     teacher = copy.deepcopy(student)

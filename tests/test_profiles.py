@@ -31,7 +31,7 @@ def test_messages_name_parameter_value_and_range():
 
 
 def test_unknown_choice_lists_the_options():
-    with pytest.raises(ParameterError, match="profile='fast' .* 'paper', 'quick', 'smoke'"):
+    with pytest.raises(ParameterError, match="profile='fast' .* 'full', 'paper', 'quick', 'smoke'"):
         check_choice("profile", "fast", sorted(PROFILES))
     with pytest.raises(ParameterError, match="profile='fast'"):
         get_profile("fast")

@@ -393,9 +393,7 @@ def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
 
     config = sovereign.SovereignConfig()
     # the options added later (precision, spectral_method) leave the default key as it was
-    legacy = {
-        k: v for k, v in asdict(config).items() if k not in ("precision", "spectral_method")
-    }
+    legacy = {k: v for k, v in asdict(config).items() if k not in ("precision", "spectral_method")}
     expected = cache_key(
         "sovereign-run",
         {"config": legacy, "seed": 0, "fingerprint": "f", "chains": list(sovereign.CHAINS)},

@@ -1,4 +1,4 @@
-"""Run profiles (smoke / quick / paper) as data.
+"""Run profiles (smoke / quick / full / paper) as data.
 
 A profile fixes everything a chapter needs to know about scale: whether it runs on
 real or synthetic data, how long models train, how many seeds it averages. Chapters
@@ -23,7 +23,8 @@ class LazarusScale:
     Exploratory runs (the extra baselines, the rest of the pruning curve, the other
     cells of the teacher x inputs grid) use ``explore_steps`` and ``explore_seeds``;
     they are labelled as such and never decide a verdict. ``alphas`` is the noise
-    curve (run on all seeds); ``prune_amounts`` the exploratory pruning curve.
+    curve (run on all seeds); ``verdict_prune`` the (amount, mode) pruning runs on all
+    seeds; ``prune_amounts`` the rest of the pruning curve, exploratory.
     """
 
     repair_steps: int = 1000
@@ -33,6 +34,11 @@ class LazarusScale:
     explore_seeds: tuple[int, ...] = (0,)
     alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
     prune_amounts: tuple[float, ...] = (0.3, 0.5, 0.7, 0.8, 0.9)
+    verdict_prune: tuple[tuple[float, str], ...] = (
+        (0.7, "frozen"),
+        (0.7, "regrow"),
+        (0.8, "frozen"),
+    )
     #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
     inversion_pool: int = 2048
     inversion_steps: int = 100
@@ -50,6 +56,9 @@ class LazarusScale:
             check_number("alpha", a, low=0)
         for p in self.prune_amounts:
             check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
+        for p, mode in self.verdict_prune:
+            check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
+            check_choice("prune mode", mode, ("frozen", "regrow"))
         if not self.seeds or not self.explore_seeds:
             raise ParameterError("seeds and explore_seeds need at least one seed")
 
@@ -137,6 +146,44 @@ PROFILES: dict[str, Profile] = {
         extras={"sovereign_ladder": (1,), "sovereign_skip": ("gradual pruning (GMP)",)},
         execution_timeout=3600,
     ),
+    "full": Profile(
+        name="full",
+        description="real CIFAR data, the committed book: every Lazarus verdict on 10 seeds "
+        "with its own base model, the seed's alpha grid 0.1-0.35 and pruning at 30-80 %; "
+        "NeuroSovereign 4 cycles x 15 epochs on 5 seeds with the paper's share of warm-up; "
+        "meant for a GPU",
+        synthetic=False,
+        base=BaseTraining(epochs=5),
+        seeds=tuple(range(10)),
+        lazarus=LazarusScale(
+            repair_steps=1000,
+            seeds=tuple(range(10)),
+            base_per_seed=True,
+            explore_steps=1000,
+            alphas=(0.1, 0.15, 0.2, 0.25, 0.3, 0.35),
+            prune_amounts=(0.9,),
+            verdict_prune=(
+                (0.3, "frozen"),
+                (0.5, "frozen"),
+                (0.7, "frozen"),
+                (0.7, "regrow"),
+                (0.8, "frozen"),
+            ),
+        ),
+        sovereign={
+            "cycles": 4,
+            "epochs_per_cycle": 15,
+            "curriculum": ((1, 1000), (2, 2000), (4, 4000)),
+            # 1 of 60 epochs (1.7 %): the paper's 20 of 1500 (1.3 %) as near as whole epochs go
+            "warmup": 1,
+            "val_size": 1000,
+            "report_test_size": 10000,
+            "carry_gap": True,
+        },
+        sovereign_seeds=(0, 1, 2, 3, 4),
+        extras={"sovereign_ladder": (3,), "sovereign_skip": ("gradual pruning (GMP)",)},
+        execution_timeout=6 * 3600,
+    ),
     "paper": Profile(
         name="paper",
         description="the seeds' own settings (epochs, steps, five seeds); meant for a GPU "
@@ -152,7 +199,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def get_profile(name: str | Profile) -> Profile:
-    """Return the profile called ``name`` (``smoke``, ``quick`` or ``paper``)."""
+    """Return the profile called ``name`` (``smoke``, ``quick``, ``full`` or ``paper``)."""
     if isinstance(name, Profile):
         return name
     check_choice("profile", name, PROFILES)

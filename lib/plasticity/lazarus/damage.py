@@ -110,17 +110,35 @@ def regrowth(
     a surviving one. Quantiles of ``|w| / threshold`` over the pruned weights say how
     far the rest moved. With ``original`` (the undamaged model), ``norm_restored_pct``
     is the L2 norm of the pruned weights now as a share of their norm before pruning:
-    the direct test of "the weights come back" (100 = back to full size).
+    the direct test of "the weights come back" (100 = back to full size), and
+    ``cosine`` the cosine between the pruned weights now and before pruning: whether
+    they grew back *towards* their old values. Its null, ``cosine_null``, is the same
+    cosine for the same regrown magnitudes with random signs (one seeded draw; about
+    0 for a drift that ignores the old weights), and ``cosine_null_sd`` that null's
+    standard deviation over sign draws.
     """
-    magnitudes = []
-    before_sq = 0.0
+    magnitudes, now, before = [], [], []
     for name, keep in masks.items():
         w = effective_weight(model.get_submodule(name.rsplit(".", 1)[0]))
-        magnitudes.append(w[~keep.to(w.device)].abs().flatten().cpu())
+        pruned = w[~keep.to(w.device)].flatten().detach().double().cpu()
+        magnitudes.append(pruned.abs().float())
         if original is not None:
             w0 = original.get_parameter(name).detach()
-            before_sq += float((w0[~keep.to(w0.device)].double() ** 2).sum())
+            now.append(pruned)
+            before.append(w0[~keep.to(w0.device)].flatten().double().cpu())
     values = torch.cat(magnitudes) if magnitudes else torch.zeros(0)
+    cosine = cosine_null = cosine_null_sd = math.nan
+    before_sq = 0.0
+    if before:
+        v, v0 = torch.cat(now), torch.cat(before)
+        before_sq = float((v0**2).sum())
+        scale = float(v.norm() * v0.norm())
+        if scale > 0:
+            gen = torch.Generator().manual_seed(0)
+            signs = torch.randint(0, 2, v.shape, generator=gen, dtype=torch.int8).double() * 2 - 1
+            cosine = float((v * v0).sum()) / scale
+            cosine_null = float((signs * v * v0).sum()) / scale
+            cosine_null_sd = float(((v * v0) ** 2).sum().sqrt()) / scale
     n = values.numel()
     share = 100.0 / n if n else 0.0
     ratio = values / threshold if threshold > 0 else values
@@ -144,6 +162,9 @@ def regrowth(
             if original is not None and before_sq > 0
             else math.nan
         ),
+        "cosine": cosine,
+        "cosine_null": cosine_null,
+        "cosine_null_sd": cosine_null_sd,
     }
 
 

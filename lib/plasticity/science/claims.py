@@ -40,6 +40,11 @@ class MissingTable(LookupError):
     """A chapter's saved table, or a column or row a claim needs, is not there."""
 
 
+class NotRun(LookupError):
+    """The profile that made the table did not run what the claim needs (an alpha, a
+    pruning level, an arm): the row reads ``not comparable`` and names what is missing."""
+
+
 class Tables:
     """Read access to the chapters' saved tables (``<figures>/<chapter>/<name>.csv``)."""
 
@@ -56,6 +61,10 @@ class Tables:
     def synthetic(self, table: str) -> bool:
         """Whether the manifest says the table was made from synthetic data."""
         return bool(self.manifest.get(f"{table}.csv", {}).get("synthetic", False))
+
+    def profile(self, table: str) -> str | None:
+        """The profile the manifest says made the table (None when unknown)."""
+        return self.manifest.get(f"{table}.csv", {}).get("profile")
 
     def __call__(self, table: str, columns: tuple[str, ...] = ()) -> pd.DataFrame:
         path = self.root / f"{table}.csv"
@@ -99,7 +108,10 @@ class Claim:
     def evaluate(self, tables: Tables) -> dict:
         try:
             df = tables(self.table, self.columns)
+            df.attrs["profile"] = tables.profile(self.table)
             f = self.judge(df)
+        except NotRun as exc:
+            f = Finding("not run", "", v.NOT_COMPARABLE, str(exc))
         except MissingTable as exc:
             f = Finding(f"missing: {exc}", "", v.NOT_MEASURED, str(exc))
         else:

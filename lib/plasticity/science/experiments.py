@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from ..engine.lazarus_runs import Lab
-from ..engine.profiles import Profile
+from ..engine.profiles import LazarusScale, Profile
 from ..foundations.checks import check_choice
 from ..lazarus import Damage, RepairConfig, method_config
 from . import stats
@@ -37,7 +37,8 @@ EXPLORATORY = "exploratory"
 VSHAPE_ALPHA = 0.35
 BASELINE_ALPHA = 0.2
 #: Pruning levels of the seed's headline numbers (sections 3, 4.2, 7.2, 8.3).
-PRUNE_VERDICT = ((0.7, "frozen"), (0.7, "regrow"), (0.8, "frozen"))
+#: The pruning runs every profile judges by default (the profile may add levels).
+PRUNE_VERDICT = LazarusScale().verdict_prune
 #: Methods of the baseline table that need the seed's protocol, and the exploratory rest.
 VERDICT_METHODS = ("full", "consistency_only")
 EXPLORE_METHODS = ("stability_only", "entropy_only", "noise_only", "kd", "finetune_labels")
@@ -128,7 +129,7 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
             cfg = method_config(m, explore)
             add(lambda s: _noise(BASELINE_ALPHA, s), m, cfg, scale.explore_seeds, EXPLORATORY)
     elif name == "pruning":
-        for amount, mode in PRUNE_VERDICT:
+        for amount, mode in scale.verdict_prune:
             add(
                 lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0),
                 "full",
@@ -138,7 +139,7 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
             )
         for amount in scale.prune_amounts:
             for mode in ("frozen", "regrow"):
-                if (amount, mode) in PRUNE_VERDICT:
+                if (amount, mode) in scale.verdict_prune:
                     continue
                 add(
                     lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0),
@@ -433,6 +434,8 @@ def result_row(result: dict, **labels) -> dict:
         row["regrowth_nonzero_pct"] = result["regrowth"]["nonzero_pct"]
         row["regrowth_above_threshold_pct"] = result["regrowth"]["above_threshold_pct"]
         row["regrowth_norm_restored_pct"] = result["regrowth"].get("norm_restored_pct")
+        for k in ("cosine", "cosine_null", "cosine_null_sd"):
+            row[f"regrowth_{k}"] = result["regrowth"].get(k, math.nan)
         row["sparsity_restored"] = result["sparsity_restored"]
     for point in result.get("budget", []):
         if 0 < point["step"] < row["steps"]:

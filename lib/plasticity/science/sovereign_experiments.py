@@ -19,6 +19,7 @@ epochs per cycle, to show which way dHier and dStruct move as training grows.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -267,9 +268,18 @@ def run_all(
     return out
 
 
-def ablation_runs(results: dict) -> pd.DataFrame:
+def _schedule(config: SovereignConfig | None) -> dict:
+    """The schedule a verdict needs to tell whether a run exercised a mechanism."""
+    if config is None:
+        return {"warmup_epochs": math.nan, "phase_window": math.nan}
+    return {"warmup_epochs": config.warmup, "phase_window": config.window}
+
+
+def ablation_runs(results: dict, profile: Profile | str | None = None) -> pd.DataFrame:
     """One row per (variant, seed): APEX's fine and coarse accuracy, the fixed
-    BLIND's, the deltas, and what the shock and the masks did."""
+    BLIND's, the deltas, what the shock and the masks did, and (given the profile)
+    each variant's warm-up and phase window."""
+    configs = variants(base_config(get_profile(profile))) if profile is not None else {}
     rows = []
     for (variant, chain, seed), r in results.items():
         if chain != "apex" or variant.startswith(("ladder", "shock threshold")):
@@ -291,6 +301,7 @@ def ablation_runs(results: dict) -> pd.DataFrame:
                 "epochs": len([e for e in r["epochs"] if e["chain"] == "apex"]),
                 "apex_shifting": r["phases"]["apex"]["SHIFTING"],
                 "reused_full_run": bool(r.get("same_as_shock_run")),
+                **_schedule(configs.get(variant)),
             }
         )
     return pd.DataFrame(rows)

@@ -8,8 +8,14 @@ and returns one of:
 - ``inconclusive``: the interval spans both, or there are fewer than
   :data:`MIN_SEEDS` seeds, or the seeds show no spread at all (identical values mean
   the seeds varied nothing, so n is effectively 1);
-- ``not comparable``: the run's budget or protocol differs from the seed's (decided
-  by the claim before its rule is applied).
+- ``not comparable``: the run's budget or protocol differs from the seed's, the
+  profile's schedule cannot exercise the mechanism, or the damage differs too much from
+  the seed's for a number in points to be compared (decided by the claim before its
+  rule is applied).
+
+Claims of a *preference* ("A works better than B") and of *no difference* can be
+refuted: :func:`preference` and :func:`equivalent` use two one-sided tests (TOST) at
+5 %, i.e. the 90 % interval against a margin the seed's own numbers put within noise.
 
 ``not measured`` is reserved for a claim whose table is missing; the book's contract
 test fails on it.
@@ -50,6 +56,15 @@ class Estimate:
     def ci(self) -> str:
         """How the rules name the interval: "95 % CI", "99 % CI"."""
         return f"{100 * self.confidence:.0f} % CI"
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """The t interval of the mean at another ``confidence`` (same n, mean, std)."""
+        if self.n < 2 or not math.isfinite(self.std):
+            return math.nan, math.nan
+        from scipy import stats as st
+
+        half = float(st.t.ppf(1 - (1 - confidence) / 2, self.n - 1) * self.std / math.sqrt(self.n))
+        return self.mean - half, self.mean + half
 
     def text(self, unit: str = "", digits: int = 1) -> str:
         if self.n == 0:
@@ -109,7 +124,7 @@ def magnitude(est: Estimate, target: float, margin: float) -> tuple[str, str]:
     if (g := _guard(est)) is not None:
         return INCONCLUSIVE, g
     low, high = target - margin, target + margin
-    band = f"[{low:g}, {high:g}]"
+    band = f"[{round(low, 9):.4g}, {round(high, 9):.4g}]"
     if low <= est.ci_low and est.ci_high <= high:
         return REPRODUCES, f"{est.ci} inside {band}"
     if est.ci_high < low or est.ci_low > high:
@@ -123,16 +138,87 @@ def noninferior(est: Estimate, margin: float) -> tuple[str, str]:
     return above(est, -margin)
 
 
+def tost_confidence(est: Estimate) -> float:
+    """The interval two one-sided tests read: 90 % for a 95 % estimate (each test at
+    5 %), 98 % for a 99 % one."""
+    return 1 - 2 * (1 - est.confidence)
+
+
+def equivalent(est: Estimate, margin: float) -> bool:
+    """Two one-sided tests (TOST): the :func:`tost_confidence` interval lies inside
+    ``+-margin``."""
+    low, high = est.interval(tost_confidence(est))
+    return math.isfinite(low) and -margin <= low and high <= margin
+
+
+def _tost(est: Estimate) -> str:
+    return f"{100 * tost_confidence(est):.0f} % CI"
+
+
+def preference(est: Estimate, margin: float, unit: str = " points") -> tuple[str, str]:
+    """The claim: A works better than B; ``est`` is A - B, and a difference within
+    ``+-margin`` counts as none.
+
+    Does not reproduce if A and B are equivalent (TOST: the 90 % interval of a 95 %
+    estimate lies inside ``+-margin``), or if the whole 95 % interval lies below 0;
+    reproduces if the whole 95 % interval lies above 0 and they are not equivalent;
+    inconclusive otherwise.
+    """
+    if (g := _guard(est)) is not None:
+        return INCONCLUSIVE, g
+    if equivalent(est, margin):
+        return FAILS, f"{_tost(est)} inside +-{margin:g}{unit}: equivalent (TOST), no preference"
+    if est.ci_high < 0:
+        return FAILS, f"{est.ci} below 0: the other way round"
+    if est.ci_low > 0:
+        return REPRODUCES, f"{est.ci} above 0 and not inside +-{margin:g}{unit}"
+    return INCONCLUSIVE, f"{est.ci} spans 0 and the {_tost(est)} is not inside +-{margin:g}{unit}"
+
+
+def no_difference(est: Estimate, margin: float, unit: str = " points") -> tuple[str, str]:
+    """The claim: A and B do not differ (``est`` is A - B) by more than ``margin``.
+
+    Reproduces if they are equivalent (90 % interval inside ``+-margin``); does not
+    reproduce if the whole 95 % interval lies outside ``+-margin``; inconclusive
+    otherwise.
+    """
+    if (g := _guard(est)) is not None:
+        return INCONCLUSIVE, g
+    if equivalent(est, margin):
+        return REPRODUCES, f"{_tost(est)} inside +-{margin:g}{unit}: equivalent (TOST)"
+    if est.ci_low > margin or est.ci_high < -margin:
+        return FAILS, f"{est.ci} wholly outside +-{margin:g}{unit}"
+    return INCONCLUSIVE, f"{est.ci} not inside +-{margin:g}{unit} and not wholly outside"
+
+
 def image_guard(
     lost_points: Sequence[float], min_images: int = 50, test_images: int = 10000
 ) -> str | None:
-    """Recovery % divides by the accuracy the damage cost; below ``min_images`` test
-    images on any seed that ratio is noise, and no verdict is drawn."""
-    worst = min(lost_points) if len(lost_points) else math.nan
-    images = worst * test_images / 100
-    if not math.isfinite(worst) or images < min_images:
+    """Recovery % divides by the accuracy the damage cost; when the damage costs fewer
+    than ``min_images`` test images *on average over the seeds*, that ratio is noise
+    and no verdict is drawn. The mean, unlike the worst seed, does not get stricter as
+    seeds are added."""
+    values = [float(x) for x in lost_points if math.isfinite(float(x))]
+    mean = sum(values) / len(values) if values else math.nan
+    images = mean * test_images / 100
+    if not math.isfinite(mean) or images < min_images:
         return (
-            f"the damage cost as little as {worst:.2f} points ({images:.0f} test images) "
-            f"on one seed; recovery % needs >= {min_images} images"
+            f"the damage cost {mean:.2f} points ({images:.0f} test images) on average over "
+            f"the seeds; recovery % needs >= {min_images} images"
+        )
+    return None
+
+
+def damage_matched(ours: float, seed: float, tolerance: float = 0.25) -> str | None:
+    """Numbers in points (a residual, an agreement gain) are comparable with the seed's
+    only where the damage costs about as much: ``ours`` (mean points lost) within
+    ``tolerance`` (relative) of ``seed``. Returns why not, or None."""
+    if not (math.isfinite(ours) and seed > 0):
+        return "the damage's cost is unknown"
+    if abs(ours - seed) > tolerance * seed:
+        return (
+            f"the damage costs these models {ours:.2f} points on average, the seed's "
+            f"{seed:.2f}: a number in points is compared only within "
+            f"{100 * tolerance:.0f} % of the seed's damage"
         )
     return None
