@@ -1,6 +1,6 @@
 """The registry of both seed documents' headline claims, each judged from a saved table.
 
-Every claim is declared once, before any number is seen: the seed's words and section,
+Every claim is declared once, before the runs it judges: the seed's words and section,
 the chapter table and columns it reads, the protocol the seed used, and the rule (from
 :mod:`plasticity.verdicts`) that turns all seeds' numbers into a verdict. The chapter
 tables come from the experiments declared in :mod:`plasticity.experiments` and

@@ -1,4 +1,4 @@
-"""Verdict rules with uncertainty, fixed before any number is seen.
+"""Verdict rules with uncertainty, written down before the runs they judge.
 
 Every rule reads an :class:`Estimate` (n seeds, mean, sample std and 95 % t interval)
 and returns one of:
