@@ -172,6 +172,62 @@ function renderOutput(jupyter, rewrite) {
   return text ? `<pre class="output-text">${escapeHtml(text)}</pre>` : '';
 }
 
+// ---------------------------------------------------------------- code highlighting
+
+// The book's code is Python: a small tokenizer marks comments, strings, numbers,
+// keywords and builtins (classes tok-*), so the page needs no highlighter at run time.
+const PY_KEYWORDS = new Set(('False None True and as assert async await break class continue def '
+  + 'del elif else except finally for from global if import in is lambda nonlocal not or pass '
+  + 'raise return try while with yield').split(' '));
+const PY_BUILTINS = new Set(('abs all any bool dict enumerate float int isinstance len list map max '
+  + 'min print range round set sorted str sum tuple zip').split(' '));
+const PY_TOKEN = new RegExp([
+  '(?<com>#[^\\n]*)',
+  '(?<str>[rRbBfFuU]{0,2}(?:"""[\\s\\S]*?"""|\'\'\'[\\s\\S]*?\'\'\'|"(?:\\\\.|[^"\\\\\\n])*"|\'(?:\\\\.|[^\'\\\\\\n])*\'))',
+  '(?<num>\\b\\d[\\d_]*(?:\\.\\d[\\d_]*)?(?:[eE][+-]?\\d+)?\\b)',
+  '(?<name>[A-Za-z_][A-Za-z0-9_]*)',
+].join('|'), 'g');
+
+function highlightPython(source) {
+  let out = '';
+  let last = 0;
+  for (const m of source.matchAll(PY_TOKEN)) {
+    out += escapeHtml(source.slice(last, m.index));
+    last = m.index + m[0].length;
+    const text = escapeHtml(m[0]);
+    const g = m.groups;
+    let cls = null;
+    if (g.com !== undefined) cls = 'com';
+    else if (g.str !== undefined) cls = 'str';
+    else if (g.num !== undefined) cls = 'num';
+    else if (PY_KEYWORDS.has(m[0])) cls = 'kw';
+    else if (PY_BUILTINS.has(m[0])) cls = 'bi';
+    out += cls ? `<span class="tok-${cls}">${text}</span>` : text;
+  }
+  return out + escapeHtml(source.slice(last));
+}
+
+function isPython(node) {
+  return ['python', 'python3', 'ipython', 'ipython3', 'py'].includes(String(node.lang ?? '').toLowerCase());
+}
+
+// ---------------------------------------------------------------- search index
+
+// Each page's text (tags, scripts and styles dropped), for the offline search box.
+const MAX_INDEXED_CHARS = 40000;
+
+function pageText(html) {
+  return html
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, MAX_INDEXED_CHARS);
+}
+
 // ---------------------------------------------------------------- myst-to-html options
 
 function htmlOptions(rewrite) {
@@ -187,16 +243,25 @@ function htmlOptions(rewrite) {
         include: (h, node) => h(node, 'div', { class: 'include' }, all(h, node)),
         block: (h, node) => {
           const cls = node.kind === 'notebook-code' ? 'cell code-cell' : 'cell';
+          if (node.kind === 'notebook-code' && node.visibility !== 'hide') {
+            for (const child of node.children ?? []) if (child.type === 'code') child.fold = true;
+          }
           const inner = all(h, node);
           if (node.visibility !== 'hide') return h(node, 'div', { class: cls }, inner);
           const summary = h(node, 'summary', [{ type: 'text', value: 'Show cell' }]);
           return h(node, 'div', { class: cls }, [h(node, 'details', [summary, ...inner])]);
         },
         code: (h, node) => {
-          const lang = node.lang ? `language-${node.lang}` : undefined;
-          const pre = h(node, 'pre', [h(node, 'code', { className: lang }, [{ type: 'text', value: `${node.value ?? ''}\n` }])]);
-          if (node.visibility !== 'hide') return pre;
-          return h(node, 'details', [h(node, 'summary', [{ type: 'text', value: 'Show code' }]), pre]);
+          const lang = node.lang ? ` class="language-${escapeHtml(node.lang)}"` : '';
+          const value = `${node.value ?? ''}\n`;
+          const inner = isPython(node) ? highlightPython(value) : escapeHtml(value);
+          const pre = `<pre><code${lang}>${inner}</code></pre>`;
+          if (node.visibility === 'hide') {
+            return raw(`<details><summary>Show code</summary>${pre}</details>`);
+          }
+          // every code cell folds (one at a time, or all from the header's button)
+          if (node.fold) return raw(`<details class="code-fold" open><summary>Code</summary>${pre}</details>`);
+          return raw(pre);
         },
         crossReference: (h, node) =>
           h(node, 'a', { href: node.url ?? `#${node.identifier}`, class: 'xref' }, all(h, node)),
@@ -223,7 +288,7 @@ function navHtml(pages, current, indexSlug, projectTitle) {
       `<li class="${cls} level-${page.level ?? 1}"><a href="${pageFile(page.slug, indexSlug)}">${escapeHtml(page.title)}</a></li>`,
     );
   }
-  return `<nav class="toc" aria-label="Contents"><ul>${items.join('')}</ul></nav>`;
+  return `<nav class="toc" id="toc" aria-label="Contents"><ul>${items.join('')}</ul></nav>`;
 }
 
 function pagerHtml(order, position, titles, indexSlug) {
@@ -296,7 +361,14 @@ function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
 <link rel="stylesheet" href="assets/style.css">
 </head>
 <body>
-<header class="site-header"><a href="index.html">${escapeHtml(projectTitle)}</a> <a class="status-link" href="status.html">Status</a></header>
+<header class="site-header">
+<button class="menu-toggle" type="button" aria-controls="toc" aria-expanded="false">Contents</button>
+<a class="home" href="index.html">${escapeHtml(projectTitle)}</a>
+<span class="tools"><input class="search-box" type="search" placeholder="Search the book" aria-label="Search the book">
+<button class="code-toggle" type="button" aria-pressed="false">Hide code</button>
+<a class="status-link" href="status.html">Status</a></span>
+<div class="search-results" hidden></div>
+</header>
 <div class="layout">
 ${nav}
 <main>
@@ -309,6 +381,8 @@ ${pager}
 </main>
 </div>
 <script src="assets/slider.js"></script>
+<script src="assets/search-index.js"></script>
+<script src="assets/reader.js"></script>
 </body>
 </html>
 `;
@@ -354,6 +428,8 @@ function main() {
   copyDir(path.join(katexDist, 'fonts'), path.join(outDir, 'assets', 'katex', 'fonts'));
   fs.copyFileSync(path.join(HERE, 'style.css'), path.join(outDir, 'assets', 'style.css'));
   fs.copyFileSync(path.join(HERE, 'slider.js'), path.join(outDir, 'assets', 'slider.js'));
+  fs.copyFileSync(path.join(HERE, 'reader.js'), path.join(outDir, 'assets', 'reader.js'));
+  const searchIndex = [];
 
   const titles = new Map();
   const contents = new Map();
@@ -387,6 +463,7 @@ function main() {
     });
     fs.writeFileSync(path.join(outDir, file), html);
     written.push({ slug, title, file, source: content.location ?? null });
+    searchIndex.push({ file, title, text: pageText(body) });
   });
   const slugOf = new Map(written.map((p) => [p.source, p.slug]));
   fs.writeFileSync(
@@ -399,6 +476,11 @@ function main() {
       pager: '',
       downloads: '',
     }),
+  );
+  // a script, not JSON to fetch, so that search works from the file system as well
+  fs.writeFileSync(
+    path.join(outDir, 'assets', 'search-index.js'),
+    `window.BOOK_SEARCH = ${JSON.stringify(searchIndex)};\n`,
   );
   fs.writeFileSync(
     path.join(outDir, 'pages.json'),

@@ -500,3 +500,66 @@ def test_citation_file_validates_against_the_citation_file_format_schema():
     broken = {**cff, "authors": "nobody"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def _chapter_file(built) -> str:
+    return next(p["file"] for p in built.pages if p["source"] and "01_base_model" in p["source"])
+
+
+def test_search_finds_pages_offline_and_opens_the_first_hit(built_site, browser):
+    """The prebuilt index is a script, so search works from the file system too."""
+    _, built = built_site
+    page = browser.new_page()
+    page.goto((built.out_dir / "index.html").as_uri(), wait_until="load")
+    box = page.locator("input.search-box")
+    box.fill("base model")
+    hits = page.locator("a.search-hit")
+    hits.first.wait_for()
+    titles = hits.all_inner_texts()
+    assert any("base model" in t.lower() for t in titles), titles
+    assert page.locator("a.search-hit mark").count() > 0
+    box.fill("zzqx nothing")
+    assert page.locator(".search-none").is_visible()
+    box.fill("base model")
+    hits.first.wait_for()
+    target = hits.first.get_attribute("href")
+    box.press("Enter")
+    page.wait_for_load_state("load")
+    assert page.url.endswith(target)
+    page.close()
+
+
+def test_code_is_highlighted_and_folds(built_site, served, browser):
+    _, built = built_site
+    page = browser.new_page()
+    page.goto(served + _chapter_file(built), wait_until="load")
+    assert page.locator("pre code span.tok-kw").count() > 0
+    assert page.locator("pre code span.tok-str").count() > 0
+    folds = page.locator("details.code-fold")
+    n = folds.count()
+    assert n > 0 and page.locator("details.code-fold[open]").count() == n
+    toggle = page.locator("button.code-toggle")
+    toggle.click()
+    assert page.locator("details.code-fold[open]").count() == 0
+    assert toggle.inner_text() == "Show code"
+    # outputs stay visible with the code folded
+    assert page.locator("img.output-image").first.is_visible()
+    toggle.click()
+    assert page.locator("details.code-fold[open]").count() == n
+    page.close()
+
+
+def test_the_contents_are_a_menu_on_a_phone(built_site, served, browser):
+    _, built = built_site
+    page = browser.new_page(viewport={"width": 390, "height": 800})
+    page.goto(served + _chapter_file(built), wait_until="load")
+    toc, menu = page.locator("nav.toc"), page.locator("button.menu-toggle")
+    assert menu.is_visible() and not toc.is_visible()
+    menu.click()
+    assert toc.is_visible() and menu.get_attribute("aria-expanded") == "true"
+    page.close()
+    wide = browser.new_page(viewport={"width": 1280, "height": 800})
+    wide.goto(served + _chapter_file(built), wait_until="load")
+    assert wide.locator("nav.toc").is_visible()
+    assert not wide.locator("button.menu-toggle").is_visible()
+    wide.close()

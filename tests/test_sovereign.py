@@ -393,7 +393,8 @@ def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
 
     config = sovereign.SovereignConfig()
     # the options added later (precision, spectral_method) leave the default key as it was
-    legacy = {k: v for k, v in asdict(config).items() if k not in ("precision", "spectral_method")}
+    added = ("precision", "spectral_method", "l1_epochs", "taxonomy_seed")
+    legacy = {k: v for k, v in asdict(config).items() if k not in added}
     expected = cache_key(
         "sovereign-run",
         {"config": legacy, "seed": 0, "fingerprint": "f", "chains": list(sovereign.CHAINS)},
@@ -412,3 +413,63 @@ def test_bf16_is_opt_in_and_the_default_key_is_unchanged(tiny_data, tmp_path):
     )
     result = sovereign_runs.evolve(tiny_data, small, 0, cache_dir=tmp_path, chains=("apex",))
     assert math.isfinite(result["benchmark"]["apex"]["fine"])
+
+
+def test_l1_follows_the_warm_up_unless_told_otherwise():
+    paper = sovereign.SovereignConfig(warmup=3)
+    assert [paper.l1_active(e) for e in range(5)] == [True, True, True, False, False]
+    no_warmup = replace(paper, warmup=0)
+    assert not any(no_warmup.l1_active(e) for e in range(5))  # L1 goes with it ...
+    kept = replace(paper, warmup=0, l1_epochs=3)
+    assert [kept.l1_active(e) for e in range(5)] == [True, True, True, False, False]  # ... or not
+    with pytest.raises(ParameterError, match="l1_epochs"):
+        replace(paper, l1_epochs=-1)
+
+
+def test_a_random_taxonomy_keeps_the_superclass_sizes_and_loses_their_meaning(tiny_data):
+    real = tiny_data.fine_to_coarse
+    drawn = sovereign.random_taxonomy(real, 0)
+    assert torch.equal(torch.bincount(drawn), torch.bincount(real))
+    assert (drawn != real).float().mean() > 0.5
+    assert torch.equal(drawn, sovereign.random_taxonomy(real, 0))
+    assert not torch.equal(drawn, sovereign.random_taxonomy(real, 1))
+    assert sovereign.with_taxonomy(tiny_data, None) is tiny_data
+    assert torch.equal(sovereign.with_taxonomy(tiny_data, 0).fine_to_coarse, drawn)
+    # the default keeps every existing key; a random taxonomy is another run
+    config = sovereign.SovereignConfig()
+    assert sovereign_runs.run_key(replace(config, taxonomy_seed=0), 0, "f") != (
+        sovereign_runs.run_key(config, 0, "f")
+    )
+
+
+def test_the_random_taxonomy_arm_trains_its_own_blind_and_reads_it():
+    from plasticity.engine.profiles import get_profile
+    from plasticity.science import sovereign_experiments as sx
+
+    smoke = get_profile("smoke")
+    runs = [r for r in sx.grid(smoke) if r["variant"] == sx.PERMUTED]
+    assert sorted({r["chain"] for r in runs}) == ["apex", "blind"]
+    assert all(r["config"].taxonomy_seed == sx.TAXONOMY_SEED for r in runs)
+    assert "no warm-up" in sx.profile_variants(smoke)
+    assert sx.profile_variants(smoke)["no warm-up"].l1_epochs is None
+    full = sx.profile_variants(get_profile("full"))["no warm-up"]
+    assert full.warmup == 0 and full.l1_epochs == sx.base_config(get_profile("full")).warmup
+
+    def result(fine, coarse):
+        return {
+            "benchmark": {c: {"fine": fine, "coarse_head": coarse} for c in ("apex", "blind")},
+            "sparsity": {"apex": 35.0},
+            "shock_epochs": {"apex": 0},
+            "epochs": [],
+            "phases": {"apex": {"SHIFTING": 0}},
+        }
+
+    results = {
+        ("full", "apex", 0): result(20.0, 40.0),
+        ("full", "blind", 0): result(10.0, 20.0),
+        (sx.PERMUTED, "apex", 0): result(18.0, 25.0),
+        (sx.PERMUTED, "blind", 0): result(10.0, 23.0),
+    }
+    table = sx.ablation_runs(results).set_index("variant")
+    assert table.loc["full", "d_hier"] == 20.0
+    assert table.loc[sx.PERMUTED, "d_hier"] == 2.0  # against its own BLIND, not the full one

@@ -113,7 +113,7 @@ PROFILES: dict[str, Profile] = {
             "carry_gap": True,
         },
         sovereign_seeds=(0, 1, 2),
-        extras={"sovereign_ladder": (1,)},
+        extras={"sovereign_ladder": (1,), "sovereign_permuted": True},
         synthetic_train=2000,
         synthetic_test=500,
         execution_timeout=None,
@@ -181,7 +181,12 @@ PROFILES: dict[str, Profile] = {
             "carry_gap": True,
         },
         sovereign_seeds=(0, 1, 2, 3, 4),
-        extras={"sovereign_ladder": (3,), "sovereign_skip": ("gradual pruning (GMP)",)},
+        extras={
+            "sovereign_ladder": (3,),
+            "sovereign_skip": ("gradual pruning (GMP)",),
+            "no_warmup_keeps_l1": True,
+            "sovereign_permuted": True,
+        },
         execution_timeout=6 * 3600,
     ),
     "paper": Profile(

@@ -29,6 +29,7 @@ from ..sovereign import (
     SovereignData,
     frozen_extractor_ceiling,
     stratified_indices,
+    with_taxonomy,
 )
 from ..sovereign.cycle import (
     build_chains,
@@ -95,6 +96,9 @@ def run_key(config: SovereignConfig, seed: int, fingerprint: str, chains=CHAINS)
         del settings["precision"]  # the paper's precision: keys as before the option existed
     if settings["spectral_method"] == "svd":
         del settings["spectral_method"]  # likewise for the reference spectral route
+    for option in ("l1_epochs", "taxonomy_seed"):
+        if settings[option] is None:
+            del settings[option]  # the paper's pairing and taxonomy: keys as before
     return cache_key(
         "sovereign-run",
         {
@@ -153,6 +157,7 @@ def evolve(
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=2)
     ensure_writable(run_dir)
+    data = with_taxonomy(data, config.taxonomy_seed)
     twin = _unshocked_twin(data, config, seed, cache_dir, chains)
     if twin is not None:
         _write_result(run_dir, config, seed, chains, device, twin)

@@ -89,11 +89,11 @@ def _profile_config(df: pd.DataFrame, variant: str = "full"):
     if not name:
         return None
     from ..engine.profiles import PROFILES
-    from .sovereign_experiments import base_config, variants
+    from .sovereign_experiments import profile_variants
 
     if name not in PROFILES:
         return None
-    return variants(base_config(PROFILES[name])).get(variant)
+    return profile_variants(PROFILES[name]).get(variant)
 
 
 def _column_or_profile(rows: pd.DataFrame, column: str, attr: str, variant: str) -> float:

@@ -66,10 +66,26 @@ def variants(base: SovereignConfig) -> dict[str, SovereignConfig]:
     }
 
 
+#: The arm with random superclasses: both APEX and BLIND train on it (section 6.3).
+PERMUTED = "permuted superclasses"
+
+#: The seed of the random taxonomy (one fixed draw, the same for every run seed).
+TAXONOMY_SEED = 0
+
+
 def profile_variants(profile: Profile) -> dict[str, SovereignConfig]:
-    """The variants a profile runs (``extras["sovereign_skip"]`` leaves some out)."""
+    """The variants a profile runs: ``extras["sovereign_skip"]`` leaves some out;
+    ``extras["no_warmup_keeps_l1"]`` keeps L1 for the warm-up's epochs in the "no
+    warm-up" arm (so that it removes the warm-up alone); ``extras["sovereign_permuted"]``
+    adds the arm with random superclasses."""
+    base = base_config(profile)
+    out = variants(base)
+    if profile.extras.get("no_warmup_keeps_l1"):
+        out["no warm-up"] = replace(base, warmup=0, l1_epochs=base.warmup)
+    if profile.extras.get("sovereign_permuted"):
+        out[PERMUTED] = replace(base, taxonomy_seed=TAXONOMY_SEED)
     skip = set(profile.extras.get("sovereign_skip", ()))
-    return {k: v for k, v in variants(base_config(profile)).items() if k not in skip}
+    return {k: v for k, v in out.items() if k not in skip}
 
 
 def ladder(profile: Profile) -> tuple[int, ...]:
@@ -122,12 +138,16 @@ def grid(profile: Profile) -> list[dict]:
             }
         )
         for name, cfg in profile_variants(profile).items():
-            if name != FULL:
+            if name == FULL:
+                continue
+            # BLIND is fixed (the full configuration) except where the data change:
+            # with random superclasses both chains train on them
+            for chain in ("apex", "blind") if name == PERMUTED else ("apex",):
                 out.append(
                     {
                         "chapter": "10_sovereign_ablation",
                         "variant": name,
-                        "chain": "apex",
+                        "chain": chain,
                         "config": cfg,
                         "seed": seed,
                     }
@@ -279,12 +299,13 @@ def ablation_runs(results: dict, profile: Profile | str | None = None) -> pd.Dat
     """One row per (variant, seed): APEX's fine and coarse accuracy, the fixed
     BLIND's, the deltas, what the shock and the masks did, and (given the profile)
     each variant's warm-up and phase window."""
-    configs = variants(base_config(get_profile(profile))) if profile is not None else {}
+    configs = profile_variants(get_profile(profile)) if profile is not None else {}
     rows = []
     for (variant, chain, seed), r in results.items():
         if chain != "apex" or variant.startswith(("ladder", "shock threshold")):
             continue
-        blind = results[(FULL, "blind", seed)]["benchmark"]["blind"]
+        own = results.get((variant, "blind", seed)) if variant == PERMUTED else None
+        blind = (own or results[(FULL, "blind", seed)])["benchmark"]["blind"]
         apex = r["benchmark"]["apex"]
         rows.append(
             {

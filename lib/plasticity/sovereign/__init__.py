@@ -32,7 +32,7 @@ from .mechanisms import (
 from .model import GatedTokenMixer, PatchFeatureExtractor, SovereignNet, TaxonomicMLP
 from .probe import frozen_extractor_ceiling
 from .spectra import l_mon, spectral_terms, spectral_weights
-from .split import SovereignData, stratified_indices
+from .split import SovereignData, random_taxonomy, stratified_indices, with_taxonomy
 
 __all__ = [
     "CHAINS",
@@ -44,6 +44,8 @@ __all__ = [
     "PhaseDetector",
     "SovereignConfig",
     "SovereignData",
+    "random_taxonomy",
+    "with_taxonomy",
     "SovereignNet",
     "TaxonomicMLP",
     "ablation_configs",

@@ -139,7 +139,7 @@ def train_cycle(
             )
             if target > mask_sparsity(net.mlp) / 100 + 1e-9:
                 set_magnitude_masks(net.mlp, target)
-        l1_on = config.l1 > 0 and epoch < config.warmup
+        l1_on = config.l1_active(epoch)
         net.train()
         seen = 0
         # accuracy and loss sums stay on the device until the epoch ends (no per-step

@@ -4,7 +4,7 @@ with fine and coarse labels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -47,6 +47,20 @@ class SovereignData:
             labels(ds.test_y),
             torch.from_numpy(np.array(ds.fine_to_coarse, dtype=np.int64)),
         )
+
+
+def random_taxonomy(fine_to_coarse: torch.Tensor, seed: int) -> torch.Tensor:
+    """The fine classes dealt at random to superclasses of the same sizes: a taxonomy
+    with CIFAR-100's shape and none of its meaning (drawn with ``seed``)."""
+    perm = torch.randperm(len(fine_to_coarse), generator=torch.Generator().manual_seed(seed))
+    return fine_to_coarse[perm].clone()
+
+
+def with_taxonomy(data: SovereignData, taxonomy_seed: int | None) -> SovereignData:
+    """``data`` with a random taxonomy when ``taxonomy_seed`` is set (else itself)."""
+    if taxonomy_seed is None:
+        return data
+    return replace(data, fine_to_coarse=random_taxonomy(data.fine_to_coarse, taxonomy_seed))
 
 
 def stratified_indices(labels: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
