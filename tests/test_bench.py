@@ -98,3 +98,26 @@ def test_the_worker_bench_reports_both_rates_and_their_ratio(ds):
     assert r["speedup"] == pytest.approx(r["workers_steps_per_s"] / r["one_process_steps_per_s"])
     with pytest.raises(ParameterError, match="workers=0"):
         bench.worker_rates(ds, workers=0)
+
+
+def test_the_peak_reports_fp32_kernels_and_every_phase_per_step(ds):
+    peaks = bench.machine_peak(repeats=1)
+    assert [r["fp32"] for r in peaks] == [True, True]  # tf32 and bf16 rows on a GPU only
+    assert all(r["gflops"] > 0 and r["min"] <= r["gflops"] <= r["max"] for r in peaks)
+    rows = bench.phase_rates(ds, steps=2, repeats=1)
+    assert [r["phase"].split()[0] for r in rows] == ["train", "repair", "test-set"]
+    for r in rows:
+        assert r["ms_per_step"] > 0 and r["images_per_s"] > 0 and r["device"] == "cpu"
+    # a train step of batch 64: its milliseconds and its images/s describe one rate
+    assert rows[0]["ms_per_step"] == pytest.approx(1000 * 64 / rows[0]["images_per_s"])
+
+
+def test_the_sovereign_step_bench_times_each_spectral_route():
+    rows = bench.sovereign_step_rates(("none", "gram"), steps=2, repeats=1)
+    assert [r["method"] for r in rows] == ["none", "gram"]
+    assert all(r["ms_per_step"] > 0 for r in rows)
+    with pytest.raises(ParameterError, match="method='qr'"):
+        bench.sovereign_step_rates(("qr",))
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="device='cuda'"):
+            bench.sovereign_step_rates(device="cuda")

@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_peak.add_argument("--repeats", type=int, default=5)
     p_peak.add_argument("--steps", type=int, default=50)
+    p_peak.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     bench_data_options(p_peak)
     p_peak.set_defaults(func=bench_peak)
     p_spec = bench_sub.add_parser(
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_grid.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8], metavar="K")
     p_grid.add_argument("--steps", type=int, default=30)
     p_grid.add_argument("--repeats", type=int, default=3)
+    p_grid.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     bench_data_options(p_grid)
     p_grid.set_defaults(func=bench_grid)
     p_proto = bench_sub.add_parser(

@@ -20,6 +20,7 @@ from .rates import (
     phase_rates,
     phase_work,
     profile_repair,
+    sovereign_step_rates,
     spectral_rates,
     stability_cnn_flops,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "published_test_loop",
     "published_train_steps",
     "SPECTRAL_SHAPES",
+    "sovereign_step_rates",
     "spectral_rates",
     "stability_cnn_flops",
     "train_throughput",

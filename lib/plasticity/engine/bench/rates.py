@@ -32,40 +32,78 @@ def stability_cnn_flops() -> dict[str, float]:
     return {"forward": 2.0 * forward, "train": 2.0 * (forward + backward)}
 
 
-def _median_rate(fn, work: float, repeats: int) -> tuple[float, float, float]:
-    """(median, min, max) of ``work / seconds`` over ``repeats`` timed calls."""
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median_rate(
+    fn, work: float, repeats: int, device: torch.device | None = None
+) -> tuple[float, float, float]:
+    """(median, min, max) of ``work / seconds`` over ``repeats`` timed calls (on a GPU
+    synchronised before and after each, so the time is the kernels', not the launch's)."""
     import statistics
 
-    fn()  # warm-up: allocations, oneDNN primitive creation
+    device = device or torch.device("cpu")
+    fn()  # warm-up: allocations, oneDNN primitive creation, cuBLAS/cuDNN heuristics
+    _sync(device)
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        _sync(device)
         rates.append(work / (time.perf_counter() - start))
     return statistics.median(rates), min(rates), max(rates)
 
 
-def machine_peak(repeats: int = 5) -> list[dict]:
-    """This machine's float32 throughput on the kernels the book runs: a 1024^3 sgemm
-    and the StabilityCNN's 32->64 3x3 convolution (batch 128, channels-last)."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    x = torch.randn(128, 32, 16, 16).contiguous(memory_format=torch.channels_last)
-    conv = nn.Conv2d(32, 64, 3, padding=1).eval()
+def machine_peak(repeats: int = 5, device: str = "cpu") -> list[dict]:
+    """This machine's throughput on the kernels the book runs: an sgemm (1024^3 on a
+    CPU, 4096^3 on a GPU, where 1024 leaves most of it idle) and the StabilityCNN's
+    32->64 3x3 convolution (batch 128, channels-last), in float32; on a GPU also the
+    matmul in TF32 and in bfloat16 (the rates tensor cores give)."""
+    from ...foundations.compute import check_device
+
+    dev = check_device(device)
+    n = 4096 if dev.type == "cuda" else 1024
+    a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
+    x = torch.randn(128, 32, 16, 16, device=dev).contiguous(memory_format=torch.channels_last)
+    conv = nn.Conv2d(32, 64, 3, padding=1).to(dev).eval()
+    kernels = [
+        (f"sgemm fp32 {n}^3", lambda: a @ b, 2.0 * n**3, False),
+        ("conv 32->64 3x3, 128x16x16", lambda: conv(x), 2.0 * 128 * 16 * 16 * 64 * 32 * 9, False),
+    ]
+    if dev.type == "cuda":
+        a16, b16 = a.bfloat16(), b.bfloat16()
+        kernels += [
+            (f"matmul tf32 {n}^3", lambda: a @ b, 2.0 * n**3, True),
+            (f"matmul bf16 {n}^3", lambda: a16 @ b16, 2.0 * n**3, False),
+        ]
     rows = []
-    for name, fn, flops in (
-        ("sgemm 1024^3", lambda: a @ b, 2.0 * 1024**3),
-        ("conv 32->64 3x3, 128x16x16", lambda: conv(x), 2.0 * 128 * 16 * 16 * 64 * 32 * 9),
-    ):
-        with torch.no_grad():
-            median, low, high = _median_rate(
-                lambda fn=fn: [fn() for _ in range(5)], 5 * flops, repeats
-            )
-        rows.append({"kernel": name, "gflops": median / 1e9, "min": low / 1e9, "max": high / 1e9})
+    for name, fn, flops, tf32 in kernels:
+        previous = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        try:
+            with torch.no_grad():
+                median, low, high = _median_rate(
+                    lambda fn=fn: [fn() for _ in range(5)], 5 * flops, repeats, dev
+                )
+        finally:
+            torch.backends.cuda.matmul.allow_tf32 = previous
+        rows.append(
+            {
+                "kernel": name,
+                "gflops": median / 1e9,
+                "min": low / 1e9,
+                "max": high / 1e9,
+                "device": str(dev),
+                "fp32": "fp32" in name or "conv" in name,
+            }
+        )
     return rows
 
 
 def phase_work(
-    dataset: ImageDataset, train_steps: int = 50, repair_steps: int = 50
+    dataset: ImageDataset, train_steps: int = 50, repair_steps: int = 50, device: str = "cpu"
 ) -> dict[str, object]:
     """The book's three phases as calls on real shapes, for timing: ``train`` runs
     ``train_steps`` SGD steps of batch 64, ``repair`` the book's repair for
@@ -73,25 +111,27 @@ def phase_work(
     precomputed), ``evaluate`` a fused pass over up to 2048 test images."""
     from ... import lazarus
     from ...data import Normalizer, to_tensor
+    from ...foundations.compute import check_device
 
+    dev = check_device(device)
     normalize = Normalizer()
     set_seed(0)
-    model = StabilityCNN()
-    stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
+    model = StabilityCNN().to(dev)
+    stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0, device=dev).stream()
     sgd = torch.optim.SGD(model.parameters(), lr=0.01)
 
     def train() -> None:
         book_train_steps(model, stream, sgd, train_steps)
 
-    student = StabilityCNN()
-    images = to_tensor(dataset.train_x[:2048])
+    student = StabilityCNN().to(dev)
+    images = to_tensor(dataset.train_x[:2048]).to(dev)
     config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
     teacher_logits = lazarus.logits_table(model, images, normalize)
 
     def repair() -> None:
         lazarus.repair(student, model, config, images=images, teacher_logits=teacher_logits)
 
-    test = to_tensor(dataset.test_x[:2048])
+    test = to_tensor(dataset.test_x[:2048]).to(dev)
 
     def evaluate() -> None:
         lazarus.logits_table(model, test, normalize)
@@ -99,28 +139,115 @@ def phase_work(
     return {"train": train, "repair": repair, "evaluate": evaluate, "test_images": len(test)}
 
 
-def phase_rates(dataset: ImageDataset, steps: int = 50, repeats: int = 3) -> list[dict]:
-    """Images/s and GFLOP/s of the book's three phases on real shapes (:func:`phase_work`):
-    base training, the repair step and the test-set pass."""
+def phase_rates(
+    dataset: ImageDataset, steps: int = 50, repeats: int = 3, device: str = "cpu"
+) -> list[dict]:
+    """Images/s, GFLOP/s and ms per step of the book's three phases on real shapes
+    (:func:`phase_work`): base training, the repair step and the test-set pass."""
+    from ...foundations.compute import check_device
+
+    dev = check_device(device)
     flops = stability_cnn_flops()
-    work = phase_work(dataset, steps, steps)
+    work = phase_work(dataset, steps, steps, device=dev)
     train, repair, evaluate = work["train"], work["repair"], work["evaluate"]
     rows = []
-    for phase, fn, images_per_call, per_image in (
-        ("train (SGD, batch 64)", train, 64 * steps, flops["train"]),
-        ("repair step (2 x 64 images)", repair, 128 * steps, flops["train"]),
-        ("test-set pass (fused)", evaluate, work["test_images"], flops["forward"]),
+    for phase, fn, images_per_call, per_image, calls in (
+        ("train (SGD, batch 64)", train, 64 * steps, flops["train"], steps),
+        ("repair step (2 x 64 images)", repair, 128 * steps, flops["train"], steps),
+        ("test-set pass (fused)", evaluate, work["test_images"], flops["forward"], 1),
     ):
-        median, low, high = _median_rate(fn, images_per_call, repeats)
+        median, low, high = _median_rate(fn, images_per_call, repeats, dev)
         rows.append(
             {
                 "phase": phase,
                 "images_per_s": median,
                 "gflops": median * per_image / 1e9,
+                "ms_per_step": 1000 * images_per_call / median / calls,
                 "spread": (low, high),
+                "device": str(dev),
             }
         )
     return rows
+
+
+def sovereign_step_rates(
+    methods: tuple[str, ...] = ("none", "svd", "gram"),
+    device: str = "cpu",
+    steps: int = 10,
+    repeats: int = 3,
+) -> list[dict]:
+    """Milliseconds per NeuroSovereign APEX training step (batch 64: forward, fine and
+    coarse losses, the spectral term on fc1 and the token MLP, backward, clip, AdamW,
+    masks) with the spectral term computed by each of ``methods`` (``none``: without
+    it, the floor the term adds to), on random images of CIFAR's shape."""
+    import statistics
+
+    import torch.nn.functional as F
+
+    from ...foundations.checks import check_choice, check_number
+    from ...foundations.compute import check_device
+    from ...sovereign import SovereignConfig, build_net
+    from ...sovereign.model import TaxonomicMLP
+    from ...sovereign.spectra import spectral_loss, spectral_weights
+
+    dev = check_device(device)
+    check_number("steps", steps, low=1, integer=True)
+    check_number("repeats", repeats, low=1, integer=True)
+    for m in methods:
+        check_choice("method", m, ("none", "svd", "gram"))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 3, 32, 32, generator=gen).to(dev)
+    y = torch.randint(0, 100, (64,), generator=gen).to(dev)
+    yc = torch.randint(0, 20, (64,), generator=gen).to(dev)
+    rows = []
+    for method in methods:
+        set_seed(0)
+        config = SovereignConfig(spectral_method="svd" if method == "none" else method)
+        net = build_net("apex", config).to(dev)
+        opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+
+        def step(net=net, opt=opt, method=method, config=config) -> None:
+            fine, coarse = net(x)
+            loss = F.cross_entropy(fine, y) + 0.15 * F.cross_entropy(coarse, yc)
+            if method != "none":
+                loss = loss + config.spectral_weight * sum(
+                    spectral_loss(w, config.spectral_method)[0]
+                    for w in spectral_weights(net).values()
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip)
+            opt.step()
+            with torch.no_grad():
+                for name in TaxonomicMLP.LAYERS:
+                    getattr(net.mlp, name).weight.mul_(getattr(net.mlp, f"mask_{name}"))
+
+        def run(step=step) -> None:
+            for _ in range(steps):
+                step()
+
+        run()
+        _sync(dev)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            _sync(dev)
+            times.append(1000 * (time.perf_counter() - start) / steps)
+        rows.append(
+            {
+                "method": method,
+                "ms_per_step": statistics.median(times),
+                "min": min(times),
+                "max": max(times),
+                "device": str(dev),
+            }
+        )
+    return rows
+
+
+#: The largest stack ``bench grid`` times (a GPU's stacks reach 128).
+MAX_GRID_K = 128
 
 
 def grid_rates(
@@ -128,6 +255,7 @@ def grid_rates(
     ks: tuple[int, ...] = (1, 2, 4, 8),
     steps: int = 30,
     repeats: int = 3,
+    device: str = "cpu",
 ) -> list[dict]:
     """Per-repair step time of K repairs one at a time and as one batched computation
     (:func:`plasticity.lazarus.many.repair_many`), side by side in one process: for each K,
@@ -141,15 +269,17 @@ def grid_rates(
     from ... import lazarus
     from ...data import Normalizer, to_tensor
     from ...foundations.checks import check_number
+    from ...foundations.compute import check_device
     from ...lazarus import damage, repair_many
 
+    dev = check_device(device)
     check_number("steps", steps, low=1, integer=True)
     check_number("repeats", repeats, low=1, integer=True)
     for k in ks:
-        check_number("k", k, low=1, high=64, integer=True)
+        check_number("k", k, low=1, high=MAX_GRID_K, integer=True)
     set_seed(0)
-    teacher = StabilityCNN().eval()
-    images = to_tensor(dataset.train_x[:2048])
+    teacher = StabilityCNN().to(dev).eval()
+    images = to_tensor(dataset.train_x[:2048]).to(dev)
     logits = lazarus.logits_table(teacher, images, Normalizer())
     config = lazarus.RepairConfig(steps=steps, eval_at=())
     rows = []
@@ -173,11 +303,13 @@ def grid_rates(
             )
 
         one_at_a_time(), batched()  # warm-up
+        _sync(dev)
         alone, together = [], []
         for _ in range(repeats):
             for fn, times in ((one_at_a_time, alone), (batched, together)):
                 start = time.perf_counter()
                 fn()
+                _sync(dev)
                 times.append(1000 * (time.perf_counter() - start) / (k * steps))
         rows.append(
             {
