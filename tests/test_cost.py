@@ -49,6 +49,23 @@ def test_table_and_wall_time_follow_the_plans_stages():
         cost.cost_table(runs, _costs(), tflops=0)
 
 
+def test_measured_gpu_seconds_replace_the_estimate_kind_by_kind():
+    runs = [Run("a", "k1", "a1", units=3600, order=0), Run("b", "k2", "b1", units=360, order=1)]
+    gpu = {"tflops": 10.0, "step_ms": 4.0}
+    measured = {
+        "b": cost.KindCost("b", "epoch", cpu_seconds=2.0, flops=1e9, steps=100.0, device="cuda:0")
+    }
+    table = cost.cost_table(runs, _costs(), gpu_costs=measured, **gpu).set_index("kind")
+    assert table.loc["b", "gpu_hours"] == pytest.approx(360 * 2.0 / 3600)
+    assert bool(table.loc["b", "gpu_measured"]) and not bool(table.loc["a", "gpu_measured"])
+    assert table.loc["a", "gpu_hours"] == pytest.approx(0.1)  # still the estimate
+    assert cost.wall_hours(runs, _costs(), 1, gpu_costs=measured, **gpu) == pytest.approx(0.3)
+    # a "measurement" on the CPU is not a GPU's: the estimate stays
+    on_cpu = {"b": cost.KindCost("b", "epoch", cpu_seconds=2.0, flops=1e9, steps=100.0)}
+    table = cost.cost_table(runs, _costs(), gpu_costs=on_cpu, **gpu).set_index("kind")
+    assert not bool(table.loc["b", "gpu_measured"])
+
+
 def test_measured_costs_cover_every_planned_kind_and_count_the_networks_flops():
     prof = get_profile("smoke")
     c10 = data.synthetic_dataset("cifar10", n_train=2000, n_test=500)

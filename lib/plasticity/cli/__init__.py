@@ -235,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpu-step-ms", type=float, default=4.0, help="assumed floor per optimizer step (ms)"
     )
     p_cost.add_argument("--gpus", default="1,4,8", help="GPU counts for the wall time")
+    p_cost.add_argument(
+        "--device", help="measure the GPU time on this device (cuda) instead of estimating it"
+    )
     bench_data_options(p_cost)
     p_cost.set_defaults(func=bench_cost)
     p_cli = bench_sub.add_parser("cli", help="start-up time of `python -m plasticity --help`")

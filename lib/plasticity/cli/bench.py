@@ -246,21 +246,35 @@ def bench_cost(args) -> int:
             data.load_dataset(n, args.data_dir, archives=args.data_archive or [], download=False)
             for n in ("cifar10", "cifar100")
         )
+    from ..foundations.compute import check_device
+
+    device = check_device(args.device) if args.device else None
     runs = plan.plan(prof, args.only, data_dir=args.data_dir)
     costs = cost.measure_cpu(c10, c100, prof)
     gpu = {"tflops": args.gpu_tflops, "step_ms": args.gpu_step_ms}
-    table = cost.cost_table(runs, costs, **gpu)
+    measured = (
+        cost.measure(c10, c100, prof, device=device)
+        if device is not None and device.type != "cpu"
+        else None
+    )
+    table = cost.cost_table(runs, costs, gpu_costs=measured, **gpu)
+    how = (
+        f"GPU measured here on {device} (the probe estimated)"
+        if measured
+        else f"GPU estimated at {args.gpu_tflops:g} TFLOP/s sustained, at least "
+        f"{args.gpu_step_ms:g} ms per step"
+    )
     print(
         f"profile {prof.name}: {len(runs)} runs; CPU measured here "
-        f"({torch_threads()} threads{', synthetic data' if synthetic else ''}); GPU estimated "
-        f"at {args.gpu_tflops:g} TFLOP/s sustained, at least {args.gpu_step_ms:g} ms per step"
+        f"({torch_threads()} threads{', synthetic data' if synthetic else ''}); {how}"
     )
     shown = table.round({"cpu_hours": 2, "gpu_hours": 2, "longest_gpu_hours": 2})
     print(shown.to_string(index=False))
     cpu_h, gpu_h = table["cpu_hours"].sum(), table["gpu_hours"].sum()
     print(f"total: {cpu_h:.1f} CPU-hours, {gpu_h:.1f} GPU-hours")
     for g in gpus:
-        print(f"wall time on {g} GPU(s): {cost.wall_hours(runs, costs, g, **gpu):.1f} h")
+        hours = cost.wall_hours(runs, costs, g, gpu_costs=measured, **gpu)
+        print(f"wall time on {g} GPU(s): {hours:.1f} h")
     return 0
 
 

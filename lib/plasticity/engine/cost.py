@@ -1,4 +1,4 @@
-"""What a profile costs: CPU time measured on this machine, GPU time estimated.
+"""What a profile costs: CPU time measured on this machine, GPU time estimated or measured.
 
 ``python -m plasticity bench cost --profile paper`` prints, per run kind of the plan
 (:mod:`plasticity.book.plan`):
@@ -13,7 +13,9 @@
   FLOPs at an assumed sustained throughput and an assumed per-step floor (kernel
   launches and Python, which dominate for networks this small). Both assumptions are
   parameters (``--gpu-tflops``, ``--gpu-step-ms``) and are printed with the table;
-  no GPU was measured.
+- with ``--device cuda``, the GPU time is **measured** instead: the same short runs of
+  each kind timed on the GPU (:func:`measure`; the probe stays on the CPU, where the
+  book computes it), and the table says so.
 
 Wall time on N GPUs: the plan's stages run one after the other (base models, then
 repairs, then evolutions and probes); inside a stage the runs are independent, so a
@@ -45,9 +47,11 @@ class KindCost:
 
     kind: str
     unit: str
+    #: seconds per unit measured on ``device`` (the name says CPU: the default device)
     cpu_seconds: float
     flops: float
     steps: float
+    device: str = "cpu"
 
     def gpu_seconds(self, tflops: float = GPU_TFLOPS, step_ms: float = GPU_STEP_MS) -> float:
         if self.steps <= 0:
@@ -56,14 +60,22 @@ class KindCost:
         return per_step * self.steps
 
 
-def _timed_and_counted(fn, warmup: bool = True) -> tuple[float, float]:
-    """Seconds of one call of ``fn`` (after a warm-up call), and the FLOPs of another."""
+def _timed_and_counted(fn, warmup: bool = True, device=None) -> tuple[float, float]:
+    """Seconds of one call of ``fn`` (after a warm-up call; on a GPU synchronised), and
+    the FLOPs of another."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
+
+    def sync() -> None:
+        if device is not None and torch.device(device).type == "cuda":
+            torch.cuda.synchronize(device)
 
     if warmup:
         fn()
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     seconds = time.perf_counter() - start
     with FlopCounterMode(display=False) as counter:
         fn()
@@ -73,7 +85,21 @@ def _timed_and_counted(fn, warmup: bool = True) -> tuple[float, float]:
 def measure_cpu(
     cifar10, cifar100, profile, *, repair_steps: int = 40, epoch_images: int | None = None
 ) -> dict[str, KindCost]:
-    """Seconds and FLOPs per unit of every run kind, from short real runs on this machine.
+    """:func:`measure` on the CPU."""
+    return measure(cifar10, cifar100, profile, repair_steps=repair_steps, epoch_images=epoch_images)
+
+
+def measure(
+    cifar10,
+    cifar100,
+    profile,
+    *,
+    repair_steps: int = 40,
+    epoch_images: int | None = None,
+    device: str = "cpu",
+) -> dict[str, KindCost]:
+    """Seconds and FLOPs per unit of every run kind, from short real runs on ``device``
+    of this machine (the probe always on the CPU, where the book computes it).
 
     - ``lazarus-base``: 50 SGD steps of batch 64, scaled to an epoch of the training split;
     - ``lazarus-repair``: ``repair_steps`` steps of the book's repair (fused Adam, the
@@ -85,15 +111,17 @@ def measure_cpu(
     - ``sovereign-probe``: the published extractor's probe for 5 epochs (features once).
     """
     from .. import sovereign
+    from ..foundations.compute import check_device
     from . import bench
 
+    dev = check_device(device)
     check_number("repair_steps", repair_steps, low=1, integer=True)
     if epoch_images is not None:
         check_number("epoch_images", epoch_images, low=1, integer=True)
     out: dict[str, KindCost] = {}
     train_steps = 50
-    work = bench.phase_work(cifar10, train_steps, repair_steps)
-    seconds, flops = _timed_and_counted(work["train"])
+    work = bench.phase_work(cifar10, train_steps, repair_steps, device=dev)
+    seconds, flops = _timed_and_counted(work["train"], device=dev)
     per_epoch = len(cifar10.train_y) / (64 * train_steps)
     out["lazarus-base"] = KindCost(
         "lazarus-base",
@@ -101,11 +129,12 @@ def measure_cpu(
         seconds * per_epoch,
         flops * per_epoch,
         len(cifar10.train_y) / 64,
+        str(dev),
     )
 
-    seconds, flops = _timed_and_counted(work["repair"])
+    seconds, flops = _timed_and_counted(work["repair"], device=dev)
     out["lazarus-repair"] = KindCost(
-        "lazarus-repair", "step", seconds / repair_steps, flops / repair_steps, 1.0
+        "lazarus-repair", "step", seconds / repair_steps, flops / repair_steps, 1.0, str(dev)
     )
 
     # teacher inversion: image-steps of the synthesis at its batch size, from a fresh net
@@ -116,11 +145,16 @@ def measure_cpu(
 
     inv = InversionConfig(pool=256, steps=5)
     torch.manual_seed(0)
-    teacher = StabilityCNN(cifar10.num_classes)
-    seconds, flops = _timed_and_counted(lambda: invert(teacher, inv, 0))
+    teacher = StabilityCNN(cifar10.num_classes).to(dev)
+    seconds, flops = _timed_and_counted(lambda: invert(teacher, inv, 0), device=dev)
     units = inv.pool * inv.steps
     out["lazarus-inversion"] = KindCost(
-        "lazarus-inversion", "image-step", seconds / units, flops / units, 1 / inv.batch_size
+        "lazarus-inversion",
+        "image-step",
+        seconds / units,
+        flops / units,
+        1 / inv.batch_size,
+        str(dev),
     )
 
     # NeuroSovereign: the cost of one more epoch (1 vs 3 epochs, same size), at the mean
@@ -137,12 +171,12 @@ def measure_cpu(
 
         def go() -> None:
             with tempfile.TemporaryDirectory() as cache:
-                sovereign_runs.evolve(data, cfg, 0, chains=("apex",), cache_dir=cache)
+                sovereign_runs.evolve(data, cfg, 0, chains=("apex",), cache_dir=cache, device=dev)
 
         return go
 
-    t1, f1 = _timed_and_counted(evolve(1), warmup=False)
-    t3, f3 = _timed_and_counted(evolve(3), warmup=False)
+    t1, f1 = _timed_and_counted(evolve(1), warmup=False, device=dev)
+    t3, f3 = _timed_and_counted(evolve(3), warmup=False, device=dev)
     per_unit = 1000 / min(size, available)
     out["sovereign-run"] = KindCost(
         "sovereign-run",
@@ -150,6 +184,7 @@ def measure_cpu(
         max(t3 - t1, 0.0) / 2 * per_unit,
         max(f3 - f1, 0.0) / 2 * per_unit,
         1000 / base.batch_size,
+        str(dev),
     )
 
     probe_epochs = 5
@@ -174,9 +209,12 @@ def cost_table(
     *,
     tflops: float = GPU_TFLOPS,
     step_ms: float = GPU_STEP_MS,
+    gpu_costs: dict[str, KindCost] | None = None,
 ) -> pd.DataFrame:
     """One row per run kind of ``runs`` (a plan, cached or not): runs, units, CPU
-    seconds per unit (measured), CPU hours, GFLOP per unit, GPU hours (estimated)."""
+    seconds per unit (measured), CPU hours, GFLOP per unit, GPU hours: estimated from
+    ``tflops`` and ``step_ms``, or, for the kinds in ``gpu_costs``, measured on that
+    device (column ``gpu_measured``)."""
     check_number("gpu_tflops", tflops, low=0, low_inclusive=False)
     check_number("gpu_step_ms", step_ms, low=0)
     rows = []
@@ -186,6 +224,9 @@ def cost_table(
         mine = [r for r in runs if r.kind == kind]
         c = costs[kind]
         units = sum(r.units for r in mine)
+        g = (gpu_costs or {}).get(kind)
+        measured = g is not None and g.device != "cpu"
+        per_unit = g.cpu_seconds if measured else c.gpu_seconds(tflops, step_ms)
         rows.append(
             {
                 "kind": kind,
@@ -196,22 +237,31 @@ def cost_table(
                 "cpu_hours": units * c.cpu_seconds / 3600,
                 "gflop_per_unit": round(c.flops / 1e9, 2),
                 "steps_per_unit": round(c.steps, 2),
-                "gpu_hours": units * c.gpu_seconds(tflops, step_ms) / 3600,
-                "longest_gpu_hours": max(r.units for r in mine)
-                * c.gpu_seconds(tflops, step_ms)
-                / 3600,
+                "gpu_s_per_unit": round(per_unit, 5),
+                "gpu_hours": units * per_unit / 3600,
+                "longest_gpu_hours": max(r.units for r in mine) * per_unit / 3600,
+                "gpu_measured": measured,
             }
         )
     return pd.DataFrame(rows)
 
 
-def wall_hours(runs, costs: dict[str, KindCost], gpus: int, **gpu) -> float:
+def wall_hours(
+    runs, costs: dict[str, KindCost], gpus: int, gpu_costs: dict | None = None, **gpu
+) -> float:
     """Wall time on ``gpus`` GPUs: stages in order; within one, the larger of its
-    total over ``gpus`` and its longest run."""
+    total over ``gpus`` and its longest run (measured GPU seconds where given)."""
     check_number("gpus", gpus, low=1, integer=True)
+
+    def seconds(kind: str) -> float:
+        g = (gpu_costs or {}).get(kind)
+        if g is not None and g.device != "cpu":
+            return g.cpu_seconds
+        return costs[kind].gpu_seconds(**gpu)
+
     total = 0.0
     for order in sorted({r.order for r in runs}):
         stage = [r for r in runs if r.order == order]
-        hours = [r.units * costs[r.kind].gpu_seconds(**gpu) / 3600 for r in stage]
+        hours = [r.units * seconds(r.kind) / 3600 for r in stage]
         total += max(sum(hours) / gpus, max(hours))
     return total
