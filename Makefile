@@ -8,8 +8,11 @@
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
-#                                   K repairs batched vs one at a time (K = 1, 2, 4, 8), and
-#                                   the seed's protocol: its published script vs the book
+#                                   NeuroSovereign's step per spectral route, K repairs
+#                                   batched vs one at a time (K = 1, 2, 4, 8), and the seed's
+#                                   protocol: its published script vs the book
+#   make bench DEVICE=cuda          the same on a GPU (tf32/bf16 rates, K up to 128, the
+#                                   paper profile's GPU time measured per run kind)
 #   make bench-train                training throughput: our batching vs a DataLoader
 #   make bench-vshape               the V-shape protocol timed: our repair vs the naive step
 #   make clean                      remove build products (keeps data/ and the cache)
@@ -19,6 +22,7 @@ VENV ?= .venv
 PROFILE ?= quick
 DATA_ARCHIVE ?=
 ONLY ?=
+DEVICE ?= cpu
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -50,9 +54,13 @@ lab: sync
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]*_*.py
 
+GPU := $(filter cuda%,$(DEVICE))
+
 bench: $(STAMP)
-	$(BIN)/python -m plasticity bench peak $(ARCHIVE_FLAGS)
-	$(BIN)/python -m plasticity bench grid $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity bench peak --device $(DEVICE) $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity bench spectral --device $(DEVICE)
+	$(BIN)/python -m plasticity bench grid --device $(DEVICE) $(if $(GPU),--k 1 8 32 128,) $(ARCHIVE_FLAGS)
+	$(if $(GPU),$(BIN)/python -m plasticity bench cost --profile paper --device $(DEVICE) $(ARCHIVE_FLAGS),)
 	$(BIN)/python -m plasticity bench protocol $(ARCHIVE_FLAGS)
 
 bench-train: $(STAMP)
