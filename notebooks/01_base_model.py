@@ -35,7 +35,8 @@
 # (data fingerprint, recipe, seed) and every later Lazarus chapter loads it from
 # `data/cache/lazarus-base/` instead of training again.
 #
-# **Budget.** `quick` and `paper`: 5 epochs on the full training set, a few
+# **Budget.** `quick`, `full` and `paper`: 5 epochs on the full training set (one
+# base model per verdict seed: 3, 10 and 5), a few
 # minutes on a 2-core CPU from a cold cache, seconds when cached. `smoke`: 2 epochs
 # on 2,000 synthetic images (tests only).
 

@@ -34,7 +34,7 @@
 # what happens without either.
 #
 # **Budget.** Every profile runs the seed's protocol, 1000 repair steps, on each
-# verdict seed (`quick`: 3, `paper`: 5), each seed with its own base model; test
+# verdict seed (`quick`: 3, `full`: 10, `paper`: 5), each seed with its own base model; test
 # accuracy is also recorded after 100 and 300 steps, so the budget curve below costs
 # no extra training. `smoke`: 20 steps on synthetic data.
 

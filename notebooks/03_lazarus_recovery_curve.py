@@ -25,8 +25,9 @@
 #
 # **Budget.** The seed's protocol (1000 repair steps) on every verdict seed, each with
 # its own base model. `quick`: alphas 0.1, 0.2 and 0.35 on 3 seeds (the 0.35 runs are
-# chapter 2's); `paper`: eight alphas from 0.1 to 0.5 (0.15 and 0.25 included) on
-# 5 seeds. `smoke`: synthetic data, 20 steps.
+# chapter 2's); `full`: the seed's grid 0.1-0.35 in steps of 0.05 on 10 seeds, the
+# grid the optimum's verdict needs; `paper`: eight alphas from 0.1 to 0.5 (0.15 and
+# 0.25 included) on 5 seeds. `smoke`: synthetic data, 20 steps.
 
 # %% tags=["parameters"]
 profile = "quick"

@@ -41,7 +41,9 @@
 # and repairing its own base model (pruning itself draws nothing at random): 70 %
 # frozen, 70 % regrow and 80 % frozen, the levels of the seed's headline numbers.
 # The rest of the curve is exploratory: `quick` runs 50 % and 90 % in both modes on
-# seed 0 for 300 steps. `smoke`: synthetic data.
+# seed 0 for 300 steps. `full` adds 30 % and 50 % (frozen) on all 10 seeds, the levels
+# the "70-80 % sweet spot" is judged against, and 90 % exploratory. `smoke`: synthetic
+# data.
 
 # %% tags=["parameters"]
 profile = "quick"

@@ -45,8 +45,9 @@
 # MLP of the best validation epoch is tested: the accuracy this extractor allows a
 # trained MLP to reach, measured rather than assumed.
 #
-# **Budget.** `quick` and `paper`: up to 200 epochs of the MLP per seed on the full
-# training split (the features are computed once), three seeds; a minute or two.
+# **Budget.** `quick`, `full` and `paper`: up to 200 epochs of the MLP per seed on the
+# full training split (the features are computed once), one probe per NeuroSovereign
+# seed; a minute or two.
 # `smoke`: synthetic data.
 
 # %% tags=["parameters"]
