@@ -3,7 +3,8 @@
 #   make book                       run every chapter (profile quick) and regenerate figures/
 #   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
 #   make book PROFILE=paper         the seeds' own settings (for a GPU)
-#   make site                       the executed book as a static site in _build/html (offline)
+#   make site                       the book as a static site in _build/html (offline); a
+#                                   chapter not executed here is a preview of its saved figures
 #   make test                       the test suite (offline; synthetic data)
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
@@ -43,7 +44,7 @@ book: $(STAMP)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
 
 site: $(STAMP)
-	$(BIN)/python -m plasticity site build
+	$(BIN)/python -m plasticity site build --preview
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

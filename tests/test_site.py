@@ -563,3 +563,60 @@ def test_the_contents_are_a_menu_on_a_phone(built_site, served, browser):
     assert wide.locator("nav.toc").is_visible()
     assert not wide.locator("button.menu-toggle").is_visible()
     wide.close()
+
+
+# ---------------------------------------------------------------- a fresh clone
+
+
+def _clone_like(dest: Path) -> Path:
+    """The site's sources and the committed figures, and nothing executed: a fresh clone."""
+    root = paths.project_root()
+    for rel in ("myst.yml", "README.md", "site/index.md", "site/template.yml"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest / rel)
+    shutil.copytree(root / "figures", dest / "figures")
+    return dest
+
+
+def test_a_preview_page_holds_the_chapters_text_code_and_saved_figures(tmp_path):
+    root = _clone_like(tmp_path)
+    chapter = next(c for c in runner.chapters() if c.stem == "05_lazarus_pruning")
+    nb = site.preview_notebook(root, chapter)
+    assert site.PREVIEW_KEY in nb.metadata
+    first, note = nb.cells[0].source, nb.cells[1].source
+    assert first.lstrip().startswith("# ") and note.startswith("**Preview.**")
+    assert "profile quick" in note and "make book ONLY=05" in note
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] for c in code)
+    saved = nb.cells[-1].source
+    for png in (root / "figures" / chapter.stem).glob("*.png"):
+        assert f"(../figures/{chapter.stem}/{png.name})" in saved
+    assert "**runs.csv**" in saved and "| condition |" in saved
+    # a preview is not an unfinished execution, but is not an executed page either
+    target = root / "executed" / f"{chapter.stem}.ipynb"
+    target.parent.mkdir()
+    import nbformat
+
+    nbformat.write(nb, target)
+    assert site.is_preview(target)
+    assert runner.execution_problem(target) is not None
+
+
+def test_a_fresh_clone_builds_the_site_from_the_committed_figures(node_ready, tmp_path, browser):
+    """No data, no cache, no executed notebook: every chapter is a preview of the
+    committed figures, and the front page carries the committed headline table."""
+    root = _clone_like(tmp_path / "clone")
+    with pytest.raises(site.SiteError, match="missing"):
+        site.build(root, tmp_path / "strict", log=lambda *a: None)
+    built = site.build(root, tmp_path / "html", log=lambda *a: None, preview=True)
+    assert len(built.pages) == len(runner.chapters()) + 1
+    index = (built.out_dir / "index.html").read_text()
+    saved = pd.read_csv(root / "figures" / "12_headlines" / "headlines.csv")
+    assert all(unescape(k) in unescape(index) for k in saved["section"].head(5))
+    page = browser.new_page()
+    page.goto((built.out_dir / _chapter_file(built)).as_uri(), wait_until="load")
+    assert "Preview." in page.inner_text("article")
+    sizes = page.eval_on_selector_all("article img", "els => els.map(e => e.naturalWidth)")
+    assert sizes and all(w > 0 for w in sizes), sizes
+    assert "this preview" in page.inner_text("p.downloads")
+    page.close()

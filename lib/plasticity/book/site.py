@@ -73,6 +73,96 @@ def toc_files(config: dict) -> list[str]:
     return found
 
 
+#: Metadata key of a preview page (a chapter not executed in this build).
+PREVIEW_KEY = "plasticity_preview"
+
+#: Rows of a saved table a preview page shows.
+PREVIEW_ROWS = 20
+
+
+def is_preview(notebook: Path) -> bool:
+    try:
+        return PREVIEW_KEY in json.loads(notebook.read_text()).get("metadata", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def preview_notebook(root: Path, chapter: runner.ChapterFile) -> dict:
+    """The page of a chapter that was not executed in this build: its text and code
+    (the paired ``notebooks/<stem>.py``, with no outputs) and, after them, the figures
+    and tables its last run saved in ``figures/<stem>/``, with the manifest's account of
+    that run. No data, cache or compute is needed."""
+    import jupytext
+    import nbformat
+    import pandas as pd
+
+    from ..science.headlines import markdown_table
+
+    nb = jupytext.read(chapter.path)
+    folder = root / "figures" / chapter.stem
+    facts = provenance(root).get("chapters", {}).get(f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb")
+    made = facts.get("caption") if facts else None
+    intro = (
+        f"**Preview.** This page was not executed in this build: it shows the chapter's "
+        f"text and code, and at the end the figures and tables its last run saved in "
+        f"`figures/{chapter.stem}/`"
+        + (f" ({made})" if made else " (no run of it is recorded)")
+        + f". `make book ONLY={chapter.number}` executes it with its outputs in place."
+    )
+    cells = [c for c in nb.cells if c.cell_type in ("markdown", "code")]
+    # after the chapter's first cell, which holds its title (the page's heading)
+    cells.insert(
+        1 if cells and cells[0].cell_type == "markdown" else 0, nbformat.v4.new_markdown_cell(intro)
+    )
+    for c in cells:
+        if c.cell_type == "code":
+            c.outputs, c.execution_count = [], None
+    saved = [f"## The saved figures and tables of `figures/{chapter.stem}/`"]
+    for png in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+        saved.append(f"**{png.stem}**\n\n![{png.stem}](../figures/{chapter.stem}/{png.name})")
+    for csv in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+        table = pd.read_csv(csv)
+        shown = table.head(PREVIEW_ROWS).round(3)
+        more = (
+            f" (the first {PREVIEW_ROWS} of {len(table)} rows)" if len(table) > PREVIEW_ROWS else ""
+        )
+        saved.append(f"**{csv.name}**{more}\n\n" + markdown_table(shown))
+    if len(saved) == 1:
+        saved.append("No figure or table of this chapter is in `figures/` yet.")
+    cells.append(nbformat.v4.new_markdown_cell("\n\n".join(saved)))
+    nb.cells = cells
+    nb.metadata[PREVIEW_KEY] = {"figures": f"figures/{chapter.stem}"}
+    return nb
+
+
+def preview_root(root: Path, dest: Path, log=print) -> list[str]:
+    """A copy of the site's sources in ``dest`` where every chapter executed in
+    ``root`` keeps its page and every other one gets a :func:`preview_notebook`.
+    Returns the chapters previewed."""
+    import nbformat
+
+    shutil.rmtree(dest, ignore_errors=True)
+    for rel in (CONFIG, "README.md", "site/index.md", "site/template.yml"):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / rel, dest / rel)
+    if (root / "figures").is_dir():
+        shutil.copytree(root / "figures", dest / "figures")
+    (dest / "executed").mkdir(parents=True, exist_ok=True)
+    previewed = []
+    for chapter in runner.chapters():
+        page = root / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
+        target = dest / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
+        if page.is_file():
+            shutil.copy2(page, target)
+        else:
+            nbformat.write(preview_notebook(root, chapter), target)
+            previewed.append(chapter.stem)
+    if previewed:
+        names = ", ".join(previewed)
+        log(f"{len(previewed)} chapter(s) not executed here, shown as previews: {names}")
+    return previewed
+
+
 def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) -> list[str]:
     """Raise unless the toc lists every chapter and every listed file exists."""
     files = toc_files(read_config(root))
@@ -91,7 +181,9 @@ def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) 
     unfinished = {
         f: problem
         for f in files
-        if f.endswith(".ipynb") and (problem := runner.execution_problem(root / f))
+        if f.endswith(".ipynb")
+        and not is_preview(root / f)
+        and (problem := runner.execution_problem(root / f))
     }
     if unfinished:
         raise SiteError(
@@ -187,6 +279,7 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         info: dict = {"stem": chapter.stem, "title": chapter.title, "runtime_seconds": runtime}
         page_profile = executed.get("profile")
         info["executed_profile"] = page_profile
+        info["preview"] = is_preview(root / "executed" / f"{chapter.stem}.ipynb")
         if page_profile is not None:
             # a figure's manifest entry speaks for this page only if the page ran with
             # the same profile: a smoke page never carries a real book's provenance
@@ -307,17 +400,27 @@ def build(
     out_dir: str | os.PathLike | None = None,
     *,
     log=print,
+    preview: bool = False,
 ) -> Built:
     """Build the static site of the project at ``root`` into ``out_dir``.
 
     ``root`` holds ``myst.yml`` and the executed notebooks (default: the book's
     root); ``out_dir`` defaults to ``<root>/_build/html``. Checks come first: a
     missing chapter raises before anything is built, and a previous site stays
-    untouched.
+    untouched. With ``preview``, a chapter not executed here is shown as a preview
+    (:func:`preview_notebook`: its text, code and saved figures), so that a fresh
+    clone builds the site with no data and no compute; the site is then built from a
+    copy of the sources in ``<root>/_build/preview-root``.
     """
     start = time.perf_counter()
     root = Path(root).resolve() if root else paths.project_root()
     out = Path(out_dir).resolve() if out_dir else root / "_build" / "html"
+    if preview:
+        read_config(root)
+        stage = root / "_build" / "preview-root"
+        preview_root(root, stage, log=log)
+        built = build(stage, out, log=log)
+        return Built(built.out_dir, built.pages, time.perf_counter() - start)
     files = check_sources(root)
     node = node_binary()
     renderer = ensure_renderer(log=log)
@@ -360,7 +463,12 @@ def build(
 
 def main_build(args) -> int:
     try:
-        built = build(args.root, args.out, log=lambda *a: print(*a, file=sys.stderr))
+        built = build(
+            args.root,
+            args.out,
+            log=lambda *a: print(*a, file=sys.stderr),
+            preview=getattr(args, "preview", False),
+        )
     except SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_build = site_sub.add_parser("build", help="myst.yml's pages to static HTML in _build/html")
     p_build.add_argument("--root", help="folder with myst.yml and executed/ (default: the book)")
     p_build.add_argument("--out", help="output folder (default: <root>/_build/html)")
+    p_build.add_argument(
+        "--preview",
+        action="store_true",
+        help="show chapters not executed here as previews (text, code, saved figures)",
+    )
     p_build.set_defaults(func=site_build)
 
     p_cache = sub.add_parser("cache", help="inspect or clear the train-or-load cache")

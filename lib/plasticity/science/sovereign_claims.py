@@ -197,7 +197,10 @@ def _synergy(df: pd.DataFrame) -> Finding:
 def _random_superclasses(df: pd.DataFrame) -> Finding:
     variant = "permuted superclasses"
     if variant not in set(df["variant"]):
-        raise NotRun("no profile of the book runs an arm with permuted superclasses")
+        raise NotRun(
+            "the profile that made the table runs no arm with permuted superclasses "
+            "(the full profile does)"
+        )
     rows = select_rows(df, variant=variant)
     budget, off = _sov_budget(rows)
     return judge_finding(

@@ -124,7 +124,7 @@ def magnitude(est: Estimate, target: float, margin: float) -> tuple[str, str]:
     if (g := _guard(est)) is not None:
         return INCONCLUSIVE, g
     low, high = target - margin, target + margin
-    band = f"[{round(low, 9):.4g}, {round(high, 9):.4g}]"
+    band = f"[{round(low, 9) + 0.0:.4g}, {round(high, 9) + 0.0:.4g}]"  # + 0.0: no "-0"
     if low <= est.ci_low and est.ci_high <= high:
         return REPRODUCES, f"{est.ci} inside {band}"
     if est.ci_high < low or est.ci_low > high:
