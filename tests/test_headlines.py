@@ -534,3 +534,52 @@ def test_claims_of_a_profile_that_did_not_run_them_say_so(figures):
     _save(figures, "10_sovereign_ablation/runs", _sovereign_rows([1, 1, 1], [1, 1, 1]))
     row = _judge(figures, "random_superclasses")
     assert row["verdict"] == verdicts.NOT_COMPARABLE and "permuted" in row["reason"]
+
+
+def test_two_runs_are_compared_row_by_row_and_a_flip_fails(tmp_path, capsys):
+    from plasticity.cli import main
+
+    def table(verdicts_by_key):
+        return pd.DataFrame(
+            [{"key": k, "verdict": v, "ours": f"{k} ours"} for k, v in verdicts_by_key.items()]
+        )
+
+    first = table(
+        {
+            "a": "reproduces",
+            "b": "inconclusive",
+            "c": "reproduces",
+            "d": "does not reproduce",
+            "e": "not comparable",
+            "gone": "reproduces",
+        }
+    )
+    second = table(
+        {
+            "a": "reproduces",
+            "b": "reproduces",
+            "c": "inconclusive",
+            "d": "reproduces",
+            "e": "not comparable",
+            "new": "inconclusive",
+        }
+    )
+    rows, counts = headlines.compare(first, second)
+    moves = dict(zip(rows["key"], rows["move"], strict=True))
+    assert moves == {
+        "a": "same",
+        "b": "from inconclusive",
+        "c": "to inconclusive",
+        "d": "flipped",
+        "e": "same",
+    }
+    assert counts["flipped"] == 1 and counts["only_first"] == 1 and counts["only_second"] == 1
+    paths = []
+    for name, t in (("one", first), ("two", second)):
+        paths.append(tmp_path / f"{name}.csv")
+        t.to_csv(paths[-1], index=False)
+    assert main(["book", "compare", str(paths[0]), str(paths[1])]) == 1  # a flip
+    assert "flipped" in capsys.readouterr().out
+    assert main(["book", "compare", str(paths[0]), str(paths[0])]) == 0
+    assert main(["book", "compare", str(paths[0]), str(tmp_path / "missing.csv")]) == 2
+    assert "second=" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from .bench import (
     bench_workers,
 )
 from .commands import (
+    book_compare,
     book_list,
     book_plan,
     book_run,
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.set_defaults(func=book_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=book_list)
+    p_cmp = book_sub.add_parser(
+        "compare", help="two headline tables row by row: which verdicts moved between runs"
+    )
+    p_cmp.add_argument("first", help="a headlines.csv (e.g. of a first run)")
+    p_cmp.add_argument("second", help="another headlines.csv of the same rules")
+    p_cmp.set_defaults(func=book_compare)
     p_plan = book_sub.add_parser(
         "plan", help="list the distinct runs a profile needs, what is cached, and a time estimate"
     )

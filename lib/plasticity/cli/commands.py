@@ -13,6 +13,34 @@ import sys
 from ..foundations.checks import ParameterError
 
 
+def book_compare(args) -> int:
+    import pandas as pd
+
+    from ..science import headlines
+
+    tables = []
+    for name in ("first", "second"):
+        path = getattr(args, name)
+        try:
+            tables.append(pd.read_csv(path))
+        except (OSError, ValueError) as exc:
+            print(
+                f"error: {name}={path!r} is not a readable headline table ({exc})", file=sys.stderr
+            )
+            return 2
+    try:
+        table, counts = headlines.compare(*tables)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    moved = table[table["move"] != "same"]
+    if not moved.empty:
+        print(moved[["key", "first", "second", "move"]].to_string(index=False))
+    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    # a verdict that flips between the two decided verdicts is the failure this checks
+    return 1 if counts["flipped"] else 0
+
+
 def book_list(args) -> int:
     from ..book import runner
 

@@ -60,3 +60,53 @@ def chapter_markdown(chapter: str, figures_dir: str | os.PathLike | None = None)
     df = pd.DataFrame(rows)
     df["verdict"] = "**" + df["verdict"] + "**"
     return markdown_table(df, ["section", "claim", "seed", "ours", "budget", "verdict", "reason"])
+
+
+#: Verdicts that decide a claim either way.
+DECIDED = ("reproduces", "does not reproduce")
+
+
+def compare(first: pd.DataFrame, second: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Two headline tables of the same rules (for example two runs of one profile from
+    empty caches) row by row: each shared claim's two verdicts and the kind of move
+    (``same``; ``flipped``, between the two decided verdicts; ``to inconclusive`` or
+    ``from inconclusive``; ``other``), and the counts of each kind. A flip means a
+    verdict depended on the draw of the base models or seeds."""
+    for name, table in (("first", first), ("second", second)):
+        missing = {"key", "verdict"} - set(table.columns)
+        if missing:
+            raise ValueError(f"{name} table has no column {', '.join(sorted(missing))}")
+    a, b = first.set_index("key"), second.set_index("key")
+    rows = []
+    for key in [k for k in a.index if k in b.index]:
+        va, vb = a.loc[key, "verdict"], b.loc[key, "verdict"]
+        if va == vb:
+            move = "same"
+        elif va in DECIDED and vb in DECIDED:
+            move = "flipped"
+        elif vb == "inconclusive" and va in DECIDED:
+            move = "to inconclusive"
+        elif va == "inconclusive" and vb in DECIDED:
+            move = "from inconclusive"
+        else:
+            move = "other"
+        rows.append(
+            {
+                "key": key,
+                "first": va,
+                "second": vb,
+                "move": move,
+                "first_ours": a.loc[key].get("ours", ""),
+                "second_ours": b.loc[key].get("ours", ""),
+            }
+        )
+    table = pd.DataFrame(
+        rows, columns=["key", "first", "second", "move", "first_ours", "second_ours"]
+    )
+    counts = {
+        m: int((table["move"] == m).sum())
+        for m in ("same", "flipped", "to inconclusive", "from inconclusive", "other")
+    }
+    counts["only_first"] = int(sum(k not in b.index for k in a.index))
+    counts["only_second"] = int(sum(k not in a.index for k in b.index))
+    return table, counts
