@@ -455,7 +455,7 @@ def test_a_wider_confidence_gives_a_wider_interval():
         stats.summarize(values, 1.0)
 
 
-def _sovereign_rows(fired, drops, warmup=1, epochs=60):
+def _sovereign_rows(fired, drops, warmup=1, epochs=60, variant="no shock"):
     rows = []
     for s, (f, d) in enumerate(zip(fired, drops, strict=True)):
         base = {
@@ -467,9 +467,7 @@ def _sovereign_rows(fired, drops, warmup=1, epochs=60):
             "apex_coarse": 20.0,
         }
         rows.append({**base, "variant": "full", "d_hier": 10.0 + 0.1 * s, "shock_epochs": f})
-        rows.append(
-            {**base, "variant": "no shock", "d_hier": 10.0 + 0.1 * s - d, "shock_epochs": 0}
-        )
+        rows.append({**base, "variant": variant, "d_hier": 10.0 + 0.1 * s - d, "shock_epochs": 0})
     return rows
 
 
@@ -488,20 +486,7 @@ def test_no_shock_counts_only_the_seeds_where_the_shock_fired(figures):
 
 def test_the_warm_up_is_judged_only_at_the_papers_share(figures):
     def rows(warmup, epochs):
-        out = []
-        for s in range(3):
-            base = {
-                "seed": s,
-                "d_struct": 1.0,
-                "apex_fine": 10.0,
-                "epochs": epochs,
-                "warmup_epochs": warmup,
-                "apex_coarse": 20.0,
-                "shock_epochs": 1,
-            }
-            out.append({**base, "variant": "full", "d_hier": 10.0 + 0.1 * s})
-            out.append({**base, "variant": "no warm-up", "d_hier": 10.0 + 0.1 * s})
-        return out
+        return _sovereign_rows([1, 1, 1], [0, 0, 0], warmup, epochs, variant="no warm-up")
 
     _save(figures, "10_sovereign_ablation/runs", rows(3, 12))
     row = _judge(figures, "no_warmup")

@@ -250,19 +250,26 @@ def _optimum_judge(df: pd.DataFrame) -> Finding:
     )
 
 
+def _paired_row(df: pd.DataFrame, comparison: str, condition: str):
+    """A paired test's row of chapter 6 as an :class:`Estimate`, its budget text and
+    why it is not comparable (None when it is), and the row itself."""
+    row = select_rows(df, comparison=comparison, condition=condition).iloc[0]
+    est = Estimate(
+        int(row["n"]),
+        float(row["mean_diff"]),
+        float(row["std_diff"]),
+        float(row["ci_low"]),
+        float(row["ci_high"]),
+    )
+    steps = int(row["steps"])
+    budget = f"{steps} steps, {est.n} seeds"
+    off = None if steps == LAZARUS_STEPS else f"{budget}; the seed's protocol is 1000 steps"
+    return est, budget, off, row
+
+
 def _paired_claim(comparison: str, condition: str, rule, unit=" points"):
     def judge(df: pd.DataFrame) -> Finding:
-        row = select_rows(df, comparison=comparison, condition=condition).iloc[0]
-        est = Estimate(
-            int(row["n"]),
-            float(row["mean_diff"]),
-            float(row["std_diff"]),
-            float(row["ci_low"]),
-            float(row["ci_high"]),
-        )
-        steps = int(row["steps"])
-        budget = f"{steps} steps, {est.n} seeds"
-        off = None if steps == LAZARUS_STEPS else f"{budget}; the seed's protocol is 1000 steps"
+        est, budget, off, row = _paired_row(df, comparison, condition)
         f = judge_finding(est, budget, off, rule, unit, 2)
         p = row["t_p"]
         p_text = f"; paired t p = {p:.3g}" if isinstance(p, float) and math.isfinite(p) else ""
@@ -387,21 +394,10 @@ def _negated(est: Estimate) -> Estimate:
 
 def _stability_judge(df: pd.DataFrame) -> Finding:
     """The full method (with the stability term) minus consistency only, per seed."""
-    row = select_rows(df, comparison="consistency only vs full", condition="noise alpha=0.2")
-    row = row.iloc[0]
-    est = _negated(
-        Estimate(
-            int(row["n"]),
-            float(row["mean_diff"]),
-            float(row["std_diff"]),
-            float(row["ci_low"]),
-            float(row["ci_high"]),
-        )
+    est, budget, off, _ = _paired_row(df, "consistency only vs full", "noise alpha=0.2")
+    f = judge_finding(
+        _negated(est), budget, off, lambda e: v.preference(e, RECOVERY_MARGIN), " points"
     )
-    steps = int(row["steps"])
-    budget = f"{steps} steps, {est.n} seeds"
-    off = None if steps == LAZARUS_STEPS else f"{budget}; the seed's protocol is 1000 steps"
-    f = judge_finding(est, budget, off, lambda e: v.preference(e, RECOVERY_MARGIN), " points")
     return Finding(f"full minus consistency only: {f.ours}", f.budget, f.verdict, f.reason)
 
 

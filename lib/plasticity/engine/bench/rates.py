@@ -180,8 +180,6 @@ def sovereign_step_rates(
     coarse losses, the spectral term on fc1 and the token MLP, backward, clip, AdamW,
     masks) with the spectral term computed by each of ``methods`` (``none``: without
     it, the floor the term adds to), on random images of CIFAR's shape."""
-    import statistics
-
     import torch.nn.functional as F
 
     from ...foundations.checks import check_choice, check_number
@@ -226,20 +224,13 @@ def sovereign_step_rates(
             for _ in range(steps):
                 step()
 
-        run()
-        _sync(dev)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run()
-            _sync(dev)
-            times.append(1000 * (time.perf_counter() - start) / steps)
+        median, slowest, fastest = _median_rate(run, steps, repeats, dev)  # steps per second
         rows.append(
             {
                 "method": method,
-                "ms_per_step": statistics.median(times),
-                "min": min(times),
-                "max": max(times),
+                "ms_per_step": 1000 / median,
+                "min": 1000 / fastest,
+                "max": 1000 / slowest,
                 "device": str(dev),
             }
         )
