@@ -44,7 +44,9 @@
 #
 # Small damages are judged in points, not in recovery %: the *residual* (original minus
 # restored accuracy) against the seed's, within a tenth of what the damage cost the seed.
-# Recovery % is still shown beside it.
+# Recovery % is still shown beside it. For pruning, the rows pruned at the matched damage
+# level (chapter 5: the fraction that costs the seed's points) decide where the profile
+# runs them.
 #
 # Every row names its section, the seed's number, ours (mean, 95 % interval, n), the
 # budget behind it and the reason for its verdict. The intro page of the book shows the

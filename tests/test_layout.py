@@ -161,15 +161,20 @@ def _plan_keys(profile: str, archives: list[Path] | None = None) -> list[list[st
 def test_the_smoke_plan_keys_every_run_as_before_the_layout_changed():
     """Cache keys name what a run computes, not where its code lives: the smoke plan's
     118 runs keep the keys ``book plan --json`` listed on the flat layout. The only
-    runs added since are the arm with random superclasses (APEX and BLIND per seed)."""
+    runs added since are the arm with random superclasses (APEX and BLIND per seed) and
+    the repairs at a matched damage level (one per target and verdict seed)."""
     from plasticity.engine.profiles import get_profile
 
+    smoke = get_profile("smoke")
     pinned = json.loads(KEYS.read_text())["smoke"]
     now = _plan_keys("smoke")
     assert [k for k in pinned if k not in now] == []
     added = [k for k in now if k not in pinned]
-    assert {kind for kind, _ in added} <= {"sovereign-run"}
-    assert len(added) == 2 * len(get_profile("smoke").sovereign_seeds)
+    kinds = [kind for kind, _ in added]
+    assert kinds.count("sovereign-run") == 2 * len(smoke.sovereign_seeds)
+    matched = len(smoke.lazarus.matched_prune) * len(smoke.lazarus.seeds)
+    assert kinds.count("lazarus-repair") == matched and len(added) == len(kinds)
+    assert len(added) == 2 * len(smoke.sovereign_seeds) + matched
 
 
 def test_the_quick_plan_keys_every_run_as_before_the_layout_changed(real_archives):

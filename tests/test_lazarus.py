@@ -285,3 +285,27 @@ def test_bf16_precision_is_opt_in_and_keyed(lab):
     assert all(math.isfinite(v) for v in history["total"])
     with pytest.raises(ParameterError, match="precision"):
         lazarus.RepairConfig(precision="fp16")
+
+
+def test_a_matched_damage_prunes_the_fraction_that_costs_the_target(lab):
+    from plasticity.foundations.checks import ParameterError
+
+    target = 5.0
+    dmg = lazarus.Damage("prune", 0.0, "frozen", target_lost=target)
+    with pytest.raises(ParameterError, match="resolve"):
+        dmg.apply(lab.model)
+    with pytest.raises(ParameterError, match="target_lost"):
+        lazarus.Damage("noise", 0.2, target_lost=target)
+    concrete = lab.resolve(dmg)
+    assert not concrete.matched and 0 < concrete.level < 0.99
+    lost = lab.accuracy - lab.measure(concrete.apply(lab.model)[0])["accuracy"]
+    # the bisection's best step: within a few of the 500 test images of the target
+    assert abs(lost - target) < 2.0, (concrete.level, lost)
+    assert lab.resolve(dmg) == concrete  # read back from the cache
+    # the key names the target, not the fraction it resolves to on this base model
+    assert dmg.key() == {"kind": "prune", "target_lost": target, "mode": "frozen"}
+    assert lazarus.Damage("prune", 0.0, "frozen", target_lost=2.0).key() != dmg.key()
+    # a repair at the matched level records the fraction it pruned
+    result = lab.run(dmg, lazarus.RepairConfig(steps=3, log_every=1), seed=0)
+    assert result["prune_amount"] == pytest.approx(concrete.level)
+    assert result["original"] - result["damaged"] == pytest.approx(lost, abs=1e-6)

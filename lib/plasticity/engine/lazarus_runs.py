@@ -38,6 +38,11 @@ from ..lazarus import (
 from ..lazarus.datafree import INVERSION_VERSION, InversionConfig, invert
 from .cache import Artifact, train_or_load
 
+#: A matched damage level is found by bisection over the pruned fraction in
+#: [0, MATCH_MAX_AMOUNT], MATCH_STEPS test-set measurements per base model and target.
+MATCH_STEPS = 12
+MATCH_MAX_AMOUNT = 0.99
+
 
 def base_config(dataset: ImageDataset, training: BaseTraining, seed: int) -> dict:
     """What determines a base model: its cache key is ``cache_key("lazarus-base", ...)``."""
@@ -280,12 +285,41 @@ class Lab:
         )
         return {**art.result, "cached": art.hit}
 
+    def resolve(self, dmg: Damage) -> Damage:
+        """``dmg`` itself, or for a matched damage the pruning fraction whose damage
+        costs this base model ``dmg.target_lost`` points of test accuracy: a bisection
+        over the fraction (the damaged accuracy falls as more is pruned), measured on
+        the test set as the seed measures its damage, cached per base model and target."""
+        if not dmg.matched:
+            return dmg
+        target = float(dmg.target_lost)
+
+        def compute():
+            low, high, steps = 0.0, MATCH_MAX_AMOUNT, []
+            for _ in range(MATCH_STEPS):
+                mid = (low + high) / 2
+                pruned = Damage("prune", mid, "frozen").apply(self.model)[0]
+                lost = self.accuracy - self.measure(pruned)["accuracy"]
+                steps.append({"amount": mid, "lost": lost})
+                low, high = (mid, high) if lost < target else (low, mid)
+            best = min(steps, key=lambda s: abs(s["lost"] - target))
+            return {}, {"amount": best["amount"], "lost": best["lost"], "steps": steps}
+
+        found = train_or_load(
+            "lazarus-matched-level",
+            {"base": self.artifact.key, "target_lost": target},
+            compute,
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        ).result
+        return dmg.resolved(round(float(found["amount"]), 6))
+
     def measure_damaged(self, dmg: Damage, student: nn.Module | None = None) -> dict:
         """:meth:`measure` of the damaged model, cached per (base model, damage): every
         repair of one damage starts from the same model."""
 
         def compute():
-            model = student if student is not None else dmg.apply(self.model)[0]
+            model = student if student is not None else self.resolve(dmg).apply(self.model)[0]
             return {}, self.measure(model)
 
         return train_or_load(
@@ -299,7 +333,10 @@ class Lab:
     def prepare(self, dmg: Damage, config: RepairConfig) -> Pending:
         """The damaged student, its teacher and the measurement before the repair."""
         start = time.perf_counter()
-        student, info = dmg.apply(self.model)
+        concrete = self.resolve(dmg)
+        student, info = concrete.apply(self.model)
+        if dmg.kind == "prune":
+            info["amount"] = concrete.level
         before = self.measure_damaged(dmg, student)
         if config.teacher == "original":
             teacher = self.model
@@ -385,6 +422,7 @@ class Lab:
             "sparsity_damaged": before["sparsity"],
             "sparsity_restored": after["sparsity"],
             "regrowth": regrown,
+            "prune_amount": pending.info.get("amount") if dmg.kind == "prune" else None,
             "floor_active_pct": float(np.mean(history["floor_active_pct"])),
             "history": history,
             "budget": budget,

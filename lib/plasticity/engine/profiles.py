@@ -39,6 +39,9 @@ class LazarusScale:
         (0.7, "regrow"),
         (0.8, "frozen"),
     )
+    #: Pruning at matched damage levels, on every verdict seed: (points of test accuracy
+    #: the pruning must cost, mode); the fraction is found per base model.
+    matched_prune: tuple[tuple[float, str], ...] = ()
     #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
     inversion_pool: int = 2048
     inversion_steps: int = 100
@@ -58,6 +61,9 @@ class LazarusScale:
             check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
         for p, mode in self.verdict_prune:
             check_number("prune_amount", p, low=0, high=1, high_inclusive=False)
+            check_choice("prune mode", mode, ("frozen", "regrow"))
+        for lost, mode in self.matched_prune:
+            check_number("target_lost", lost, low=0, low_inclusive=False, high=100)
             check_choice("prune mode", mode, ("frozen", "regrow"))
         if not self.seeds or not self.explore_seeds:
             raise ParameterError("seeds and explore_seeds need at least one seed")
@@ -98,6 +104,7 @@ PROFILES: dict[str, Profile] = {
             explore_steps=10,
             alphas=(0.1, 0.2, 0.35, 0.5),
             prune_amounts=(0.5, 0.9),
+            matched_prune=((5.0, "frozen"),),
             inversion_pool=64,
             inversion_steps=3,
             view_images=256,
@@ -169,6 +176,8 @@ PROFILES: dict[str, Profile] = {
                 (0.7, "regrow"),
                 (0.8, "frozen"),
             ),
+            # what 70 % and 80 % pruning cost the seed's model (§3, §7.2)
+            matched_prune=((1.04, "frozen"), (1.90, "frozen")),
         ),
         sovereign={
             "cycles": 4,

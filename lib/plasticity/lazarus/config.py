@@ -149,12 +149,19 @@ def method_config(method: str, base: RepairConfig | None = None, **changes) -> R
 @dataclass(frozen=True)
 class Damage:
     """Relative weight noise (``kind="noise"``, ``level`` = alpha) or global magnitude
-    pruning (``kind="prune"``, ``level`` = fraction pruned, ``mode`` frozen/regrow)."""
+    pruning (``kind="prune"``, ``level`` = fraction pruned, ``mode`` frozen/regrow).
+
+    Pruning at a *matched damage*: with ``target_lost`` (points of test accuracy) the
+    fraction is not given but found per base model, the one whose pruning costs that
+    many points (the engine resolves it, :meth:`resolved`); ``level`` is then unused
+    and the cache key names the target.
+    """
 
     kind: str
     level: float
     mode: str = "frozen"
     seed: int = 0
+    target_lost: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("damage", self.kind, DAMAGES)
@@ -164,15 +171,36 @@ class Damage:
             check_number("prune_amount", self.level, low=0, high=1, high_inclusive=False)
             check_choice("prune_mode", self.mode, damage.PRUNE_MODES)
         check_number("seed", self.seed, low=0, integer=True)
+        if self.target_lost is not None:
+            if self.kind != "prune":
+                raise ParameterError(
+                    f"target_lost={self.target_lost!r}: a matched damage level is for pruning"
+                )
+            check_number("target_lost", self.target_lost, low=0, low_inclusive=False, high=100)
+
+    @property
+    def matched(self) -> bool:
+        return self.target_lost is not None
 
     def key(self) -> dict:
         out = {"kind": self.kind, "level": float(self.level), "seed": self.seed}
         if self.kind == "prune":
             out = {"kind": self.kind, "level": float(self.level), "mode": self.mode}
+        if self.matched:
+            out = {"kind": self.kind, "target_lost": float(self.target_lost), "mode": self.mode}
         return out
+
+    def resolved(self, level: float) -> Damage:
+        """This damage at the fraction ``level`` found for its target."""
+        return replace(self, level=level, target_lost=None)
 
     def apply(self, model: nn.Module) -> tuple[nn.Module, dict]:
         """A damaged deep copy of ``model`` and what was done to it."""
+        if self.matched:
+            raise ParameterError(
+                f"damage matched to {self.target_lost} points: resolve its level for a "
+                "base model first (Lab.resolve)"
+            )
         damaged = copy.deepcopy(model)
         if self.kind == "noise":
             damage.add_relative_noise(damaged, self.level, self.seed)
@@ -181,6 +209,8 @@ class Damage:
 
     @property
     def label(self) -> str:
+        if self.matched:
+            return f"prune matched to {self.target_lost:.2f} points ({self.mode})"
         if self.kind == "noise":
             return f"noise alpha={self.level:g}"
         return f"prune {self.level:.0%} ({self.mode})"

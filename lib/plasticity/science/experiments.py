@@ -100,6 +100,8 @@ def _noise(alpha: float, seed: int) -> Damage:
 
 
 def _condition(d: Damage) -> str:
+    if d.matched:
+        return f"prune matched {d.target_lost:.2f} {d.mode}"
     if d.kind == "noise":
         return f"noise alpha={d.level:g}"
     return f"prune {d.level:.0%} {d.mode}"
@@ -132,6 +134,14 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
         for amount, mode in scale.verdict_prune:
             add(
                 lambda s, a=amount, m=mode: Damage("prune", a, m, seed=0),
+                "full",
+                protocol,
+                scale.seeds,
+                VERDICT,
+            )
+        for lost, mode in scale.matched_prune:
+            add(
+                lambda s, t=lost, m=mode: Damage("prune", 0.0, m, seed=0, target_lost=t),
                 "full",
                 protocol,
                 scale.seeds,
@@ -253,7 +263,7 @@ def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
                 role=c.role,
                 seed=c.seed,
                 damage=c.damage.kind,
-                level=c.damage.level,
+                level=r.get("prune_amount") or c.damage.level,
                 mode=c.damage.mode if c.damage.kind == "prune" else "",
             )
         )

@@ -104,6 +104,24 @@ def _verdict_rows(df: pd.DataFrame, condition: str) -> pd.DataFrame:
     return select_rows(df, condition=condition, method="full", role="verdict")
 
 
+def _at_seed_damage(df: pd.DataFrame, condition: str) -> tuple[pd.DataFrame, str]:
+    """The verdict rows that stand for the seed's run ``condition``: those pruned at the
+    matched level of the seed's damage where the profile ran it, else the nominal ones;
+    and a note saying which."""
+    seed = SEED_RUNS[condition]
+    if condition.startswith("prune"):
+        mode = condition.rsplit(" ", 1)[-1]
+        matched = f"prune matched {seed.lost:.2f} {mode}"
+        if (df["condition"] == matched).any():
+            rows = _verdict_rows(df, matched)
+            amounts = rows["level"].astype(float)
+            return rows, (
+                f"pruned {100 * amounts.min():.1f}-{100 * amounts.max():.1f} %, the level that "
+                f"costs the seed's {seed.lost:.2f} points"
+            )
+    return _verdict_rows(df, condition), ""
+
+
 def _recovery_text(rows: pd.DataFrame) -> str:
     rec, lost = estimate(rows["recovery_pct"]), estimate(rows["lost"])
     return (
@@ -143,7 +161,7 @@ def _residual_claim(condition: str):
     seed = SEED_RUNS[condition]
 
     def judge(df: pd.DataFrame) -> Finding:
-        rows = _verdict_rows(df, condition)
+        rows, where = _at_seed_damage(df, condition)
         budget, off = _lazarus_budget(rows)
         residual = rows["original"].astype(float) - rows["restored"].astype(float)
         est = estimate(residual)
@@ -154,7 +172,10 @@ def _residual_claim(condition: str):
         f = judge_finding(
             est, budget, off, lambda e: v.magnitude(e, seed.residual, margin), " points", 2
         )
-        return Finding(f"residual {f.ours}; {_recovery_text(rows)}", f.budget, f.verdict, f.reason)
+        where = f" ({where})" if where else ""
+        return Finding(
+            f"residual {f.ours}; {_recovery_text(rows)}{where}", f.budget, f.verdict, f.reason
+        )
 
     return judge
 
@@ -166,7 +187,7 @@ def _agreement_claim(condition: str, target: float):
 
     def judge(df: pd.DataFrame) -> Finding:
         try:
-            rows = _verdict_rows(df, condition)
+            rows, _ = _at_seed_damage(df, condition)
         except MissingTable:
             present = ", ".join(sorted(set(df["condition"].astype(str))))
             raise NotRun(f"the profile runs no {condition} (its conditions: {present})") from None
@@ -298,7 +319,7 @@ def _method_recovery_zero(method: str):
 
 
 def _prune_rows(df, amount, mode):
-    return select_rows(df, damage="prune", level=amount, mode=mode, role="verdict")
+    return select_rows(df, condition=f"prune {amount:.0%} {mode}", mode=mode, role="verdict")
 
 
 def _frozen_vs_regrow(df: pd.DataFrame) -> Finding:
@@ -346,7 +367,12 @@ def _regrowth_back(df: pd.DataFrame) -> Finding:
 def _sweet_spot(df: pd.DataFrame) -> Finding:
     """Pruning (frozen mask): is recovery best at 70-80 %? Per seed, the best recovery
     at 70-80 % minus the best at 30-50 %."""
-    rows = df[(df["damage"] == "prune") & (df["mode"] == "frozen") & (df["role"] == "verdict")]
+    rows = df[
+        (df["damage"] == "prune")
+        & (df["mode"] == "frozen")
+        & (df["role"] == "verdict")
+        & ~df["condition"].astype(str).str.contains("matched")
+    ]
     high = rows[rows["level"].between(0.7 - 1e-9, 0.8 + 1e-9)]
     low = rows[rows["level"].between(0.3 - 1e-9, 0.5 + 1e-9)]
     if high.empty:
