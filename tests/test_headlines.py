@@ -568,3 +568,25 @@ def test_two_runs_are_compared_row_by_row_and_a_flip_fails(tmp_path, capsys):
     assert main(["book", "compare", str(paths[0]), str(paths[0])]) == 0
     assert main(["book", "compare", str(paths[0]), str(tmp_path / "missing.csv")]) == 2
     assert "second=" in capsys.readouterr().err
+
+
+def test_rank_is_judged_seed_by_seed(figures):
+    def spectra(after):
+        rows = []
+        for s, rank in enumerate(after):
+            rows.append({"seed": s, "layer": "fc1", "state": "fresh", "rank_eff": 256})
+            rows.append({"seed": s, "layer": "fc1", "state": "after one cycle", "rank_eff": rank})
+            rows.append({"seed": s, "layer": "token_mlp.0", "state": "fresh", "rank_eff": 64})
+        return rows
+
+    cases = (
+        ([16, 20, 18], verdicts.FAILS),
+        ([250, 240, 256], verdicts.REPRODUCES),
+        ([16, 250, 200], verdicts.INCONCLUSIVE),
+        ([16], verdicts.INCONCLUSIVE),
+    )
+    for after, verdict in cases:
+        _save(figures, "08_sovereign_architecture/spectra", spectra(after))
+        row = _judge(figures, "rank")
+        assert row["verdict"] == verdict, (after, row)
+    assert "256 -> 16" in row["ours"] and "1 seed)" in row["ours"]

@@ -244,8 +244,10 @@ def _rank_judge(df: pd.DataFrame) -> Finding:
             [100 * float(after["rank_eff"].iloc[0]) / float(fresh["rank_eff"].iloc[0])]
         )
     share = share.dropna()
+    low, high = int(after["rank_eff"].min()), int(after["rank_eff"].max())
     ours = (
-        f"fc1's rank_eff {int(fresh['rank_eff'].iloc[0])} -> {int(after['rank_eff'].iloc[0])} "
+        f"fc1's rank_eff {int(fresh['rank_eff'].iloc[0])} -> "
+        f"{low if low == high else f'{low}-{high}'} "
         f"({share.mean():.1f} % kept; {len(share)} seed{'s' if len(share) != 1 else ''})"
     )
     budget = "one cycle of APEX training"
