@@ -3,6 +3,8 @@
 #   make book                       run every chapter (profile quick) and regenerate figures/
 #   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
 #   make book PROFILE=paper         the seeds' own settings (for a GPU)
+#   make book-gpu PROFILE=full      on a GPU: every run computed first by WORKERS processes
+#                                   sharing it (book plan --execute), then the chapters
 #   make site                       the book as a static site in _build/html (offline); a
 #                                   chapter not executed here is a preview of its saved figures
 #   make test                       the test suite (offline; synthetic data)
@@ -24,6 +26,7 @@ PROFILE ?= quick
 DATA_ARCHIVE ?=
 ONLY ?=
 DEVICE ?= cpu
+WORKERS ?= 8
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -31,7 +34,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book site test lab sync bench bench-train bench-vshape lint clean clean-cache
+.PHONY: setup book book-gpu site test lab sync bench bench-train bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +45,10 @@ setup: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+
+book-gpu: $(STAMP)
+	$(BIN)/python -m plasticity book plan --profile $(PROFILE) --execute --device $(GPU_DEVICE) --workers $(WORKERS) $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity book run --profile $(PROFILE) --device $(GPU_DEVICE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
 
 site: $(STAMP)
 	$(BIN)/python -m plasticity site build --preview
@@ -56,6 +63,7 @@ sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]*_*.py
 
 GPU := $(filter cuda%,$(DEVICE))
+GPU_DEVICE := $(if $(GPU),$(DEVICE),cuda)
 
 bench: $(STAMP)
 	$(BIN)/python -m plasticity bench peak --device $(DEVICE) $(ARCHIVE_FLAGS)
