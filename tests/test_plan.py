@@ -61,6 +61,31 @@ def test_execute_with_batch_runs_repairs_of_one_config_together():
     assert together and all(1 < r["batched"] <= 3 for r in together)
 
 
+def test_execute_with_batch_trains_the_base_models_together_first():
+    """A profile with one base model per seed: with ``batch`` the missing base models
+    train as one stacked computation before the repairs that read them are stacked."""
+    from dataclasses import replace
+
+    smoke = get_profile("smoke")
+    prof = replace(
+        smoke,
+        name="smoke",
+        base=replace(smoke.base, epochs=1),
+        lazarus=replace(smoke.lazarus, base_per_seed=True),
+    )
+    runs = plan.plan(prof, ["02"])
+    bases = [r for r in runs if r.kind == "lazarus-base"]
+    assert len(bases) == len(experiments.seeds_needed(prof)) > 1
+    logged = []
+    execute.execute(runs, log=logged.append, batch=8)
+    assert any(f"lazarus-base x{len(bases)}, stacked" in line for line in logged), logged
+    assert logged.index(next(x for x in logged if "lazarus-base" in x)) == 0  # base models first
+    assert all(r.cached for r in plan.plan(prof, ["02"]))
+    ch = Chapter("02_lazarus_vshape", prof, headless=True)
+    labs = lazarus_runs.chapter_labs(ch, experiments.seeds_needed(prof))
+    assert all(lab.artifact.result.get("stacked") == len(bases) for lab in labs.values())
+
+
 def test_runs_shared_by_chapters_are_listed_once():
     runs = plan.plan("smoke", ["02", "03", "06"])
     keys = [r.key for r in runs]

@@ -56,3 +56,39 @@ def test_the_bench_flop_count_matches_torch_flop_counter():
     ours = bench.stability_cnn_flops()
     assert ours["forward"] * 4 == forward.get_total_flops()
     assert ours["train"] * 4 == both.get_total_flops()
+
+
+def test_base_models_trained_stacked_equal_the_ones_trained_alone(tmp_path):
+    """Three seeds as one vmap-ed computation: each model ends where it would alone
+    (float rounding), is cached under its own key, and says it was stacked."""
+    import pytest
+    from plasticity.engine.cache import is_cached
+
+    ds = data.synthetic_dataset("cifar10", 640, 100)
+    training = BaseTraining(epochs=2, log_every=5)
+    seeds = [0, 1, 2]
+    stacked = lazarus_runs.base_models(ds, training, seeds, device="cpu", cache_dir=tmp_path / "a")
+    alone = [
+        lazarus_runs.base_model(
+            ds, training, s, device="cpu", progress=False, cache_dir=tmp_path / "b"
+        )
+        for s in seeds
+    ]
+    for (m1, a1), (m2, a2) in zip(stacked, alone, strict=True):
+        assert a1.key == a2.key  # the same cache key as alone
+        for (name, p1), p2 in zip(m1.state_dict().items(), m2.state_dict().values(), strict=True):
+            torch.testing.assert_close(p1, p2, rtol=1e-3, atol=1e-4, msg=name)
+        assert a1.result["stacked"] == 3 and "stacked" not in a2.result
+        h1, h2 = a1.result["history"], a2.result["history"]
+        assert h1["step"] == h2["step"]
+        assert h1["train_loss"] == pytest.approx(h2["train_loss"], rel=1e-3)
+        assert a1.result["test_accuracy"] == pytest.approx(a2.result["test_accuracy"], abs=0.5)
+    for s in seeds:
+        assert is_cached(
+            "lazarus-base",
+            lazarus_runs.base_config(ds, training, s),
+            lazarus_runs.BASE_VERSION,
+            tmp_path / "a",
+        )
+    # different seeds are different networks
+    assert not torch.equal(stacked[0][0].fc1.weight, stacked[1][0].fc1.weight)

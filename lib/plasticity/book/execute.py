@@ -14,45 +14,68 @@ from ..engine.profiles import Profile, get_profile
 from .plan import DEFAULT_SECONDS, Run, measured_rates, plan
 
 
+def _group(run: Run, job: tuple | None):
+    """The stack ``run`` can join (None: it runs alone): base models of one data set and
+    recipe train together; repairs by :func:`plasticity.engine.stacked.group_key`."""
+    if job is None:
+        return None
+    if run.kind == "lazarus-base":
+        _, dataset, training, _, _ = job
+        return ("lazarus-base", dataset.fingerprint, training)
+    return stacked.group_key(*job[:3])
+
+
 def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
     """Compute every missing run in order; returns the wall time in seconds.
 
-    With ``batch`` > 1, the missing Lazarus repairs that can share a stack (seeds,
-    damages, base models and configurations with one schedule:
-    :func:`plasticity.engine.stacked.group_key`) run ``batch`` at a time as one
-    computation (:func:`plasticity.engine.stacked.run_grid`) where the first of them
-    comes up; each is cached under its own key, with results equal to a repair run
-    alone to float tolerance. ``book plan --execute`` picks ``batch`` by device
+    With ``batch`` > 1, missing runs that can share a stack run ``batch`` at a time as
+    one computation where the first of them comes up, each cached under its own key
+    with results equal to a run alone to float tolerance: base models of one data set
+    and recipe (:func:`plasticity.engine.lazarus_runs.base_models`), and Lazarus repairs
+    of one schedule across seeds, damages, base models and configurations
+    (:func:`plasticity.engine.stacked.group_key`, :func:`~plasticity.engine.stacked.run_grid`).
+    Stage by stage (base models first), so that the repairs' base models exist when
+    their stacks are formed. ``book plan --execute`` picks ``batch`` by device
     (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
     a CPU, where stacking loses (``bench grid`` measures it).
     """
+    from ..engine import lazarus_runs
     from ..foundations.checks import check_number
 
     check_number("batch", batch, low=1, integer=True)
     start = time.perf_counter()
     todo = [r for r in runs if not r.cached]
-    jobs = {id(r): r.job() for r in todo if r.job is not None} if batch > 1 else {}
-    keys = [stacked.group_key(*jobs[id(r)][:3]) if id(r) in jobs else None for r in todo]
     done = 0
-    for chunk in stacked.group_plan(keys, batch):
-        group = [todo[i] for i in chunk]
-        t = time.perf_counter()
-        if len(group) > 1:
-            stacked.run_grid([jobs[id(m)] for m in group], batch=len(group))
-            for m in group:
-                m.cached = True
-            done += len(group)
-            seconds = time.perf_counter() - t
-            log(
-                f"[{done}/{len(todo)}] lazarus-repair x{len(group)}, stacked: "
-                f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
-            )
-            continue
-        (r,) = group
-        r.compute()
-        r.cached = True
-        done += 1
-        log(f"[{done}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
+    for order in sorted({r.order for r in todo}):
+        stage = [r for r in todo if r.order == order]
+        # jobs are built per stage: a repair's job loads its base model
+        jobs = {id(r): r.job() for r in stage if r.job is not None} if batch > 1 else {}
+        keys = [_group(r, jobs.get(id(r))) for r in stage]
+        for chunk in stacked.group_plan(keys, batch):
+            group = [stage[i] for i in chunk]
+            t = time.perf_counter()
+            if len(group) > 1:
+                if group[0].kind == "lazarus-base":
+                    _, dataset, training, _, cache_dir = jobs[id(group[0])]
+                    lazarus_runs.base_models(
+                        dataset, training, [jobs[id(m)][3] for m in group], cache_dir=cache_dir
+                    )
+                else:
+                    stacked.run_grid([jobs[id(m)] for m in group], batch=len(group))
+                for m in group:
+                    m.cached = True
+                done += len(group)
+                seconds = time.perf_counter() - t
+                log(
+                    f"[{done}/{len(todo)}] {group[0].kind} x{len(group)}, stacked: "
+                    f"{'; '.join(m.label for m in group)} ({seconds:.0f} s)"
+                )
+                continue
+            (r,) = group
+            r.compute()
+            r.cached = True
+            done += 1
+            log(f"[{done}/{len(todo)}] {r.kind}: {r.label} ({time.perf_counter() - t:.0f} s)")
     return time.perf_counter() - start
 
 

@@ -59,8 +59,9 @@ class Run:
     cached: bool = False
     compute: Callable[[], object] | None = None
     order: int = 0
-    #: For a Lazarus repair: ``() -> (lab, damage, config, seed)``, so that
-    #: :func:`execute` can run repairs of one config together (``batch`` > 1).
+    #: For a Lazarus repair: ``() -> (lab, damage, config, seed)``; for a base model:
+    #: ``() -> ("lazarus-base", dataset, training, seed, cache_dir)``; so that
+    #: :func:`execute` can stack runs that share a schedule (``batch`` > 1).
     job: Callable[[], tuple] | None = None
 
 
@@ -156,6 +157,7 @@ def plan(
                         ds, prof.base, s, progress=False, cache_dir=cache_dir
                     ),
                     order=0,
+                    job=lambda s=s: ("lazarus-base", ds, prof.base, s, cache_dir),
                 ),
                 "01_base_model",
             )

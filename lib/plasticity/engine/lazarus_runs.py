@@ -100,16 +100,7 @@ def base_model(
     config = base_config(dataset, training, seed)
 
     def compute():
-        set_seed(seed)
-        model = StabilityCNN(dataset.num_classes)
-        batches = Batches(
-            dataset.train_x,
-            dataset.train_y,
-            training.batch_size,
-            shuffle=True,
-            seed=seed,
-            device=device,
-        )
+        model, batches = _fresh_base(dataset, training, seed, device)
         history = train_classifier(
             model,
             batches,
@@ -120,20 +111,92 @@ def base_model(
             eval_fn=lambda m: evaluate(m, dataset.test_x, dataset.test_y),
             progress=progress,
         )
-        result = {
-            "test_accuracy": history["epoch_eval"][-1],
-            "history": history,
-            "parameters": count_parameters(model)["total"],
-            "device": str(device),
-            "steps": len(batches) * training.epochs,
-        }
-        return model.state_dict(), result
+        return model.state_dict(), _base_result(model, history, batches, training, device)
 
     artifact = train_or_load(
         "lazarus-base", config, compute, version=BASE_VERSION, cache_dir=cache_dir
     )
     model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
     return model, artifact
+
+
+def _fresh_base(dataset: ImageDataset, training: BaseTraining, seed: int, device):
+    """A base model's untrained network and its batches, both drawn from ``seed``."""
+    set_seed(seed)
+    model = StabilityCNN(dataset.num_classes)
+    batches = Batches(
+        dataset.train_x,
+        dataset.train_y,
+        training.batch_size,
+        shuffle=True,
+        seed=seed,
+        device=device,
+    )
+    return model, batches
+
+
+def _base_result(model, history, batches, training: BaseTraining, device, stacked: int = 1):
+    return {
+        "test_accuracy": history["epoch_eval"][-1],
+        "history": history,
+        "parameters": count_parameters(model)["total"],
+        "device": str(device),
+        "steps": len(batches) * training.epochs,
+        **({"stacked": stacked} if stacked > 1 else {}),
+    }
+
+
+def base_models(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seeds: list[int],
+    *,
+    device: str | torch.device | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[tuple[StabilityCNN, Artifact]]:
+    """:func:`base_model` for every seed; the ones not cached are trained together as
+    one stacked computation (:func:`plasticity.lazarus.train.train_many`), each cached
+    under the key it has alone, with the weights it would have alone to float rounding
+    (its result records ``stacked``: how many trained together)."""
+    from ..lazarus.train import train_many
+    from .cache import is_cached
+
+    for s in seeds:
+        check_number("seed", s, low=0, integer=True)
+    device = torch.device(device) if device is not None else default_device()
+    missing = [
+        s
+        for s in dict.fromkeys(seeds)
+        if not is_cached("lazarus-base", base_config(dataset, training, s), BASE_VERSION, cache_dir)
+    ]
+    if len(missing) > 1:
+        start = time.perf_counter()
+        fresh = [_fresh_base(dataset, training, s, device) for s in missing]
+        models = [m for m, _ in fresh]
+        histories = train_many(
+            models,
+            [b for _, b in fresh],
+            epochs=training.epochs,
+            lr=training.lr,
+            momentum=training.momentum,
+            log_every=training.log_every,
+            eval_fn=lambda m: evaluate(m, dataset.test_x, dataset.test_y),
+        )
+        share = (time.perf_counter() - start) / len(missing)
+        for s, (model, batches), history in zip(missing, fresh, histories, strict=True):
+            result = _base_result(model, history, batches, training, device, len(missing))
+            train_or_load(
+                "lazarus-base",
+                base_config(dataset, training, s),
+                lambda model=model, result=result: (model.state_dict(), result),
+                version=BASE_VERSION,
+                cache_dir=cache_dir,
+                seconds=share,
+            )
+    return [
+        base_model(dataset, training, s, device=device, progress=False, cache_dir=cache_dir)
+        for s in seeds
+    ]
 
 
 class Lab:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,10 @@ def train_classifier(
         "epoch_eval": [],
         "epoch_seconds": [],
     }
-    step, run_loss, run_correct, run_seen, run_steps = 0, 0.0, 0, 0, 0
+    step, run_seen, run_steps = 0, 0, 0
+    # running sums stay on the device until they are logged (no host sync per step)
+    run_loss = torch.zeros((), dtype=torch.float64, device=device)
+    run_correct = torch.zeros((), dtype=torch.int64, device=device)
     start = time.perf_counter()
     for epoch in range(epochs):
         bar = tqdm(
@@ -108,20 +112,120 @@ def train_classifier(
             loss.backward()
             opt.step()
             step += 1
-            run_loss += loss.item()
-            run_correct += int((logits.argmax(1) == yb).sum())
+            run_loss += loss.detach().double()
+            run_correct += (logits.argmax(1) == yb).sum()
             run_seen += len(yb)
             run_steps += 1
             if step % log_every == 0:
                 history["step"].append(step)
-                history["train_loss"].append(run_loss / run_steps)
-                history["train_acc"].append(100.0 * run_correct / run_seen)
-                run_loss, run_correct, run_seen, run_steps = 0.0, 0, 0, 0
+                history["train_loss"].append(float(run_loss) / run_steps)
+                history["train_acc"].append(100.0 * int(run_correct) / run_seen)
+                run_loss.zero_(), run_correct.zero_()
+                run_seen, run_steps = 0, 0
         history["epoch"].append(epoch + 1)
         history["epoch_eval"].append(eval_fn(model) if eval_fn is not None else None)
         history["epoch_seconds"].append(time.perf_counter() - start)
     model.eval()
     return history
+
+
+def train_many(
+    models: list[nn.Module],
+    batches: list[Batches],
+    *,
+    epochs: int,
+    lr: float,
+    momentum: float = 0.0,
+    log_every: int = 100,
+    eval_fn: Callable[[nn.Module], float] | None = None,
+) -> list[dict]:
+    """:func:`train_classifier` for K models of one architecture as one computation:
+    their parameters stacked (``torch.func.stack_module_state``), one ``vmap``-ed
+    forward and backward pass per step, each model on its own batches (its own seed's
+    order), and SGD with momentum applied to the stack exactly as ``torch.optim.SGD``
+    does (the first step's buffer is the gradient, then ``m * buf + g``). The models
+    end with the weights they would have trained alone, to float rounding; on a GPU
+    the K small networks fill the device where one leaves it idle. Returns one history
+    per model, as :func:`train_classifier`."""
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+    check_number("epochs", epochs, low=1, integer=True)
+    check_number("lr", lr, low=0, low_inclusive=False)
+    check_number("momentum", momentum, low=0, high=1, high_inclusive=False)
+    check_number("log_every", log_every, low=1, integer=True)
+    if not models or len(models) != len(batches):
+        raise ValueError(f"{len(models)} models need as many batch streams, not {len(batches)}")
+    steps_per_epoch = {len(b) for b in batches}
+    if len(steps_per_epoch) != 1 or len({b.device for b in batches}) != 1:
+        raise ValueError("stacked models need batch streams of one length on one device")
+    device = batches[0].device
+    for m in models:
+        m.to(device).train()
+    params, buffers = stack_module_state(models)
+    skeleton = copy.deepcopy(models[0]).to("meta")
+
+    def loss_of(p, b, x, y):
+        logits = functional_call(skeleton, (p, b), (x,))
+        return nn.functional.cross_entropy(logits, y), logits
+
+    step_fn = vmap(grad_and_value(loss_of, has_aux=True))
+    velocity: dict[str, torch.Tensor] = {}
+    k = len(models)
+    histories = [
+        {
+            "step": [],
+            "train_loss": [],
+            "train_acc": [],
+            "epoch": [],
+            "epoch_eval": [],
+            "epoch_seconds": [],
+        }
+        for _ in models
+    ]
+    run_loss = torch.zeros(k, dtype=torch.float64, device=device)
+    run_correct = torch.zeros(k, dtype=torch.int64, device=device)
+    step, run_seen, run_steps = 0, 0, 0
+    start = time.perf_counter()
+
+    def write_back() -> None:
+        with torch.no_grad():
+            for i, m in enumerate(models):
+                for name, p in m.named_parameters():
+                    p.copy_(params[name][i])
+
+    for epoch in range(epochs):
+        for pairs in zip(*(b.epoch(epoch) for b in batches), strict=True):
+            x = torch.stack([xb.contiguous(memory_format=torch.channels_last) for xb, _ in pairs])
+            y = torch.stack([yb for _, yb in pairs])
+            grads, (loss, logits) = step_fn(params, buffers, x, y)
+            with torch.no_grad():
+                for name, g in grads.items():
+                    if momentum > 0:
+                        buf = velocity.get(name)
+                        buf = g.clone() if buf is None else buf.mul_(momentum).add_(g)
+                        velocity[name] = buf
+                        g = buf
+                    params[name].sub_(lr * g)
+            step += 1
+            run_loss += loss.detach().double()
+            run_correct += (logits.argmax(-1) == y).sum(-1)
+            run_seen += y.shape[1]
+            run_steps += 1
+            if step % log_every == 0:
+                for i, h in enumerate(histories):
+                    h["step"].append(step)
+                    h["train_loss"].append(float(run_loss[i]) / run_steps)
+                    h["train_acc"].append(100.0 * int(run_correct[i]) / run_seen)
+                run_loss.zero_(), run_correct.zero_()
+                run_seen, run_steps = 0, 0
+        write_back()
+        for m, h in zip(models, histories, strict=True):
+            h["epoch"].append(epoch + 1)
+            h["epoch_eval"].append(eval_fn(m) if eval_fn is not None else None)
+            h["epoch_seconds"].append(time.perf_counter() - start)
+    for m in models:
+        m.eval()
+    return histories
 
 
 #: Bump when the base training code changes what it produces.
