@@ -70,7 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m plasticity bench spectral --device $(DEVICE)
 	$(BIN)/python -m plasticity bench grid --device $(DEVICE) $(if $(GPU),--k 1 8 32 128,) $(ARCHIVE_FLAGS)
 	$(if $(GPU),$(BIN)/python -m plasticity bench cost --profile paper --device $(DEVICE) $(ARCHIVE_FLAGS),)
-	$(BIN)/python -m plasticity bench protocol $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity bench protocol --device $(DEVICE) $(ARCHIVE_FLAGS)
 
 bench-train: $(STAMP)
 	$(BIN)/python -m plasticity bench train $(ARCHIVE_FLAGS)

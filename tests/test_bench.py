@@ -82,6 +82,10 @@ def test_the_protocol_ratio_projects_each_side_from_its_own_slices(ds):
     assert out["ratio"] == pytest.approx(sum(ratios) / 2)  # the median of two
     low, high = out["ratio_range"]
     assert low == pytest.approx(min(ratios)) and high == pytest.approx(max(ratios))
+    assert out["device"] == "cpu"
+    if not torch.cuda.is_available():  # a GPU that is not there is refused before any work
+        with pytest.raises(ParameterError, match="device='cuda'"):
+            bench.protocol_ratio(ds, device="cuda")
 
 
 @pytest.mark.parametrize("name", ["repeats", "train_steps", "repair_steps", "protocol_steps"])

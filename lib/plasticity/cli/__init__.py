@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_proto.add_argument("--repeats", type=int, default=3)
     p_proto.add_argument("--train-steps", type=int, default=100)
     p_proto.add_argument("--repair-steps", type=int, default=50)
+    p_proto.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     bench_data_options(p_proto)
     p_proto.set_defaults(func=bench_protocol)
     p_work = bench_sub.add_parser(

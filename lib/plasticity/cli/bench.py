@@ -148,10 +148,18 @@ def bench_protocol(args) -> int:
 
     for name in ("repeats", "train_steps", "repair_steps"):
         check_number(name, getattr(args, name), low=1, integer=True)
+    from ..foundations.compute import check_device
+
+    device = check_device(args.device)
     ds = bench_data(args)
     out = bench.protocol_ratio(
-        ds, repeats=args.repeats, train_steps=args.train_steps, repair_steps=args.repair_steps
+        ds,
+        repeats=args.repeats,
+        train_steps=args.train_steps,
+        repair_steps=args.repair_steps,
+        device=device,
     )
+    print(f"device {out['device']}")
     work = out["work"]
     print(
         f"the seed's V-shape protocol: {work['train steps']} training steps, "

@@ -116,6 +116,7 @@ def protocol_ratio(
     repair_steps: int = 50,
     epochs: int = 5,
     protocol_steps: int = 1000,
+    device: str = "cpu",
 ) -> dict:
     """The seed's V-shape protocol (``epochs`` of training, one damage, a
     ``protocol_steps``-step repair, the evaluations), the published script against
@@ -135,6 +136,10 @@ def protocol_ratio(
       of the original, the damaged model, the repair's budget points and the
       restored model.
 
+    On a GPU (``device``) both sides' networks live there; the published side moves
+    each DataLoader batch to it, as its script's ``.to(DEVICE)`` does, and every slice
+    is timed between synchronisations.
+
     Returns the per-repeat projections and the median of the per-repeat ratios
     (published / book: above 1, the book is faster) with its range.
     """
@@ -145,7 +150,9 @@ def protocol_ratio(
     from ... import lazarus
     from ...data import Normalizer, to_tensor
     from ...foundations.checks import check_number
+    from ...foundations.compute import check_device
     from ...lazarus import damage
+    from .rates import _sync
 
     for name, value in (
         ("repeats", repeats),
@@ -155,9 +162,10 @@ def protocol_ratio(
         ("protocol_steps", protocol_steps),
     ):
         check_number(name, value, low=1, integer=True)
+    dev = check_device(device)
     normalize = Normalizer()
     set_seed(0)
-    teacher = StabilityCNN().eval()
+    teacher = StabilityCNN().to(dev).eval()
     damaged = damage.noisy_copy(teacher, 0.35, seed=1)
     config = lazarus.RepairConfig(steps=repair_steps, eval_at=())
     train_loader, test_loader = script.published_loaders(dataset)
@@ -165,8 +173,8 @@ def protocol_ratio(
         script.Restarting(train_loader),
         script.Restarting(train_loader),
     )
-    book_stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0).stream()
-    images, test = to_tensor(dataset.train_x), to_tensor(dataset.test_x)
+    book_stream = Batches(dataset.train_x, dataset.train_y, 64, seed=0, device=dev).stream()
+    images, test = to_tensor(dataset.train_x).to(dev), to_tensor(dataset.test_x).to(dev)
     teacher_logits = lazarus.logits_table(teacher, images, normalize)
     budget_points = len([s for s in lazarus.RepairConfig().eval_at if s < protocol_steps])
     work = {
@@ -175,9 +183,9 @@ def protocol_ratio(
         "test passes (book)": 3 + budget_points,
     }
 
-    pub_model = StabilityCNN()
+    pub_model = StabilityCNN().to(dev)
     pub_sgd = torch.optim.SGD(pub_model.parameters(), lr=0.01, momentum=0.9)
-    book_model = StabilityCNN()
+    book_model = StabilityCNN().to(dev)
     book_sgd = torch.optim.SGD(book_model.parameters(), lr=0.01, momentum=0.9)
 
     def pub_repair() -> None:
@@ -235,8 +243,10 @@ def protocol_ratio(
         for name in dict.fromkeys([*slices["published"], *slices["book"]]):
             for side, fns in slices.items():
                 if name in fns:
+                    _sync(dev)
                     start = time.perf_counter()
                     fns[name]()
+                    _sync(dev)
                     seconds[side][name] = time.perf_counter() - start
         runs.append({side: projected(side, seconds[side]) for side in slices})
     ratios = [r["published"]["total"] / r["book"]["total"] for r in runs]
@@ -246,6 +256,7 @@ def protocol_ratio(
     }
     return {
         "work": work,
+        "device": str(dev),
         "runs": runs,
         "median": median,
         "ratio": statistics.median(ratios),

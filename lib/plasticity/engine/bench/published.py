@@ -116,8 +116,10 @@ def published_train_steps(model, batches: Restarting, steps: int, opt) -> None:
     running loss read back with ``.item()`` every step."""
     loss_fn = nn.CrossEntropyLoss()
     running = 0.0
+    device = next(model.parameters()).device
     for _ in range(steps):
         inputs, labels = next(batches)
+        inputs, labels = inputs.to(device), labels.to(device)  # the script's .to(DEVICE)
         opt.zero_grad()
         loss = loss_fn(model(inputs), labels)
         loss.backward()
@@ -130,8 +132,10 @@ def published_repair_steps(student, teacher, batches: Restarting, steps: int, op
     DataLoader batch and :func:`_published_step` (with per-tensor Adam as ``opt``)."""
     student.train()
     teacher.eval()
+    device = next(student.parameters()).device
     for _ in range(steps):
         images, _ = next(batches)
+        images = images.to(device)
         _published_step(student, teacher, images, torch.randn_like(images), opt, config)
 
 
@@ -140,7 +144,9 @@ def published_test_loop(models, loader) -> None:
     ``models`` on each batch (one for accuracy or entropy, two for agreement)."""
     for m in models:
         m.eval()
+    device = next(models[0].parameters()).device
     with torch.no_grad():
         for images, _ in loader:
+            images = images.to(device)
             for m in models:
                 m(images)
