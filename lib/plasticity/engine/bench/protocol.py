@@ -152,7 +152,7 @@ def protocol_ratio(
     from ...foundations.checks import check_number
     from ...foundations.compute import check_device
     from ...lazarus import damage
-    from .rates import _sync
+    from .rates import synchronize
 
     for name, value in (
         ("repeats", repeats),
@@ -243,10 +243,10 @@ def protocol_ratio(
         for name in dict.fromkeys([*slices["published"], *slices["book"]]):
             for side, fns in slices.items():
                 if name in fns:
-                    _sync(dev)
+                    synchronize(dev)
                     start = time.perf_counter()
                     fns[name]()
-                    _sync(dev)
+                    synchronize(dev)
                     seconds[side][name] = time.perf_counter() - start
         runs.append({side: projected(side, seconds[side]) for side in slices})
     ratios = [r["published"]["total"] / r["book"]["total"] for r in runs]

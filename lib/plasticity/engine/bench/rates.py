@@ -32,7 +32,8 @@ def stability_cnn_flops() -> dict[str, float]:
     return {"forward": 2.0 * forward, "train": 2.0 * (forward + backward)}
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device (a GPU) to finish its queued work; nothing on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -46,12 +47,12 @@ def _median_rate(
 
     device = device or torch.device("cpu")
     fn()  # warm-up: allocations, oneDNN primitive creation, cuBLAS/cuDNN heuristics
-    _sync(device)
+    synchronize(device)
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         rates.append(work / (time.perf_counter() - start))
     return statistics.median(rates), min(rates), max(rates)
 
@@ -294,13 +295,13 @@ def grid_rates(
             )
 
         one_at_a_time(), batched()  # warm-up
-        _sync(dev)
+        synchronize(dev)
         alone, together = [], []
         for _ in range(repeats):
             for fn, times in ((one_at_a_time, alone), (batched, together)):
                 start = time.perf_counter()
                 fn()
-                _sync(dev)
+                synchronize(dev)
                 times.append(1000 * (time.perf_counter() - start) / (k * steps))
         rows.append(
             {
