@@ -53,6 +53,13 @@ def evaluate(model: nn.Module, x, y, *, normalize: Normalizer | None = None) -> 
     return accuracy(predict_logits(model, x, normalize=normalize), y)
 
 
+def _empty_history() -> dict[str, list]:
+    """What a training history records: per ``log_every`` steps, and per epoch."""
+    return {
+        k: [] for k in ("step", "train_loss", "train_acc", "epoch", "epoch_eval", "epoch_seconds")
+    }
+
+
 def train_classifier(
     model: nn.Module,
     batches: Batches,
@@ -83,14 +90,7 @@ def train_classifier(
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_fn = nn.CrossEntropyLoss()
-    history: dict[str, list] = {
-        "step": [],
-        "train_loss": [],
-        "train_acc": [],
-        "epoch": [],
-        "epoch_eval": [],
-        "epoch_seconds": [],
-    }
+    history = _empty_history()
     step, run_seen, run_steps = 0, 0, 0
     # running sums stay on the device until they are logged (no host sync per step)
     run_loss = torch.zeros((), dtype=torch.float64, device=device)
@@ -171,17 +171,7 @@ def train_many(
     step_fn = vmap(grad_and_value(loss_of, has_aux=True))
     velocity: dict[str, torch.Tensor] = {}
     k = len(models)
-    histories = [
-        {
-            "step": [],
-            "train_loss": [],
-            "train_acc": [],
-            "epoch": [],
-            "epoch_eval": [],
-            "epoch_seconds": [],
-        }
-        for _ in models
-    ]
+    histories = [_empty_history() for _ in models]
     run_loss = torch.zeros(k, dtype=torch.float64, device=device)
     run_correct = torch.zeros(k, dtype=torch.int64, device=device)
     step, run_seen, run_steps = 0, 0, 0
