@@ -63,19 +63,16 @@ class KindCost:
 def _timed_and_counted(fn, warmup: bool = True, device=None) -> tuple[float, float]:
     """Seconds of one call of ``fn`` (after a warm-up call; on a GPU synchronised), and
     the FLOPs of another."""
-    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    def sync() -> None:
-        if device is not None and torch.device(device).type == "cuda":
-            torch.cuda.synchronize(device)
+    from .bench.rates import synchronize
 
     if warmup:
         fn()
-    sync()
+    synchronize(device)
     start = time.perf_counter()
     fn()
-    sync()
+    synchronize(device)
     seconds = time.perf_counter() - start
     with FlopCounterMode(display=False) as counter:
         fn()

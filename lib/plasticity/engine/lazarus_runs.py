@@ -485,7 +485,7 @@ class Lab:
             "sparsity_damaged": before["sparsity"],
             "sparsity_restored": after["sparsity"],
             "regrowth": regrown,
-            "prune_amount": pending.info.get("amount") if dmg.kind == "prune" else None,
+            "prune_amount": pending.info.get("amount"),
             "floor_active_pct": float(np.mean(history["floor_active_pct"])),
             "history": history,
             "budget": budget,

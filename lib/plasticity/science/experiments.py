@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from ..engine.lazarus_runs import Lab
-from ..engine.profiles import LazarusScale, Profile
+from ..engine.profiles import Profile
 from ..foundations.checks import check_choice
 from ..lazarus import Damage, RepairConfig, method_config
 from . import stats
@@ -37,8 +37,6 @@ EXPLORATORY = "exploratory"
 VSHAPE_ALPHA = 0.35
 BASELINE_ALPHA = 0.2
 #: Pruning levels of the seed's headline numbers (sections 3, 4.2, 7.2, 8.3).
-#: The pruning runs every profile judges by default (the profile may add levels).
-PRUNE_VERDICT = LazarusScale().verdict_prune
 #: Methods of the baseline table that need the seed's protocol, and the exploratory rest.
 VERDICT_METHODS = ("full", "consistency_only")
 EXPLORE_METHODS = ("stability_only", "entropy_only", "noise_only", "kd", "finetune_labels")
@@ -99,7 +97,9 @@ def _noise(alpha: float, seed: int) -> Damage:
     return Damage("noise", alpha, seed=seed)
 
 
-def _condition(d: Damage) -> str:
+def condition(d: Damage) -> str:
+    """The label of a damage in the chapters' tables ("noise alpha=0.2", "prune 70%
+    frozen", "prune matched 1.90 frozen")."""
     if d.matched:
         return f"prune matched {d.target_lost:.2f} {d.mode}"
     if d.kind == "noise":
@@ -116,7 +116,7 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
     def add(damage_for, method, config, seeds, role):
         for s in seeds:
             d = damage_for(s)
-            out.append(Cell(name, _condition(d), method, d, config, s, role))
+            out.append(Cell(name, condition(d), method, d, config, s, role))
 
     if name == "vshape":
         add(lambda s: _noise(VSHAPE_ALPHA, s), "full", protocol, scale.seeds, VERDICT)

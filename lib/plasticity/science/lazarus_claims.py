@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from ..lazarus import Damage
 from . import verdicts as v
 from .claims import (
     LAZARUS_STEPS,
@@ -22,6 +23,7 @@ from .claims import (
     select_rows,
 )
 from .experiments import PAIRED_COLUMNS
+from .experiments import condition as condition_label
 from .verdicts import FAILS, INCONCLUSIVE, NOT_COMPARABLE, Estimate, estimate
 
 
@@ -104,22 +106,31 @@ def _verdict_rows(df: pd.DataFrame, condition: str) -> pd.DataFrame:
     return select_rows(df, condition=condition, method="full", role="verdict")
 
 
-def _at_seed_damage(df: pd.DataFrame, condition: str) -> tuple[pd.DataFrame, str]:
+def _at_seed_damage(df: pd.DataFrame, condition: str):
     """The verdict rows that stand for the seed's run ``condition``: those pruned at the
-    matched level of the seed's damage where the profile ran it, else the nominal ones;
-    and a note saying which."""
+    matched level of the seed's damage where the profile ran it, else the nominal
+    ones. Returns them, their budget, why a number in points is not comparable with
+    the seed's (another budget, or a damage that costs more than
+    :data:`DAMAGE_TOLERANCE` away from the seed's; None when it is), and a note saying
+    which rows were read."""
     seed = SEED_RUNS[condition]
+    read, where = condition, ""
     if condition.startswith("prune"):
         mode = condition.rsplit(" ", 1)[-1]
-        matched = f"prune matched {seed.lost:.2f} {mode}"
+        matched = condition_label(Damage("prune", 0.0, mode, target_lost=round(seed.lost, 2)))
         if (df["condition"] == matched).any():
-            rows = _verdict_rows(df, matched)
-            amounts = rows["level"].astype(float)
-            return rows, (
-                f"pruned {100 * amounts.min():.1f}-{100 * amounts.max():.1f} %, the level that "
-                f"costs the seed's {seed.lost:.2f} points"
-            )
-    return _verdict_rows(df, condition), ""
+            read = matched
+    rows = _verdict_rows(df, read)
+    if read != condition:
+        amounts = rows["level"].astype(float)
+        where = (
+            f"pruned {100 * amounts.min():.1f}-{100 * amounts.max():.1f} %, the level that "
+            f"costs the seed's {seed.lost:.2f} points"
+        )
+    budget, off = _lazarus_budget(rows)
+    if off is None:
+        off = v.damage_matched(float(rows["lost"].mean()), seed.lost, DAMAGE_TOLERANCE)
+    return rows, budget, off, where
 
 
 def _recovery_text(rows: pd.DataFrame) -> str:
@@ -161,21 +172,19 @@ def _residual_claim(condition: str):
     seed = SEED_RUNS[condition]
 
     def judge(df: pd.DataFrame) -> Finding:
-        rows, where = _at_seed_damage(df, condition)
-        budget, off = _lazarus_budget(rows)
+        rows, budget, off, where = _at_seed_damage(df, condition)
         residual = rows["original"].astype(float) - rows["restored"].astype(float)
-        est = estimate(residual)
         margin = RECOVERY_MARGIN / 100 * seed.lost
-        unmatched = v.damage_matched(float(rows["lost"].mean()), seed.lost, DAMAGE_TOLERANCE)
-        if off is None and unmatched is not None:
-            off = unmatched
         f = judge_finding(
-            est, budget, off, lambda e: v.magnitude(e, seed.residual, margin), " points", 2
+            estimate(residual),
+            budget,
+            off,
+            lambda e: v.magnitude(e, seed.residual, margin),
+            " points",
+            2,
         )
         where = f" ({where})" if where else ""
-        return Finding(
-            f"residual {f.ours}; {_recovery_text(rows)}{where}", f.budget, f.verdict, f.reason
-        )
+        return replace(f, ours=f"residual {f.ours}; {_recovery_text(rows)}{where}")
 
     return judge
 
@@ -187,14 +196,10 @@ def _agreement_claim(condition: str, target: float):
 
     def judge(df: pd.DataFrame) -> Finding:
         try:
-            rows, _ = _at_seed_damage(df, condition)
+            rows, budget, off, _ = _at_seed_damage(df, condition)
         except MissingTable:
             present = ", ".join(sorted(set(df["condition"].astype(str))))
             raise NotRun(f"the profile runs no {condition} (its conditions: {present})") from None
-        budget, off = _lazarus_budget(rows)
-        unmatched = v.damage_matched(float(rows["lost"].mean()), seed.lost, DAMAGE_TOLERANCE)
-        if off is None and unmatched is not None:
-            off = unmatched
         margin = AGREEMENT_TOLERANCE * target
         f = judge_finding(
             estimate(rows["agreement_improvement"]),
@@ -205,11 +210,8 @@ def _agreement_claim(condition: str, target: float):
             2,
         )
         lost = float(rows["lost"].mean())
-        return Finding(
-            f"{f.ours}; the damage cost {lost:.2f} points (the seed's {seed.lost:.2f})",
-            f.budget,
-            f.verdict,
-            f.reason,
+        return replace(
+            f, ours=f"{f.ours}; the damage cost {lost:.2f} points (the seed's {seed.lost:.2f})"
         )
 
     return judge
@@ -319,7 +321,7 @@ def _method_recovery_zero(method: str):
 
 
 def _prune_rows(df, amount, mode):
-    return select_rows(df, condition=f"prune {amount:.0%} {mode}", mode=mode, role="verdict")
+    return select_rows(df, condition=condition_label(Damage("prune", amount, mode)), role="verdict")
 
 
 def _frozen_vs_regrow(df: pd.DataFrame) -> Finding:
@@ -355,12 +357,10 @@ def _regrowth_back(df: pd.DataFrame) -> Finding:
         estimate(diff), budget, off, lambda e: v.preference(e, COSINE_MARGIN, ""), "", 3
     )
     cos, norm = estimate(rows["regrowth_cosine"]), estimate(rows["regrowth_norm_restored_pct"])
-    return Finding(
-        f"cosine minus its null {f.ours}; cosine {cos.text('', 3)}; the pruned weights' norm "
-        f"is back to {norm.mean:.1f} % of its size before pruning",
-        f.budget,
-        f.verdict,
-        f.reason,
+    return replace(
+        f,
+        ours=f"cosine minus its null {f.ours}; cosine {cos.text('', 3)}; the pruned weights' "
+        f"norm is back to {norm.mean:.1f} % of its size before pruning",
     )
 
 
@@ -424,7 +424,7 @@ def _stability_judge(df: pd.DataFrame) -> Finding:
     f = judge_finding(
         _negated(est), budget, off, lambda e: v.preference(e, RECOVERY_MARGIN), " points"
     )
-    return Finding(f"full minus consistency only: {f.ours}", f.budget, f.verdict, f.reason)
+    return replace(f, ours=f"full minus consistency only: {f.ours}")
 
 
 def _scales(df: pd.DataFrame) -> Finding:
@@ -516,11 +516,8 @@ def _datafree_prune(df: pd.DataFrame) -> Finding:
         2,
     )
     lost = float(rows["lost"].mean())
-    return Finding(
-        f"best source: {best}, gain {f.ours}; the pruning cost {lost:.2f} points",
-        f.budget,
-        f.verdict,
-        f.reason,
+    return replace(
+        f, ours=f"best source: {best}, gain {f.ours}; the pruning cost {lost:.2f} points"
     )
 
 

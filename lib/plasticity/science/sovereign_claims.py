@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 
@@ -160,7 +161,7 @@ def _sov_ablation(variant: str, value: str = "d_hier"):
         f = judge_finding(
             estimate(drops), budget, off, lambda e: v.preference(e, NS_MARGIN), " points", 2
         )
-        return Finding(f"drop {f.ours}{extra}", f.budget, f.verdict, f.reason)
+        return replace(f, ours=f"drop {f.ours}{extra}")
 
     return judge
 
@@ -179,9 +180,7 @@ def _warmup_critical(df: pd.DataFrame) -> Finding:
     f = judge_finding(
         estimate(diff), budget, _warmup_off(full), lambda e: v.above(e, 0.0), " points", 2
     )
-    return Finding(
-        f"warm-up's drop minus the largest other: {f.ours}", f.budget, f.verdict, f.reason
-    )
+    return replace(f, ours=f"warm-up's drop minus the largest other: {f.ours}")
 
 
 def _synergy(df: pd.DataFrame) -> Finding:
@@ -195,7 +194,8 @@ def _synergy(df: pd.DataFrame) -> Finding:
 
 
 def _random_superclasses(df: pd.DataFrame) -> Finding:
-    variant = "permuted superclasses"
+    from .sovereign_experiments import PERMUTED as variant
+
     if variant not in set(df["variant"]):
         raise NotRun(
             "the profile that made the table runs no arm with permuted superclasses "
@@ -222,28 +222,18 @@ def _stable_judge(df: pd.DataFrame) -> Finding:
     est = estimate(rows["observed_stable_pct"])
     f = judge_finding(est, budget, _phase_off(rows), lambda e: v.magnitude(e, 68.0, 10.0), " %", 1)
     null = estimate(rows["iid_stable_pct"]).mean
-    return Finding(
-        f"{f.ours}; an i.i.d. series of the same length reads {null:.1f} %",
-        f.budget,
-        f.verdict,
-        f.reason,
-    )
+    return replace(f, ours=f"{f.ours}; an i.i.d. series of the same length reads {null:.1f} %")
 
 
 def _rank_judge(df: pd.DataFrame) -> Finding:
     """fc1's effective rank after one cycle of APEX as a share of its fresh rank."""
     fc1 = df[df["layer"] == "fc1"]
+    if "seed" not in fc1:  # a table of one seed
+        fc1 = fc1.assign(seed=0)
     fresh, after = fc1[fc1["state"] == "fresh"], fc1[fc1["state"] != "fresh"]
     if fresh.empty or after.empty:
         raise MissingTable("no fc1 rows before and after training")
-    by = ["seed"] if "seed" in fc1 else []
-    if by:
-        share = 100 * after.set_index("seed")["rank_eff"] / fresh.set_index("seed")["rank_eff"]
-    else:
-        share = pd.Series(
-            [100 * float(after["rank_eff"].iloc[0]) / float(fresh["rank_eff"].iloc[0])]
-        )
-    share = share.dropna()
+    share = (100 * per_seed(after, "rank_eff") / per_seed(fresh, "rank_eff")).dropna()
     low, high = int(after["rank_eff"].min()), int(after["rank_eff"].max())
     ours = (
         f"fc1's rank_eff {int(fresh['rank_eff'].iloc[0])} -> "

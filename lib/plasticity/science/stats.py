@@ -12,11 +12,21 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def t_half_width(std: float, n: int, confidence: float = 0.95) -> float:
+    """Half the width of the t interval of a mean of ``n`` values with sample std
+    ``std`` at ``confidence`` (NaN for fewer than two values)."""
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
+    if n < 2:
+        return math.nan
+    return float(stats.t.ppf(1 - (1 - confidence) / 2, n - 1) * std / math.sqrt(n))
+
+
 def summarize(values: Sequence[float], confidence: float = 0.95) -> dict:
     """n, mean, sample std (ddof 1), population std (ddof 0) and a t interval at
     ``confidence`` (95 % unless stated)."""
-    from scipy import stats
-
     x = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
     n = len(x)
     if n == 0:
@@ -30,10 +40,7 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> dict:
         }
     mean = float(x.mean())
     std = float(x.std(ddof=1)) if n > 1 else math.nan
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence={confidence!r} must lie in (0, 1)")
-    q = 1 - (1 - confidence) / 2
-    half = float(stats.t.ppf(q, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
+    half = t_half_width(std, n, confidence)
     return {
         "n": n,
         "mean": mean,

@@ -59,11 +59,7 @@ class Estimate:
 
     def interval(self, confidence: float) -> tuple[float, float]:
         """The t interval of the mean at another ``confidence`` (same n, mean, std)."""
-        if self.n < 2 or not math.isfinite(self.std):
-            return math.nan, math.nan
-        from scipy import stats as st
-
-        half = float(st.t.ppf(1 - (1 - confidence) / 2, self.n - 1) * self.std / math.sqrt(self.n))
+        half = stats.t_half_width(self.std, self.n, confidence)
         return self.mean - half, self.mean + half
 
     def text(self, unit: str = "", digits: int = 1) -> str:

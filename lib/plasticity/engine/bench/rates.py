@@ -32,9 +32,9 @@ def stability_cnn_flops() -> dict[str, float]:
     return {"forward": 2.0 * forward, "train": 2.0 * (forward + backward)}
 
 
-def synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device | str | None) -> None:
     """Wait for the device (a GPU) to finish its queued work; nothing on a CPU."""
-    if device.type == "cuda":
+    if device is not None and torch.device(device).type == "cuda":
         torch.cuda.synchronize(device)
 
 
@@ -385,7 +385,6 @@ def spectral_rates(device: str = "cpu", repeats: int = 20) -> list[dict]:
     from ...sovereign.spectra import SPECTRAL_METHODS, spectral_loss
 
     dev = check_device(device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     gen = torch.Generator().manual_seed(0)
     rows = []
     for name, shape in SPECTRAL_SHAPES.items():
@@ -398,10 +397,10 @@ def spectral_rates(device: str = "cpu", repeats: int = 20) -> list[dict]:
             step()  # warm-up (kernel selection, workspace)
             times = []
             for _ in range(repeats):
-                sync()
+                synchronize(dev)
                 start = time.perf_counter()
                 step()
-                sync()
+                synchronize(dev)
                 times.append(time.perf_counter() - start)
             times.sort()
             rows.append(
