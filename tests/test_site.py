@@ -95,12 +95,16 @@ def node_ready() -> None:
         _unavailable(str(exc))
 
 
-def _project_copy(dest: Path, executed: Path, figures: Path) -> Path:
-    """The book's site sources in ``dest``, with the given executed notebooks and figures."""
+def _copy_sources(dest: Path) -> None:
     root = paths.project_root()
-    for rel in ("myst.yml", "README.md", "site/index.md", "site/template.yml"):
+    for rel in site.SITE_SOURCES:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest / rel)
+
+
+def _project_copy(dest: Path, executed: Path, figures: Path) -> Path:
+    """The book's site sources in ``dest``, with the given executed notebooks and figures."""
+    _copy_sources(dest)
     shutil.copytree(executed, dest / "executed")
     shutil.copytree(figures, dest / "figures")
     return dest
@@ -570,11 +574,8 @@ def test_the_contents_are_a_menu_on_a_phone(built_site, served, browser):
 
 def _clone_like(dest: Path) -> Path:
     """The site's sources and the committed figures, and nothing executed: a fresh clone."""
-    root = paths.project_root()
-    for rel in ("myst.yml", "README.md", "site/index.md", "site/template.yml"):
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / rel, dest / rel)
-    shutil.copytree(root / "figures", dest / "figures")
+    _copy_sources(dest)
+    shutil.copytree(paths.project_root() / "figures", dest / "figures")
     return dest
 
 

@@ -73,6 +73,9 @@ def toc_files(config: dict) -> list[str]:
     return found
 
 
+#: The site's sources besides the executed pages and the figures.
+SITE_SOURCES = (CONFIG, "README.md", "site/index.md", "site/template.yml")
+
 #: Metadata key of a preview page (a chapter not executed in this build).
 PREVIEW_KEY = "plasticity_preview"
 
@@ -87,11 +90,14 @@ def is_preview(notebook: Path) -> bool:
         return False
 
 
-def preview_notebook(root: Path, chapter: runner.ChapterFile) -> dict:
+def preview_notebook(
+    root: Path, chapter: runner.ChapterFile, chapters_facts: dict | None = None
+) -> dict:
     """The page of a chapter that was not executed in this build: its text and code
     (the paired ``notebooks/<stem>.py``, with no outputs) and, after them, the figures
     and tables its last run saved in ``figures/<stem>/``, with the manifest's account of
-    that run. No data, cache or compute is needed."""
+    that run (``chapters_facts``: :func:`provenance`'s chapters, read here when not
+    given). No data, cache or compute is needed."""
     import jupytext
     import nbformat
     import pandas as pd
@@ -100,7 +106,9 @@ def preview_notebook(root: Path, chapter: runner.ChapterFile) -> dict:
 
     nb = jupytext.read(chapter.path)
     folder = root / "figures" / chapter.stem
-    facts = provenance(root).get("chapters", {}).get(f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb")
+    if chapters_facts is None:
+        chapters_facts = provenance(root)["chapters"]
+    facts = chapters_facts.get(f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb")
     made = facts.get("caption") if facts else None
     intro = (
         f"**Preview.** This page was not executed in this build: it shows the chapter's "
@@ -142,12 +150,13 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
     import nbformat
 
     shutil.rmtree(dest, ignore_errors=True)
-    for rel in (CONFIG, "README.md", "site/index.md", "site/template.yml"):
+    for rel in SITE_SOURCES:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / rel, dest / rel)
     if (root / "figures").is_dir():
         shutil.copytree(root / "figures", dest / "figures")
     (dest / "executed").mkdir(parents=True, exist_ok=True)
+    facts = provenance(root)["chapters"]  # the manifest and pages read once for all
     previewed = []
     for chapter in runner.chapters():
         page = root / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
@@ -155,7 +164,7 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
         if page.is_file():
             shutil.copy2(page, target)
         else:
-            nbformat.write(preview_notebook(root, chapter), target)
+            nbformat.write(preview_notebook(root, chapter, facts), target)
             previewed.append(chapter.stem)
     if previewed:
         names = ", ".join(previewed)
