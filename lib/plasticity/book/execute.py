@@ -22,7 +22,27 @@ def _group(run: Run, job: tuple | None):
     if run.kind == "lazarus-base":
         _, dataset, training, _, _ = job
         return ("lazarus-base", dataset.fingerprint, training)
+    if run.kind == "sovereign-run":
+        return ("sovereign-run", job[1].dataset.fingerprint)
     return stacked.group_key(*job[:3])
+
+
+def _chunks(keys: list, batch: int) -> list[list[int]]:
+    """The order of computation (:func:`plasticity.engine.stacked.group_plan`), except
+    that the NeuroSovereign evolutions of one data set form one chunk whatever their
+    number: :func:`~plasticity.engine.sovereign_runs.evolve_many` stacks their chains
+    cycle by cycle, ``batch`` at a time."""
+    chunks: list[list[int]] = []
+    whole: dict[tuple, list[int]] = {}
+    for chunk in stacked.group_plan(keys, batch):
+        key = keys[chunk[0]]
+        if batch > 1 and key is not None and key[0] == "sovereign-run":
+            if key in whole:
+                whole[key].extend(chunk)
+                continue
+            whole[key] = chunk
+        chunks.append(chunk)
+    return chunks
 
 
 def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
@@ -33,13 +53,15 @@ def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1)
     with results equal to a run alone to float tolerance: base models of one data set
     and recipe (:func:`plasticity.engine.lazarus_runs.base_models`), and Lazarus repairs
     of one schedule across seeds, damages, base models and configurations
-    (:func:`plasticity.engine.stacked.group_key`, :func:`~plasticity.engine.stacked.run_grid`).
+    (:func:`plasticity.engine.stacked.group_key`, :func:`~plasticity.engine.stacked.run_grid`),
+    and NeuroSovereign evolutions, whose chains of one kind and schedule train each
+    cycle as one computation (:func:`plasticity.engine.sovereign_runs.evolve_many`).
     Stage by stage (base models first), so that the repairs' base models exist when
     their stacks are formed. ``book plan --execute`` picks ``batch`` by device
     (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
     a CPU, where stacking loses (``bench grid`` measures it).
     """
-    from ..engine import lazarus_runs
+    from ..engine import lazarus_runs, sovereign_runs
     from ..foundations.checks import check_number
 
     check_number("batch", batch, low=1, integer=True)
@@ -51,11 +73,18 @@ def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1)
         # jobs are built per stage: a repair's job loads its base model
         jobs = {id(r): r.job() for r in stage if r.job is not None} if batch > 1 else {}
         keys = [_group(r, jobs.get(id(r))) for r in stage]
-        for chunk in stacked.group_plan(keys, batch):
+        chunks = _chunks(keys, batch)
+        for chunk in chunks:
             group = [stage[i] for i in chunk]
             t = time.perf_counter()
             if len(group) > 1:
-                if group[0].kind == "lazarus-base":
+                if group[0].kind == "sovereign-run":
+                    sovereign_runs.evolve_many(
+                        [jobs[id(m)][1:5] for m in group],
+                        batch=batch,
+                        cache_dir=jobs[id(group[0])][5],
+                    )
+                elif group[0].kind == "lazarus-base":
                     _, dataset, training, _, cache_dir = jobs[id(group[0])]
                     lazarus_runs.base_models(
                         dataset, training, [jobs[id(m)][3] for m in group], cache_dir=cache_dir

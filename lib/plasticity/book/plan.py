@@ -60,8 +60,10 @@ class Run:
     compute: Callable[[], object] | None = None
     order: int = 0
     #: For a Lazarus repair: ``() -> (lab, damage, config, seed)``; for a base model:
-    #: ``() -> ("lazarus-base", dataset, training, seed, cache_dir)``; so that
-    #: :func:`execute` can stack runs that share a schedule (``batch`` > 1).
+    #: ``() -> ("lazarus-base", dataset, training, seed, cache_dir)``; for a
+    #: NeuroSovereign evolution: ``() -> ("sovereign-run", data, config, seed, chains,
+    #: cache_dir)``; so that :func:`execute` can stack runs that share a schedule
+    #: (``batch`` > 1).
     job: Callable[[], tuple] | None = None
 
 
@@ -245,6 +247,7 @@ def plan(
                 run["units"],
                 compute=run["compute"],
                 order=run["order"],
+                job=run.get("job"),
             ),
             run["chapter"],
         )

@@ -122,6 +122,190 @@ def run_dir_for(
     return paths.cache_dir(cache_dir) / "sovereign-run" / key
 
 
+class _Evolution:
+    """One evolution between its cycles: opened from the cache (a final result, a
+    twin's, or the latest checkpoint) or started, then advanced cycle by cycle by
+    :func:`evolve` (its chains one at a time) or :func:`evolve_many` (chains of many
+    evolutions stacked), and finished. Its compute time counts what was spent on it:
+    its own work, and its share of a stacked cycle."""
+
+    def __init__(self, data, config, seed, chains, cache_dir, device, log):
+        check_number("seed", seed, low=0, integer=True)
+        self.chains = check_chains(chains)
+        self.config, self.seed, self.cache_dir, self.log = config, seed, cache_dir, log
+        self.device = device
+        self.data = data
+        self.run_dir = run_dir_for(config, seed, data, cache_dir, self.chains)
+        self.stacked = 1
+
+    def open(self) -> dict | None:
+        """The cached (or twin's) result, or None once the run is ready to train."""
+        config, seed, chains, device = self.config, self.seed, self.chains, self.device
+        final = self.run_dir / "result.json"
+        if final.is_file():
+            try:
+                payload = json.loads(final.read_text())
+                result = payload["result"]
+                note_run(
+                    "sovereign-run", self.run_dir.name, {"seed": seed}, result["seconds"], payload
+                )
+                return {**result, "cached": True}
+            except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+                warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=3)
+        ensure_writable(self.run_dir)
+        data = self.data = with_taxonomy(self.data, config.taxonomy_seed)
+        twin = _unshocked_twin(data, config, seed, self.cache_dir, chains)
+        if twin is not None:
+            _write_result(self.run_dir, config, seed, chains, device, twin)
+            return {**twin, "cached": False}
+        start = time.perf_counter()
+        alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
+        self.report_idx = stratified_indices(data.test_y, config.report_test_size, seed=0)
+        latest = next(
+            (
+                (c, ckpt)
+                for c in range(config.cycles, -1, -1)
+                if (ckpt := _load_checkpoint(self.run_dir, c))
+            ),
+            None,
+        )
+        if latest is not None:
+            done, (tensors, state) = latest
+            try:
+                for chain, net in alphas.items():
+                    prefix = f"{chain}."
+                    net.load_state_dict(
+                        {
+                            k[len(prefix) :]: v.to(device)
+                            for k, v in tensors.items()
+                            if k.startswith(prefix)
+                        }
+                    )
+            except RuntimeError as exc:
+                warnings.warn(
+                    f"checkpoint of cycle {done} does not fit ({exc}); restarting", stacklevel=3
+                )
+                alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
+                latest = None
+            else:
+                if self.log:
+                    self.log(f"resuming after cycle {done}")
+        self.alphas, self.resumed = alphas, latest is not None
+        #: compute time of the cycles before a resume (recorded in each checkpoint), so a
+        #: resumed run records what the whole evolution cost, not the resume's share
+        if latest is not None:
+            self.state = state
+            self.seconds = float(state.get("seconds", 0.0))
+            return None
+        self.state = state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
+        for chain, net in alphas.items():
+            val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
+            state["alpha_val"][chain] = val["fine"]
+        state["cycles"].append(
+            cycle_report(0, alphas, data, dict.fromkeys(chains, True), state, self.report_idx)
+        )
+        self.seconds = time.perf_counter() - start
+        state["seconds"] = self.seconds
+        _save_checkpoint(self.run_dir, 0, alphas, state)
+        return None
+
+    @property
+    def next_cycle(self) -> int | None:
+        """The cycle to train next (None: all done)."""
+        cycle = self.state["cycle"] + 1
+        return cycle if cycle <= self.config.cycles else None
+
+    def children(self, cycle: int) -> list[dict]:
+        """What each chain trains in ``cycle``: a copy of its alpha with its phase
+        detector, and the arguments of :func:`~plasticity.sovereign.train_cycle`."""
+        out = []
+        for chain in self.chains:
+            child = copy_net(self.alphas[chain], self.config)
+            child._phase = PhaseDetector(self.config.window, self.config.z_threshold)
+            previous = [e for e in self.state["epochs"] if e["chain"] == chain]
+            child._phase.ratios = [e["ratio"] for e in previous]
+            out.append(
+                {
+                    "chain": chain,
+                    "net": child,
+                    "config": self.config,
+                    "data": self.data,
+                    "first_epoch": (cycle - 1) * self.config.epochs_per_cycle,
+                    "seed": seed_for(self.seed, cycle, 7),
+                    "previous_gap": previous[-1]["gap"] if previous else None,
+                }
+            )
+        return out
+
+    def end_cycle(self, cycle: int, children: list[dict], logs: list[list[dict]], seconds: float):
+        """Select, report and checkpoint after ``cycle``; ``seconds``: its training time."""
+        start = time.perf_counter()
+        state, alphas = self.state, self.alphas
+        accepted = {}
+        for child, log in zip(children, logs, strict=True):
+            chain, net = child["chain"], child["net"]
+            del net._phase
+            child_val = log[-1]["val_acc"]
+            accepted[chain] = child_val >= state["alpha_val"][chain]
+            if accepted[chain]:
+                alphas[chain] = net
+                state["alpha_val"][chain] = child_val
+            state["epochs"].extend({**e, "chain": chain} for e in log)
+        state["cycle"] = cycle
+        state["cycles"].append(
+            cycle_report(cycle, alphas, self.data, accepted, state, self.report_idx)
+        )
+        self.seconds += seconds + time.perf_counter() - start
+        state["seconds"] = self.seconds
+        _save_checkpoint(self.run_dir, cycle, alphas, state)
+        if self.log:
+            r = state["cycles"][-1]
+            accs = ", ".join(f"{c} {r[f'{c}_fine']:.2f} %" for c in self.chains)
+            self.log(f"cycle {cycle}/{self.config.cycles}: {accs} (test), {self.seconds:.0f} s")
+
+    def partial(self) -> dict:
+        return {
+            **evolution_result(self.state, self.alphas, self.data, self.config),
+            "complete": False,
+            "cached": False,
+        }
+
+    def finish(self) -> dict:
+        start = time.perf_counter()
+        result = evolution_result(self.state, self.alphas, self.data, self.config)
+        self.seconds += time.perf_counter() - start
+        result = {
+            **result,
+            "complete": True,
+            "seconds": self.seconds,
+            "resumed": self.resumed,
+        }
+        if self.stacked > 1:
+            result["stacked"] = self.stacked
+        _write_result(self.run_dir, self.config, self.seed, self.chains, self.device, result)
+        note_run(
+            "sovereign-run",
+            self.run_dir.name,
+            {"seed": self.seed},
+            result["seconds"],
+            {"device": self.device.type, "determinism": determinism(self.device)},
+        )
+        return {**result, "cached": False}
+
+
+def _train(child: dict) -> list[dict]:
+    return train_cycle(
+        child["net"],
+        child["config"],
+        child["data"],
+        child["cycle"],
+        child["first_epoch"],
+        child["seed"],
+        child["chain"],
+        previous_gap=child["previous_gap"],
+    )
+
+
 def evolve(
     data: SovereignData,
     config: SovereignConfig,
@@ -143,122 +327,103 @@ def evolve(
     """
     from ..foundations.compute import default_device
 
-    check_number("seed", seed, low=0, integer=True)
-    chains = check_chains(chains)
     device = torch.device(device) if device is not None else default_device()
-    run_dir = run_dir_for(config, seed, data, cache_dir, chains)
-    final = run_dir / "result.json"
-    if final.is_file():
-        try:
-            payload = json.loads(final.read_text())
-            result = payload["result"]
-            note_run("sovereign-run", run_dir.name, {"seed": seed}, result["seconds"], payload)
-            return {**result, "cached": True}
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=2)
-    ensure_writable(run_dir)
-    data = with_taxonomy(data, config.taxonomy_seed)
-    twin = _unshocked_twin(data, config, seed, cache_dir, chains)
-    if twin is not None:
-        _write_result(run_dir, config, seed, chains, device, twin)
-        return {**twin, "cached": False}
-    start = time.perf_counter()
-    alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
-    report_idx = stratified_indices(data.test_y, config.report_test_size, seed=0)
-    latest = next(
-        ((c, ckpt) for c in range(config.cycles, -1, -1) if (ckpt := _load_checkpoint(run_dir, c))),
-        None,
-    )
-    if latest is not None:
-        done, (tensors, state) = latest
-        try:
-            for chain, net in alphas.items():
-                prefix = f"{chain}."
-                net.load_state_dict(
-                    {
-                        k[len(prefix) :]: v.to(device)
-                        for k, v in tensors.items()
-                        if k.startswith(prefix)
-                    }
-                )
-        except RuntimeError as exc:
-            warnings.warn(
-                f"checkpoint of cycle {done} does not fit ({exc}); restarting", stacklevel=2
-            )
-            alphas = {k: v.to(device) for k, v in build_chains(config, seed, chains).items()}
-            latest = None
-        else:
-            if log:
-                log(f"resuming after cycle {done}")
-    #: compute time of the cycles before a resume (recorded in each checkpoint), so a
-    #: resumed run records what the whole evolution cost, not the resume's share
-    earlier = float(state.get("seconds", 0.0)) if latest is not None else 0.0
-    if latest is None:
-        state = {"cycle": 0, "epochs": [], "cycles": [], "alpha_val": {}}
-        for chain, net in alphas.items():
-            val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
-            state["alpha_val"][chain] = val["fine"]
-        state["cycles"].append(
-            cycle_report(0, alphas, data, dict.fromkeys(chains, True), state, report_idx)
-        )
-        state["seconds"] = time.perf_counter() - start
-        _save_checkpoint(run_dir, 0, alphas, state)
-    for cycle in range(state["cycle"] + 1, config.cycles + 1):
-        accepted = {}
-        for chain in chains:
-            child = copy_net(alphas[chain], config)
-            child._phase = PhaseDetector(config.window, config.z_threshold)
-            previous = [e for e in state["epochs"] if e["chain"] == chain]
-            child._phase.ratios = [e["ratio"] for e in previous]
-            first_epoch = (cycle - 1) * config.epochs_per_cycle
-            logs = train_cycle(
-                child,
-                config,
-                data,
-                cycle,
-                first_epoch,
-                seed_for(seed, cycle, 7),
-                chain,
-                previous_gap=previous[-1]["gap"] if previous else None,
-            )
-            del child._phase
-            child_val = logs[-1]["val_acc"]
-            accepted[chain] = child_val >= state["alpha_val"][chain]
-            if accepted[chain]:
-                alphas[chain] = child
-                state["alpha_val"][chain] = child_val
-            state["epochs"].extend({**e, "chain": chain} for e in logs)
-        state["cycle"] = cycle
-        state["cycles"].append(cycle_report(cycle, alphas, data, accepted, state, report_idx))
-        state["seconds"] = earlier + time.perf_counter() - start
-        _save_checkpoint(run_dir, cycle, alphas, state)
-        if log:
-            r = state["cycles"][-1]
-            accs = ", ".join(f"{c} {r[f'{c}_fine']:.2f} %" for c in chains)
-            log(
-                f"cycle {cycle}/{config.cycles}: {accs} (test), {time.perf_counter() - start:.0f} s"
-            )
+    run = _Evolution(data, config, seed, chains, cache_dir, device, log)
+    cached = run.open()
+    if cached is not None:
+        return cached
+    while (cycle := run.next_cycle) is not None:
+        start = time.perf_counter()
+        children = run.children(cycle)
+        logs = [_train({**child, "cycle": cycle}) for child in children]
+        run.end_cycle(cycle, children, logs, time.perf_counter() - start)
         if stop_after_cycle is not None and cycle >= stop_after_cycle and cycle < config.cycles:
-            return {
-                **evolution_result(state, alphas, data, config),
-                "complete": False,
-                "cached": False,
-            }
-    result = {
-        **evolution_result(state, alphas, data, config),
-        "complete": True,
-        "seconds": earlier + time.perf_counter() - start,
-        "resumed": latest is not None,
-    }
-    _write_result(run_dir, config, seed, chains, device, result)
-    note_run(
-        "sovereign-run",
-        run_dir.name,
-        {"seed": seed},
-        result["seconds"],
-        {"device": device.type, "determinism": determinism(device)},
-    )
-    return {**result, "cached": False}
+            return run.partial()
+    return run.finish()
+
+
+def evolve_many(
+    jobs: list[tuple[SovereignData, SovereignConfig, int, tuple[str, ...]]],
+    *,
+    batch: int = 16,
+    cache_dir: str | os.PathLike | None = None,
+    log: Callable[[str], None] | None = None,
+    device: str | torch.device | None = None,
+) -> list[dict]:
+    """:func:`evolve` for every ``(data, config, seed, chains)``, the evolutions in
+    lockstep, cycle by cycle: the chains of one kind whose configs share a schedule
+    (:func:`plasticity.sovereign.many.stack_key`) train each cycle ``batch`` at a time
+    as one computation (:func:`~plasticity.sovereign.many.train_cycle_many`). Each
+    evolution is cached as its own entry, under the same key as when run alone, with
+    results equal to a run alone to float rounding (a discrete choice, a mask's tie or
+    a selection at equal accuracy, can turn on that rounding). A run without the shock
+    whose shock twin is among ``jobs`` waits for it, so that it reuses the twin's
+    result where the shock never fired, as it would one after the other.
+    """
+    from ..foundations.compute import default_device
+    from ..sovereign.many import architecture, stack_key, train_cycle_many
+    from .stacked import group_plan
+
+    check_number("batch", batch, low=1, integer=True)
+    device = torch.device(device) if device is not None else default_device()
+    runs = [_Evolution(d, c, s, ch, cache_dir, device, log) for d, c, s, ch in jobs]
+    first = {}  # one computation per key: a job given twice is computed once
+    for i, run in enumerate(runs):
+        first.setdefault(run.run_dir, i)
+    shocked = {r.run_dir for r in runs if r.config.shock}
+    waits = [
+        not r.config.shock
+        and run_dir_for(replace(r.config, shock=True), r.seed, r.data, cache_dir, r.chains)
+        in shocked
+        for r in runs
+    ]
+    results: list[dict | None] = [None] * len(runs)
+    for round_ in (False, True):
+        live = []
+        for i, run in enumerate(runs):
+            if waits[i] == round_ and first[run.run_dir] == i:
+                results[i] = run.open()
+                if results[i] is None:
+                    live.append(i)
+        while todo := [i for i in live if runs[i].next_cycle is not None]:
+            cycle = min(runs[i].next_cycle for i in todo)
+            members = [i for i in todo if runs[i].next_cycle == cycle]
+            children = {i: runs[i].children(cycle) for i in members}
+            units = [(i, j) for i in members for j in range(len(children[i]))]
+            keys = [
+                stack_key(children[i][j]["config"], architecture(children[i][j]["net"]))
+                for i, j in units
+            ]
+            logs: dict[tuple[int, int], list[dict]] = {}
+            seconds = dict.fromkeys(members, 0.0)
+            for chunk in group_plan(keys, batch):
+                group = [units[u] for u in chunk]
+                kids = [children[i][j] for i, j in group]
+                start = time.perf_counter()
+                if len(group) == 1:
+                    out = [_train({**kids[0], "cycle": cycle})]
+                else:
+                    out = train_cycle_many(
+                        [c["net"] for c in kids],
+                        [c["config"] for c in kids],
+                        [c["data"] for c in kids],
+                        cycle,
+                        kids[0]["first_epoch"],
+                        [c["seed"] for c in kids],
+                        [c["chain"] for c in kids],
+                        [c["previous_gap"] for c in kids],
+                    )
+                share = (time.perf_counter() - start) / len(group)
+                for unit, entry in zip(group, out, strict=True):
+                    logs[unit] = entry
+                    seconds[unit[0]] += share
+                    runs[unit[0]].stacked = max(runs[unit[0]].stacked, len(group))
+            for i in members:
+                entries = [logs[(i, j)] for j in range(len(children[i]))]
+                runs[i].end_cycle(cycle, children[i], entries, seconds[i])
+        for i in live:
+            results[i] = runs[i].finish()
+    return [results[first[run.run_dir]] for run in runs]
 
 
 def _write_result(run_dir: Path, config, seed: int, chains, device, result: dict) -> None:

@@ -238,6 +238,14 @@ def runs(
                 "label": r["label"],
                 "units": work_units(asdict(r["config"]), (r["chain"],)),
                 "compute": lambda r=r: evolve(r, data_for(r["config"]), cache_dir),
+                "job": lambda r=r: (
+                    "sovereign-run",
+                    data_for(r["config"]),
+                    r["config"],
+                    r["seed"],
+                    (r["chain"],),
+                    cache_dir,
+                ),
                 "order": 2,
                 "chapter": r["chapter"],
             }

@@ -97,6 +97,81 @@ def _optimizer(net: SovereignNet, config: SovereignConfig, cycle: int):
     return torch.optim.AdamW(groups, weight_decay=config.weight_decay(cycle))
 
 
+def cycle_batches(
+    config: SovereignConfig, data: SovereignData, cycle: int, seed: int, chain: str, device
+) -> tuple[int, Batches]:
+    """The cycle's training images (``train_size`` of them, a subset drawn with
+    ``seed``) and their batches (shuffled per epoch with a seed of the chain's own)."""
+    n = config.train_size(cycle, len(data.train_y))
+    order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
+    subset = order[:n]
+    batches = Batches(
+        data.train_x[subset],
+        data.train_y[subset],
+        config.batch_size,
+        seed=seed_for(seed, cycle, NET_INDEX[chain]),
+        device=device,
+    )
+    return n, batches
+
+
+def epoch_setup(
+    net: SovereignNet, config: SovereignConfig, epoch: int, previous_gap: float | None
+) -> tuple[float, bool]:
+    """Before ``epoch``: set the masks its schedule asks for; returns (lambda_tax, L1 on)."""
+    lam = shock_lambda(previous_gap, config)
+    if config.masks == "warmup" and epoch >= config.warmup and mask_sparsity(net.mlp) == 0:
+        set_magnitude_masks(net.mlp, config.sparsity)
+    elif config.masks == "gradual" and epoch >= config.warmup:
+        target = gradual_sparsity(epoch, config.warmup, config.total_epochs - 1, config.sparsity)
+        if target > mask_sparsity(net.mlp) / 100 + 1e-9:
+            set_magnitude_masks(net.mlp, target)
+    return lam, config.l1_active(epoch)
+
+
+def epoch_log(
+    net: SovereignNet,
+    config: SovereignConfig,
+    data: SovereignData,
+    cycle: int,
+    epoch: int,
+    n: int,
+    lam: float,
+    hits: int,
+    seen: int,
+    loss_sum: float,
+) -> dict:
+    """After ``epoch``: validation, spectra, the phase (from ``net._phase`` if set) and
+    the epoch's log entry."""
+    detector_state = getattr(net, "_phase", None)
+    train_acc = 100.0 * hits / seen
+    val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
+    gap = train_acc - val["fine"]
+    with torch.no_grad():
+        l_opt_total = float(sum(spectral_terms(w)[0] for w in spectral_weights(net).values()))
+        monitor = l_mon(net.mlp.masked("fc1"))
+    ratio = l_opt_total / monitor
+    z, phase = detector_state.update(ratio) if detector_state is not None else (None, "INIT")
+    return {
+        "cycle": cycle,
+        "epoch": epoch,
+        "train_size": n,
+        "lambda_tax": lam,
+        "shock": lam == config.lambda_shock and config.lambda_shock != config.lambda_base,
+        "train_loss": loss_sum / seen,
+        "train_acc": train_acc,
+        "val_acc": val["fine"],
+        "val_coarse": val["coarse_head"],
+        "gap": gap,
+        "l_opt_total": l_opt_total,
+        "l_mon": monitor,
+        "ratio": ratio,
+        "z": z,
+        "phase": phase,
+        "sparsity": mask_sparsity(net.mlp),
+    }
+
+
 def train_cycle(
     net: SovereignNet,
     config: SovereignConfig,
@@ -112,38 +187,19 @@ def train_cycle(
     ``previous_gap`` is the gap the first epoch's shock decision sees (the last
     epoch of the previous cycle when ``config.carry_gap``, else None).
     """
-    n = config.train_size(cycle, len(data.train_y))
-    order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
-    subset = order[:n]
     device = next(net.parameters()).device
-    batches = Batches(
-        data.train_x[subset],
-        data.train_y[subset],
-        config.batch_size,
-        seed=seed_for(seed, cycle, NET_INDEX[chain]),
-        device=device,
-    )
+    n, batches = cycle_batches(config, data, cycle, seed, chain, device)
     fine_to_coarse = data.fine_to_coarse.to(device)
     opt = _optimizer(net, config, cycle)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs_per_cycle)
     clip_params = [p for p in net.parameters() if p.requires_grad]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-    detector_state = getattr(net, "_phase", None)
     logs = []
     if not config.carry_gap:
         previous_gap = None
     for e in range(config.epochs_per_cycle):
         epoch = first_epoch + e
-        lam = shock_lambda(previous_gap, config)
-        if config.masks == "warmup" and epoch >= config.warmup and mask_sparsity(net.mlp) == 0:
-            set_magnitude_masks(net.mlp, config.sparsity)
-        elif config.masks == "gradual" and epoch >= config.warmup:
-            target = gradual_sparsity(
-                epoch, config.warmup, config.total_epochs - 1, config.sparsity
-            )
-            if target > mask_sparsity(net.mlp) / 100 + 1e-9:
-                set_magnitude_masks(net.mlp, target)
-        l1_on = config.l1_active(epoch)
+        lam, l1_on = epoch_setup(net, config, epoch, previous_gap)
         net.train()
         seen = 0
         # accuracy and loss sums stay on the device until the epoch ends (no per-step
@@ -177,36 +233,9 @@ def train_cycle(
             seen += len(yb)
             loss_t += loss.detach().double() * len(yb)
         sched.step()
-        hits, loss_sum = int(hits_t), float(loss_t)
-        train_acc = 100.0 * hits / seen
-        val = evaluate_net(net, data.val_x, data.val_y, data.fine_to_coarse)
-        gap = train_acc - val["fine"]
-        with torch.no_grad():
-            l_opt_total = float(sum(spectral_terms(w)[0] for w in spectral_weights(net).values()))
-            monitor = l_mon(net.mlp.masked("fc1"))
-        ratio = l_opt_total / monitor
-        z, phase = detector_state.update(ratio) if detector_state is not None else (None, "INIT")
-        logs.append(
-            {
-                "cycle": cycle,
-                "epoch": epoch,
-                "train_size": n,
-                "lambda_tax": lam,
-                "shock": lam == config.lambda_shock and config.lambda_shock != config.lambda_base,
-                "train_loss": loss_sum / seen,
-                "train_acc": train_acc,
-                "val_acc": val["fine"],
-                "val_coarse": val["coarse_head"],
-                "gap": gap,
-                "l_opt_total": l_opt_total,
-                "l_mon": monitor,
-                "ratio": ratio,
-                "z": z,
-                "phase": phase,
-                "sparsity": mask_sparsity(net.mlp),
-            }
-        )
-        previous_gap = gap
+        entry = epoch_log(net, config, data, cycle, epoch, n, lam, int(hits_t), seen, float(loss_t))
+        logs.append(entry)
+        previous_gap = entry["gap"]
     return logs
 
 

@@ -66,12 +66,13 @@ def spectral_loss(
 
     ``S_norm`` = singular values divided by their sum; ``H`` its entropy (nats);
     ``rank_eff`` = the number of singular values above 5 % of the largest (a hard
-    count, so the gradient flows through ``H`` only).
+    count, so the gradient flows through ``H`` only). A stack of matrices
+    (``(..., m, n)``) gives one value per matrix.
     """
     s = singular_values(weight, method)
-    p = s / s.sum().clamp_min(1e-12)
-    entropy = -(p * torch.log(p + 1e-12)).sum()
-    rank = (s > 0.05 * s.max()).sum()
+    p = s / s.sum(-1, keepdim=True).clamp_min(1e-12)
+    entropy = -(p * torch.log(p + 1e-12)).sum(-1)
+    rank = (s > 0.05 * s.amax(-1, keepdim=True)).sum(-1)
     return (entropy - torch.log1p(rank.to(entropy.dtype))).abs(), entropy, rank
 
 
