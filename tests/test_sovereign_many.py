@@ -47,8 +47,7 @@ def tiny():
 def _both(configs, datas, chain, seeds=(0, 1, 2, 3)):
     """Each config's network trained alone, and all of them stacked (same start)."""
     nets = [
-        sovereign.build_chains(c, s, (chain,))[chain]
-        for c, s in zip(configs, seeds, strict=False)
+        sovereign.build_chains(c, s, (chain,))[chain] for c, s in zip(configs, seeds, strict=False)
     ]
     alone = [copy.deepcopy(n) for n in nets]
     for n in alone + nets:
