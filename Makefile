@@ -11,11 +11,13 @@
 #   make lab                        JupyterLab on the paired notebooks
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
-#                                   NeuroSovereign's step per spectral route, K repairs
-#                                   batched vs one at a time (K = 1, 2, 4, 8), and the seed's
-#                                   protocol: its published script vs the book
-#   make bench DEVICE=cuda          the same on a GPU (tf32/bf16 rates, K up to 128, the
-#                                   paper profile's GPU time measured per run kind)
+#                                   NeuroSovereign's step per spectral route, its chains
+#                                   stacked (K = 1, 4), K repairs batched vs one at a time
+#                                   (K = 1, 2, 4, 8), and the seed's protocol: its published
+#                                   script vs the book
+#   make bench DEVICE=cuda          the same on a GPU (tf32/bf16 rates, chains K up to 64,
+#                                   repairs K up to 128, the paper profile's GPU time
+#                                   measured per run kind)
 #   make bench-train                training throughput: our batching vs a DataLoader
 #   make bench-vshape               the V-shape protocol timed: our repair vs the naive step
 #   make clean                      remove build products (keeps data/ and the cache)
@@ -68,6 +70,7 @@ GPU_DEVICE := $(if $(GPU),$(DEVICE),cuda)
 bench: $(STAMP)
 	$(BIN)/python -m plasticity bench peak --device $(DEVICE) $(ARCHIVE_FLAGS)
 	$(BIN)/python -m plasticity bench spectral --device $(DEVICE)
+	$(BIN)/python -m plasticity bench chains --device $(DEVICE) $(if $(GPU),--k 1 8 16 32 64,--k 1 4)
 	$(BIN)/python -m plasticity bench grid --device $(DEVICE) $(if $(GPU),--k 1 8 32 128,) $(ARCHIVE_FLAGS)
 	$(if $(GPU),$(BIN)/python -m plasticity bench cost --profile paper --device $(DEVICE) $(ARCHIVE_FLAGS),)
 	$(BIN)/python -m plasticity bench protocol --device $(DEVICE) $(ARCHIVE_FLAGS)

@@ -125,3 +125,15 @@ def test_the_sovereign_step_bench_times_each_spectral_route():
     if not torch.cuda.is_available():
         with pytest.raises(ParameterError, match="device='cuda'"):
             bench.sovereign_step_rates(device="cuda")
+
+
+def test_the_chain_stack_bench_reports_each_k_and_its_share_per_chain():
+    rows = bench.sovereign_stack_rates((1, 2), ("gram",), steps=1, repeats=1)
+    assert [(r["method"], r["k"]) for r in rows] == [("gram", 1), ("gram", 2)]
+    for r in rows:
+        assert r["ms_per_step"] > 0 and r["min"] <= r["ms_per_step"] <= r["max"]
+        assert r["ms_per_chain_step"] == pytest.approx(r["ms_per_step"] / r["k"])
+    with pytest.raises(ParameterError, match="k=0"):
+        bench.sovereign_stack_rates((0,))
+    with pytest.raises(ParameterError, match="method='qr'"):
+        bench.sovereign_stack_rates((1,), ("qr",))

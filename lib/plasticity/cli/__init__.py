@@ -10,6 +10,7 @@ import sys
 from ..engine.profiles import PROFILES
 from ..foundations.checks import ParameterError
 from .bench import (
+    bench_chains,
     bench_cli,
     bench_cost,
     bench_data_options,
@@ -202,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_spec.add_argument("--repeats", type=int, default=20)
     p_spec.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
     p_spec.set_defaults(func=bench_spectral)
+    p_chains = bench_sub.add_parser(
+        "chains", help="NeuroSovereign: K chains stacked into one step, ms per chain-step"
+    )
+    p_chains.add_argument("--k", type=int, nargs="+", default=[1, 8, 16, 32], metavar="K")
+    p_chains.add_argument("--method", nargs="+", default=["svd", "gram"], choices=["svd", "gram"])
+    p_chains.add_argument("--steps", type=int, default=10)
+    p_chains.add_argument("--repeats", type=int, default=3)
+    p_chains.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
+    p_chains.set_defaults(func=bench_chains)
     p_grid = bench_sub.add_parser(
         "grid", help="K repairs one at a time vs batched into one computation"
     )

@@ -114,6 +114,32 @@ def bench_spectral(args) -> int:
     return 0
 
 
+def bench_chains(args) -> int:
+    from ..engine import bench
+    from ..foundations.checks import check_number
+    from ..foundations.compute import check_device
+
+    for k in args.k:
+        check_number("k", k, low=1, high=bench.rates.MAX_CHAINS, integer=True)
+    check_number("steps", args.steps, low=1, integer=True)
+    check_number("repeats", args.repeats, low=1, integer=True)
+    device = check_device(args.device)
+    rows = bench.sovereign_stack_rates(
+        tuple(args.k), tuple(args.method), str(device), args.steps, args.repeats
+    )
+    print(
+        f"NeuroSovereign APEX, K chains stacked, batch 64 each, median of {args.repeats} "
+        f"x {args.steps} steps ({rows[0]['device']})"
+    )
+    for r in rows:
+        print(
+            f"spectral {r['method']:4s} K = {r['k']:3d}: {r['ms_per_step']:8.2f} ms/step, "
+            f"{r['ms_per_chain_step']:7.3f} ms per chain-step "
+            f"(min {r['min']:.2f}, max {r['max']:.2f})"
+        )
+    return 0
+
+
 def bench_grid(args) -> int:
     from ..engine import bench
     from ..foundations.checks import check_number

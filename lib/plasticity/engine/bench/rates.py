@@ -238,6 +238,65 @@ def sovereign_step_rates(
     return rows
 
 
+#: The largest NeuroSovereign stack ``bench chains`` times.
+MAX_CHAINS = 64
+
+
+def sovereign_stack_rates(
+    ks: tuple[int, ...] = (1, 8, 16, 32),
+    methods: tuple[str, ...] = ("svd", "gram"),
+    device: str = "cpu",
+    steps: int = 10,
+    repeats: int = 3,
+) -> list[dict]:
+    """Milliseconds per NeuroSovereign APEX training step of K chains stacked
+    (:class:`plasticity.sovereign.many.ChainStack`: one vectorised forward, backward
+    and AdamW step for K chains, batch 64 each, spectral term by each of ``methods``),
+    and per chain-step (the step's time / K), on random images of CIFAR's shape."""
+    from ...foundations.checks import check_choice, check_number
+    from ...foundations.compute import check_device
+    from ...sovereign import SovereignConfig, build_net
+    from ...sovereign.many import ChainStack
+
+    dev = check_device(device)
+    for k in ks:
+        check_number("k", k, low=1, high=MAX_CHAINS, integer=True)
+    check_number("steps", steps, low=1, integer=True)
+    check_number("repeats", repeats, low=1, integer=True)
+    for m in methods:
+        check_choice("method", m, ("svd", "gram"))
+    rows = []
+    for method in methods:
+        config = SovereignConfig(spectral_method=method)
+        for k in ks:
+            set_seed(0)
+            gen = torch.Generator().manual_seed(0)
+            x = torch.rand(k, 64, 3, 32, 32, generator=gen).to(dev)
+            y = torch.randint(0, 100, (k, 64), generator=gen).to(dev)
+            to_coarse = torch.randint(0, 20, (k, 100), generator=gen).to(dev)
+            lam = torch.full((k,), config.lambda_base, device=dev)
+            l1 = torch.full((k,), config.l1, device=dev)
+            stack = ChainStack([build_net("apex", config).to(dev) for _ in range(k)], config, 1)
+
+            def run(stack=stack, x=x, y=y, lam=lam, l1=l1, to_coarse=to_coarse) -> None:
+                for _ in range(steps):
+                    stack.step(x, y, lam, l1, to_coarse)
+
+            median, slowest, fastest = _median_rate(run, steps, repeats, dev)
+            rows.append(
+                {
+                    "method": method,
+                    "k": k,
+                    "ms_per_step": 1000 / median,
+                    "ms_per_chain_step": 1000 / median / k,
+                    "min": 1000 / fastest,
+                    "max": 1000 / slowest,
+                    "device": str(dev),
+                }
+            )
+    return rows
+
+
 #: The largest stack ``bench grid`` times (a GPU's stacks reach 128).
 MAX_GRID_K = 128
 
