@@ -81,3 +81,18 @@ def test_measured_costs_cover_every_planned_kind_and_count_the_networks_flops():
     epoch = costs["lazarus-base"]
     assert epoch.flops == pytest.approx(len(c10.train_y) * per_image, rel=0.1)
     assert epoch.steps == pytest.approx(len(c10.train_y) / 64)
+
+
+def test_an_evolution_is_priced_per_chain_when_chains_are_stacked():
+    prof = get_profile("smoke")
+    c10 = data.synthetic_dataset("cifar10", n_train=1000, n_test=200)
+    c100 = data.synthetic_dataset("cifar100", n_train=3000, n_test=200)
+    kw = {"repair_steps": 2, "epoch_images": 500}
+    alone = cost.measure(c10, c100, prof, **kw)["sovereign-run"]
+    stacked = cost.measure(c10, c100, prof, chains=3, **kw)["sovereign-run"]
+    assert "chains stacked" not in alone.unit and "3 chains stacked" in stacked.unit
+    # FLOPs are counted per chain: three chains stacked do each chain's work once
+    assert stacked.flops == pytest.approx(alone.flops, rel=0.05)
+    assert stacked.cpu_seconds > 0 and stacked.steps == alone.steps
+    with pytest.raises(ParameterError, match="chains=0"):
+        cost.measure(c10, c100, prof, chains=0)

@@ -259,6 +259,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_cost.add_argument("--gpus", default="1,4,8", help="GPU counts for the wall time")
     p_cost.add_argument(
+        "--chains",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with a GPU --device: NeuroSovereign chains stacked when an evolution is "
+        "timed (default 16, as the engine stacks them; 1: one chain alone)",
+    )
+    p_cost.add_argument(
         "--device", help="measure the GPU time on this device (cuda) instead of estimating it"
     )
     bench_data_options(p_cost)

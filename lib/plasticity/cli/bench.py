@@ -287,7 +287,7 @@ def bench_cost(args) -> int:
     costs = cost.measure_cpu(c10, c100, prof)
     gpu = {"tflops": args.gpu_tflops, "step_ms": args.gpu_step_ms}
     measured = (
-        cost.measure(c10, c100, prof, device=device)
+        cost.measure(c10, c100, prof, device=device, chains=args.chains)
         if device is not None and device.type != "cpu"
         else None
     )

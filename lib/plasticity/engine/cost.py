@@ -36,6 +36,9 @@ from . import sovereign_runs
 #: Assumed sustained fp32 throughput of one data-centre GPU on these small networks
 #: (an A100's fp32 peak is 19.5 TFLOP/s; small convolutions reach a fraction of it).
 GPU_TFLOPS = 8.0
+#: NeuroSovereign chains stacked when :func:`measure` prices an evolution on a GPU
+#: (the paper and full profiles run more APEX chains of one schedule than this).
+GPU_CHAINS = 16
 #: Assumed floor per optimizer step on a GPU (kernel launches, Python, the spectral
 #: terms' small decompositions), whatever the FLOPs.
 GPU_STEP_MS = 4.0
@@ -94,6 +97,7 @@ def measure(
     repair_steps: int = 40,
     epoch_images: int | None = None,
     device: str = "cpu",
+    chains: int | None = None,
 ) -> dict[str, KindCost]:
     """Seconds and FLOPs per unit of every run kind, from short real runs on ``device``
     of this machine (the probe always on the CPU, where the book computes it).
@@ -104,6 +108,9 @@ def measure(
     - ``sovereign-run``: the difference between APEX runs of 3 and 1 epochs at the
       profile's settings and its mean epoch size (``epoch_images`` overrides it), so
       the per-epoch validation and report count and the per-run set-up does not;
+      with ``chains`` > 1, that many APEX seeds in lockstep, their chains stacked
+      (:func:`plasticity.engine.sovereign_runs.evolve_many`), per chain; by default
+      as the engine runs them on ``device`` (:data:`GPU_CHAINS` on a GPU, 1 on a CPU);
     - ``lazarus-inversion``: 5 steps of teacher inversion on 256 images, per image-step;
     - ``sovereign-probe``: the published extractor's probe for 5 epochs (features once).
     """
@@ -112,6 +119,9 @@ def measure(
     from . import bench
 
     dev = check_device(device)
+    if chains is None:
+        chains = GPU_CHAINS if dev.type == "cuda" else 1
+    check_number("chains", chains, low=1, high=64, integer=True)
     check_number("repair_steps", repair_steps, low=1, integer=True)
     if epoch_images is not None:
         check_number("epoch_images", epoch_images, low=1, integer=True)
@@ -168,16 +178,23 @@ def measure(
 
         def go() -> None:
             with tempfile.TemporaryDirectory() as cache:
-                sovereign_runs.evolve(data, cfg, 0, chains=("apex",), cache_dir=cache, device=dev)
+                if chains == 1:
+                    sovereign_runs.evolve(
+                        data, cfg, 0, chains=("apex",), cache_dir=cache, device=dev
+                    )
+                    return
+                jobs = [(data, cfg, seed, ("apex",)) for seed in range(chains)]
+                sovereign_runs.evolve_many(jobs, batch=chains, cache_dir=cache, device=dev)
 
         return go
 
     t1, f1 = _timed_and_counted(evolve(1), warmup=False, device=dev)
     t3, f3 = _timed_and_counted(evolve(3), warmup=False, device=dev)
-    per_unit = 1000 / min(size, available)
+    per_unit = 1000 / min(size, available) / chains
+    stacked = f" ({chains} chains stacked)" if chains > 1 else ""
     out["sovereign-run"] = KindCost(
         "sovereign-run",
-        "epoch per 1000 images and chain",
+        f"epoch per 1000 images and chain{stacked}",
         max(t3 - t1, 0.0) / 2 * per_unit,
         max(f3 - f1, 0.0) / 2 * per_unit,
         1000 / base.batch_size,
