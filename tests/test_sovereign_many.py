@@ -282,3 +282,30 @@ def test_the_engine_sends_a_data_set_s_evolutions_to_one_stacked_call(monkeypatc
     assert computed == ["k0", "k1", "k2"] and len(calls) == 1
     keys = [("sovereign-run", "f")] * 3 + [None, ("lazarus-base", "f", 1)] * 2
     assert execute._chunks(keys, 4) == [[0, 1, 2], [3], [4, 6], [5]]
+
+
+def test_a_stacked_step_with_the_host_route_equals_the_gram_route():
+    """The host route decomposes on a CPU thread and adds its gradient by hand; the
+    weights it trains are the Gram route's to float rounding, masked or not."""
+    from plasticity.sovereign.many import ChainStack
+
+    torch.manual_seed(0)
+    nets = [sovereign.build_net("apex", ONE) for _ in range(3)]
+    sovereign.set_magnitude_masks(nets[1].mlp, 0.35)
+    x = torch.rand(3, 16, 3, 32, 32)
+    y = torch.randint(0, 100, (3, 16))
+    to_coarse = torch.randint(0, 20, (3, 100))
+    lam, l1 = torch.tensor([0.15, 0.7, 0.15]), torch.tensor([1e-4, 0.0, 1e-4])
+    out = {}
+    for method in ("gram", "host"):
+        stack = ChainStack(
+            [copy.deepcopy(n) for n in nets], replace(ONE, spectral_method=method), 1
+        )
+        losses = torch.stack([stack.step(x, y, lam, l1, to_coarse)[0] for _ in range(3)])
+        out[method] = losses, {k: v.detach().clone() for k, v in stack.tensors.items()}
+    assert torch.allclose(out["host"][0], out["gram"][0], rtol=1e-5)
+    for name, value in out["gram"][1].items():
+        assert torch.allclose(out["host"][1][name], value, atol=ONE.lr / 50), name
+    # pruned weights stay pruned
+    mask = out["host"][1]["mlp.mask_fc1"][1]
+    assert torch.all(out["host"][1]["mlp.fc1.weight"][1][mask == 0] == 0)

@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         "chains", help="NeuroSovereign: K chains stacked into one step, ms per chain-step"
     )
     p_chains.add_argument("--k", type=int, nargs="+", default=[1, 8, 16, 32], metavar="K")
-    p_chains.add_argument("--method", nargs="+", default=["svd", "gram"], choices=["svd", "gram"])
+    p_chains.add_argument(
+        "--method", nargs="+", default=["svd", "gram", "host"], choices=["svd", "gram", "host"]
+    )
     p_chains.add_argument("--steps", type=int, default=10)
     p_chains.add_argument("--repeats", type=int, default=3)
     p_chains.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")

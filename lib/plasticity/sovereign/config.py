@@ -73,9 +73,10 @@ class SovereignConfig:
     #: ``fp32`` or ``bf16`` (opt-in: forward passes under bfloat16 autocast, for GPUs).
     precision: str = "fp32"
     #: How the training step gets singular values for L_opt: ``svd`` (torch's
-    #: ``svdvals``, the reference) or ``gram`` (the Gram matrix's eigenvalues in float64
-    #: with the exact gradient; the same value and gradient to 1e-4, see
-    #: :mod:`plasticity.sovereign.spectra`). Opt-in and keyed separately.
+    #: ``svdvals``, the reference), ``gram`` (the Gram matrix's eigenvalues in float64
+    #: with the exact gradient; the same value and gradient to 1e-4) or ``host`` (the
+    #: ``gram`` route decomposed on the CPU, overlapped with a stacked step on a GPU;
+    #: see :mod:`plasticity.sovereign.spectra`). Opt-in and keyed separately.
     spectral_method: str = "svd"
 
     def __post_init__(self) -> None:
@@ -97,7 +98,7 @@ class SovereignConfig:
         check_number("shock_threshold", self.shock_threshold, low=0)
         check_choice("masks", self.masks, MASK_MODES)
         check_choice("precision", self.precision, ("fp32", "bf16"))
-        check_choice("spectral_method", self.spectral_method, ("svd", "gram"))
+        check_choice("spectral_method", self.spectral_method, ("svd", "gram", "host"))
         check_number("warmup", self.warmup, low=0, integer=True)
         if self.l1_epochs is not None:
             check_number("l1_epochs", self.l1_epochs, low=0, integer=True)

@@ -25,7 +25,7 @@ from ..foundations.checks import ParameterError, check_number
 from .config import SovereignConfig
 from .cycle import cycle_batches, epoch_log, epoch_setup
 from .model import SovereignNet, TaxonomicMLP
-from .spectra import spectral_loss
+from .spectra import HostSpectra, spectral_loss
 from .split import SovereignData
 
 #: Config fields every chain of a stack shares: the optimizer and its schedule, the
@@ -142,6 +142,10 @@ class ChainStack:
         ``use_l1``: whether any chain's L1 weight is on (known to the caller); returns
         each chain's loss (K,) and fine logits (K, B, 100). Nothing is read back."""
         config, k, tensors = self.config, self.k, self.tensors
+        host = None
+        if config.spectral_weight > 0 and config.spectral_method == "host":
+            # decomposed on CPU threads while the device runs the rest of the step
+            host = HostSpectra([self.masked(name) for name in self.spectral])
         with self.autocast:
             fine, coarse = self.forward(tensors, xb)
         fine, coarse = fine.float(), coarse.float()
@@ -151,7 +155,7 @@ class ChainStack:
             target = to_coarse[self.rows, yb]
             coarse_ce = F.cross_entropy(coarse.flatten(0, 1), target.flatten(), reduction="none")
             loss = loss + lam * coarse_ce.view(k, -1).mean(1)
-        if config.spectral_weight > 0:
+        if config.spectral_weight > 0 and host is None:
             loss = loss + config.spectral_weight * sum(
                 spectral_loss(self.masked(name), config.spectral_method)[0]
                 for name in self.spectral
@@ -165,6 +169,17 @@ class ChainStack:
             )
         self.opt.zero_grad(set_to_none=True)
         loss.sum().backward()
+        if host is not None:
+            values, grads = host.finish(config.spectral_weight)
+            loss = loss.detach() + config.spectral_weight * values
+            with torch.no_grad():
+                for name, grad in zip(self.spectral, grads, strict=True):
+                    tensor = tensors[name]
+                    if not tensor.requires_grad:
+                        continue  # a frozen mixer: its L_opt counts, nothing trains it
+                    if name.startswith("mlp.fc"):
+                        grad = grad * tensors[f"mlp.mask_{name.split('.')[1]}"]
+                    tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         _clip_per_chain(self.trained, config.clip)
         self.opt.step()
         with torch.no_grad():

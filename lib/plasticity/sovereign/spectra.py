@@ -1,22 +1,30 @@
 """The spectral terms: the entropy of a weight's singular values (L_opt), its effective
 rank, and L_mon.
 
-Two routes give the singular values: ``svd`` (:func:`torch.linalg.svdvals`, the
-reference) and ``gram`` (the eigenvalues of the smaller Gram matrix ``W Wᵀ`` in float64,
+Three routes give the singular values: ``svd`` (:func:`torch.linalg.svdvals`, the
+reference), ``gram`` (the eigenvalues of the smaller Gram matrix ``W Wᵀ`` in float64,
 singular values as their square roots, with the exact gradient ``U diag(g) Vᵀ`` of
-:class:`_GramSingularValues`). Both are exact to float rounding; which one is faster
-depends on the device (``bench peak`` times both). Neither reads a value back to the
-host inside a training step: :func:`spectral_loss` returns tensors only.
+:class:`_GramSingularValues`) and ``host`` (the ``gram`` route with the
+eigen-decomposition on the CPU, where LAPACK solves a 256 x 256 matrix faster than a
+GPU's solver, which takes a stack of them one at a time). All are exact to float
+rounding; which one is faster depends on the device (``bench spectral`` and ``bench
+chains`` time them). ``svd`` and ``gram`` read nothing back to the host inside a
+training step: :func:`spectral_loss` returns tensors only. ``host`` reads the Gram
+matrices back by construction; :class:`HostSpectra` starts that copy and the CPU's
+decomposition before the rest of a stacked step is queued on the GPU and collects them
+after it, so the two overlap.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from .model import SovereignNet
 
-#: How the training step computes singular values (``gram`` or ``svd``).
-SPECTRAL_METHODS = ("gram", "svd")
+#: How the training step computes singular values (``gram``, ``svd`` or ``host``).
+SPECTRAL_METHODS = ("gram", "svd", "host")
 #: Singular values below this fraction of the largest count as zero in the ``gram``
 #: route: their squares sit near float64's resolution of the Gram matrix, their
 #: directions are not determined, and their share of the entropy is below 1e-5.
@@ -55,6 +63,10 @@ def singular_values(weight: torch.Tensor, method: str = "gram") -> torch.Tensor:
         return _GramSingularValues.apply(weight.float())
     if method == "svd":
         return torch.linalg.svdvals(weight.float())
+    if method == "host":
+        # the Gram route on the CPU, its values moved back (a host synchronisation on a
+        # GPU; :class:`HostSpectra` overlaps it with the rest of a stacked step)
+        return _GramSingularValues.apply(weight.float().cpu()).to(weight.device)
     raise ValueError(f"method={method!r}; choose one of {', '.join(SPECTRAL_METHODS)}")
 
 
@@ -69,11 +81,78 @@ def spectral_loss(
     count, so the gradient flows through ``H`` only). A stack of matrices
     (``(..., m, n)``) gives one value per matrix.
     """
-    s = singular_values(weight, method)
+    return l_opt_of(singular_values(weight, method))
+
+
+def l_opt_of(s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(L_opt, H, rank_eff) of singular values ``s`` (descending, last axis)."""
     p = s / s.sum(-1, keepdim=True).clamp_min(1e-12)
     entropy = -(p * torch.log(p + 1e-12)).sum(-1)
     rank = (s > 0.05 * s.amax(-1, keepdim=True)).sum(-1)
     return (entropy - torch.log1p(rank.to(entropy.dtype))).abs(), entropy, rank
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spectra")
+    return _POOL
+
+
+class HostSpectra:
+    """L_opt of (stacks of) matrices by the ``host`` route, in two halves around the rest
+    of a training step. Made before the step's forward pass is queued: the Gram
+    matrices are formed on the weights' device and copied to the host, and a worker
+    thread decomposes them once they arrive (LAPACK, float64). :meth:`finish`, called
+    after the step's backward pass has been queued, waits for the decompositions and
+    returns each matrix's L_opt with its exact gradient ``U diag(g / s) Uᵀ A`` (the
+    :class:`_GramSingularValues` gradient), the same value and gradient as
+    ``spectral_loss(w, "gram")``."""
+
+    def __init__(self, weights: list[torch.Tensor]):
+        self.items = []
+        with torch.no_grad():
+            for w in weights:
+                wide = w.shape[-2] <= w.shape[-1]
+                a = (w if wide else w.mT).detach().double()
+                gram = a @ a.mT
+                host = torch.empty(gram.shape, dtype=gram.dtype, pin_memory=gram.is_cuda)
+                host.copy_(gram, non_blocking=True)
+                self.items.append((wide, a, host))
+        event = None
+        if any(w.is_cuda for w in weights):
+            event = torch.cuda.Event()
+            event.record()
+        self.future = _pool().submit(_decompose, [h for _, _, h in self.items], event)
+
+    def finish(self, weight: float = 1.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(the sum of L_opt over the matrices, one value per stacked matrix; the
+        gradient of ``weight`` x that sum with respect to each matrix)."""
+        total, grads = 0.0, []
+        for (wide, a, _), (lam, u) in zip(self.items, self.future.result(), strict=True):
+            lam = lam.to(a.device, non_blocking=True)
+            u = u.to(a.device, non_blocking=True)
+            s = lam.clamp_min(0).sqrt()  # ascending, float64
+            values = s.flip(-1).float().requires_grad_(True)
+            with torch.enable_grad():
+                loss = l_opt_of(values)[0]
+                (g,) = torch.autograd.grad(loss.sum(), values)
+            g = g.flip(-1).double() * weight
+            live = s > GRAM_ZERO * s[..., -1:]
+            scale = torch.where(live, g / torch.where(live, s, torch.ones_like(s)), 0.0)
+            grad = (u * scale.unsqueeze(-2)) @ (u.mT @ a)
+            grads.append((grad if wide else grad.mT).float())
+            total = total + loss.detach()
+        return total, grads
+
+
+def _decompose(hosts: list[torch.Tensor], event) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if event is not None:
+        event.synchronize()  # the copies to the host have landed
+    return [torch.linalg.eigh(h) for h in hosts]
 
 
 def spectral_terms(weight: torch.Tensor, method: str = "svd") -> tuple[torch.Tensor, float, int]:
@@ -101,6 +180,8 @@ def spectral_weights(net: SovereignNet) -> dict[str, torch.Tensor]:
 
 __all__ = [
     "GRAM_ZERO",
+    "HostSpectra",
+    "l_opt_of",
     "SPECTRAL_METHODS",
     "l_mon",
     "singular_values",

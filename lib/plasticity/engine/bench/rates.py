@@ -244,7 +244,7 @@ MAX_CHAINS = 64
 
 def sovereign_stack_rates(
     ks: tuple[int, ...] = (1, 8, 16, 32),
-    methods: tuple[str, ...] = ("svd", "gram"),
+    methods: tuple[str, ...] = ("svd", "gram", "host"),
     device: str = "cpu",
     steps: int = 10,
     repeats: int = 3,
@@ -264,7 +264,7 @@ def sovereign_stack_rates(
     check_number("steps", steps, low=1, integer=True)
     check_number("repeats", repeats, low=1, integer=True)
     for m in methods:
-        check_choice("method", m, ("svd", "gram"))
+        check_choice("method", m, ("svd", "gram", "host"))
     rows = []
     for method in methods:
         config = SovereignConfig(spectral_method=method)
