@@ -50,6 +50,7 @@ def _both(configs, datas, chain, seeds=(0, 1, 2, 3)):
         sovereign.build_chains(c, s, (chain,))[chain] for c, s in zip(configs, seeds, strict=False)
     ]
     alone = [copy.deepcopy(n) for n in nets]
+    _both.start = [copy.deepcopy(n.state_dict()) for n in nets]
     for n in alone + nets:
         n._phase = sovereign.PhaseDetector(2, 1.5)
     cycle_seeds = [10 + s for s in seeds[: len(nets)]]
@@ -59,6 +60,18 @@ def _both(configs, datas, chain, seeds=(0, 1, 2, 3)):
     ]
     logs_stacked = train_cycle_many(nets, configs, datas, 1, 0, cycle_seeds, [chain] * len(nets))
     return alone, nets, logs_alone, logs_stacked
+
+
+def _assert_same_training(start: dict, nets_a, nets_b, share: float = 0.05):
+    """Each tensor's update agrees between the two to ``share`` of its size: AdamW
+    moves a weight by up to lr a step whatever its gradient's size, so a weight whose
+    gradient is at rounding level can move differently (up to 1 % of the update has
+    been seen after four steps), but not the update as a whole; a wrong gradient, mask
+    or learning rate gives a difference of the update's own size."""
+    for i, (a, b) in enumerate(zip(nets_a, nets_b, strict=True)):
+        for name, wa in a.state_dict().items():
+            update = (wa - start[i][name]).norm()
+            assert (wa - b.state_dict()[name]).norm() <= share * update + 1e-6, name
 
 
 def _assert_logs_close(logs_alone, logs_stacked, rel=1e-4):
@@ -93,11 +106,7 @@ def test_stacked_chains_equal_chains_trained_alone(tiny, chain):
     lambdas = {tuple(e["lambda_tax"] for e in log) for log in logs_stacked}
     assert len(lambdas) > 1  # the chains' shock weights differ within the stack
     assert any(e["shock"] for log in logs_stacked for e in log)
-    # AdamW moves a weight by up to lr (5e-3) a step whatever its gradient's size, so a
-    # rounding-level gradient can move it by a fraction of that: within a fifth of a step
-    for a, m in zip(alone, nets, strict=True):
-        for (name, wa), wm in zip(a.state_dict().items(), m.state_dict().values(), strict=True):
-            assert torch.allclose(wa, wm, atol=ONE.lr / 5), name
+    _assert_same_training(_both.start, alone, nets)
 
 
 def test_each_chain_of_a_stack_keeps_its_own_mask_schedule(tiny):
@@ -309,3 +318,20 @@ def test_a_stacked_step_with_the_host_route_equals_the_gram_route():
     # pruned weights stay pruned
     mask = out["host"][1]["mlp.mask_fc1"][1]
     assert torch.all(out["host"][1]["mlp.fc1.weight"][1][mask == 0] == 0)
+
+
+def test_a_compiled_stack_trains_as_the_eager_one_and_a_bad_mode_is_refused(tiny):
+    nets = [sovereign.build_chains(ONE, s, ("apex",))["apex"] for s in (0, 1)]
+    twins = [copy.deepcopy(n) for n in nets]
+    start = [copy.deepcopy(n.state_dict()) for n in nets]
+    one = replace(ONE, epochs_per_cycle=1)
+    eager = train_cycle_many(nets, one, tiny, 1, 0, [5, 6], ["apex"] * 2)
+    compiled = train_cycle_many(twins, one, tiny, 1, 0, [5, 6], ["apex"] * 2, compile="default")
+    _assert_logs_close(eager, compiled)
+    _assert_same_training(start, nets, twins)
+    before = copy.deepcopy(nets[0].state_dict())
+    with pytest.raises(ParameterError, match="compile='fast'"):
+        train_cycle_many(nets, one, tiny, 1, 0, [5, 6], ["apex"] * 2, compile="fast")
+    with pytest.raises(ParameterError, match="compile='fast'"):
+        sovereign_runs.evolve_many([(tiny, one, 0, ("apex",))], compile="fast")
+    assert all(torch.equal(v, before[k]) for k, v in nets[0].state_dict().items())

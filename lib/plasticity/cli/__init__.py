@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_chains.add_argument(
         "--method", nargs="+", default=["svd", "gram", "host"], choices=["svd", "gram", "host"]
     )
+    p_chains.add_argument(
+        "--compile",
+        default=None,
+        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+        help="torch.compile the stack's forward pass in this mode (default: eager)",
+    )
     p_chains.add_argument("--steps", type=int, default=10)
     p_chains.add_argument("--repeats", type=int, default=3)
     p_chains.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")

@@ -126,11 +126,12 @@ def bench_chains(args) -> int:
     check_number("repeats", args.repeats, low=1, integer=True)
     device = check_device(args.device)
     rows = bench.sovereign_stack_rates(
-        tuple(args.k), tuple(args.method), str(device), args.steps, args.repeats
+        tuple(args.k), tuple(args.method), str(device), args.steps, args.repeats, args.compile
     )
+    compiled = f", torch.compile mode {args.compile}" if args.compile else ""
     print(
         f"NeuroSovereign APEX, K chains stacked, batch 64 each, median of {args.repeats} "
-        f"x {args.steps} steps ({rows[0]['device']})"
+        f"x {args.steps} steps ({rows[0]['device']}{compiled})"
     )
     for r in rows:
         print(

@@ -137,6 +137,7 @@ class _Evolution:
         self.data = data
         self.run_dir = run_dir_for(config, seed, data, cache_dir, self.chains)
         self.stacked = 1
+        self.compiled = None
 
     def open(self) -> dict | None:
         """The cached (or twin's) result, or None once the run is ready to train."""
@@ -282,6 +283,8 @@ class _Evolution:
         }
         if self.stacked > 1:
             result["stacked"] = self.stacked
+        if self.compiled is not None:
+            result["compiled"] = self.compiled
         _write_result(self.run_dir, self.config, self.seed, self.chains, self.device, result)
         note_run(
             "sovereign-run",
@@ -349,6 +352,7 @@ def evolve_many(
     cache_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] | None = None,
     device: str | torch.device | None = None,
+    compile: str | None = None,
 ) -> list[dict]:
     """:func:`evolve` for every ``(data, config, seed, chains)``, the evolutions in
     lockstep, cycle by cycle: the chains of one kind whose configs share a schedule
@@ -358,13 +362,17 @@ def evolve_many(
     results equal to a run alone to float rounding (a discrete choice, a mask's tie or
     a selection at equal accuracy, can turn on that rounding). A run without the shock
     whose shock twin is among ``jobs`` waits for it, so that it reuses the twin's
-    result where the shock never fired, as it would one after the other.
+    result where the shock never fired, as it would one after the other. ``compile``
+    (opt-in, :data:`plasticity.sovereign.many.COMPILE_MODES`) compiles the stacks'
+    forward passes; a result trained so records it.
     """
+    from ..foundations.checks import check_choice
     from ..foundations.compute import default_device
-    from ..sovereign.many import architecture, stack_key, train_cycle_many
+    from ..sovereign.many import COMPILE_MODES, architecture, stack_key, train_cycle_many
     from .stacked import group_plan
 
     check_number("batch", batch, low=1, integer=True)
+    check_choice("compile", compile, COMPILE_MODES)
     device = torch.device(device) if device is not None else default_device()
     runs = [_Evolution(d, c, s, ch, cache_dir, device, log) for d, c, s, ch in jobs]
     first = {}  # one computation per key: a job given twice is computed once
@@ -412,12 +420,15 @@ def evolve_many(
                         [c["seed"] for c in kids],
                         [c["chain"] for c in kids],
                         [c["previous_gap"] for c in kids],
+                        compile=compile,
                     )
                 share = (time.perf_counter() - start) / len(group)
                 for unit, entry in zip(group, out, strict=True):
                     logs[unit] = entry
                     seconds[unit[0]] += share
                     runs[unit[0]].stacked = max(runs[unit[0]].stacked, len(group))
+                    if len(group) > 1 and compile is not None:
+                        runs[unit[0]].compiled = compile
             for i in members:
                 entries = [logs[(i, j)] for j in range(len(children[i]))]
                 runs[i].end_cycle(cycle, children[i], entries, seconds[i])

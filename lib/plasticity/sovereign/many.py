@@ -15,13 +15,14 @@ taxonomy and the seed may differ.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
-from ..foundations.checks import ParameterError, check_number
+from ..foundations.checks import ParameterError, check_choice, check_number
 from .config import SovereignConfig
 from .cycle import cycle_batches, epoch_log, epoch_setup
 from .model import SovereignNet, TaxonomicMLP
@@ -86,15 +87,64 @@ def stack_key(config: SovereignConfig, kind: tuple[bool, bool]) -> tuple | None:
     return (kind, coarse, l1, *(getattr(config, name) for name in SHARED_FIELDS))
 
 
+@functools.cache
+def _data_loss(kind: tuple[bool, bool], coarse: bool, precision: str, device: str, compile):
+    """The forward pass of a stack and every term but the spectral one (fine and
+    coarse cross-entropy, L1), per chain, as one function per kind of stack: made (and
+    compiled) once, so that every cycle's stack reuses it."""
+    template = SovereignNet(*kind).to(device)
+    forward = vmap(lambda tensors, x: functional_call(template, tensors, (x,)))
+    autocast_on = precision == "bf16"
+    device_type = torch.device(device).type
+
+    def data_loss(tensors, xb, yb, lam, l1, to_coarse, use_l1: bool):
+        k = xb.shape[0]
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast_on):
+            fine, coarse_logits = forward(tensors, xb)
+        fine, coarse_logits = fine.float(), coarse_logits.float()
+        loss = F.cross_entropy(fine.flatten(0, 1), yb.flatten(), reduction="none")
+        loss = loss.view(k, -1).mean(1)
+        if coarse:
+            rows = torch.arange(k, device=yb.device).unsqueeze(1)
+            target = to_coarse[rows, yb]
+            coarse_ce = F.cross_entropy(
+                coarse_logits.flatten(0, 1), target.flatten(), reduction="none"
+            )
+            loss = loss + lam * coarse_ce.view(k, -1).mean(1)
+        if use_l1:
+            # a chain with L1 off adds 0 x its norm: the same value and gradient (its
+            # coarse head has a gradient from the coarse loss, or, in a stack whose
+            # heads are not trained, shares the L1 schedule)
+            loss = loss + l1 * sum(
+                tensors[f"mlp.{layer}.weight"].abs().sum((1, 2)) for layer in TaxonomicMLP.LAYERS
+            )
+        return loss, fine
+
+    return data_loss if compile is None else torch.compile(data_loss, mode=compile)
+
+
+#: ``torch.compile`` modes a stack may compile its forward pass and data terms with
+#: (None: eager). ``reduce-overhead`` replays them as CUDA graphs on a GPU.
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
 class ChainStack:
     """K networks of one kind as one set of stacked tensors with one AdamW (the
     optimizer :func:`~plasticity.sovereign.cycle.train_cycle` builds, per chain) and
-    its cosine schedule over the cycle; :meth:`step` is one training step of all K."""
+    its cosine schedule over the cycle; :meth:`step` is one training step of all K.
+    ``compile`` (opt-in) compiles the forward pass and the data terms with
+    ``torch.compile`` in that mode; the spectral term and the optimizer stay eager."""
 
-    def __init__(self, nets: Sequence[SovereignNet], config: SovereignConfig, cycle: int):
+    def __init__(
+        self,
+        nets: Sequence[SovereignNet],
+        config: SovereignConfig,
+        cycle: int,
+        compile: str | None = None,
+    ):
+        check_choice("compile", compile, COMPILE_MODES)
         self.k, self.config = len(nets), config
         device = next(nets[0].parameters()).device
-        self.template = SovereignNet(*architecture(nets[0])).to(device)
         names = [name for name, p in nets[0].named_parameters() if p.requires_grad]
         own = [dict(net.named_parameters()) | dict(net.named_buffers()) for net in nets]
         self.tensors = {
@@ -116,12 +166,13 @@ class ChainStack:
         )
         self.trained = [self.tensors[m] for m in names]
         self.spectral = [v for v in _SPECTRAL.values() if v in self.tensors]
-        self.rows = torch.arange(self.k, device=device).unsqueeze(1)
-        self.coarse = coarse_head(config) == "always"
-        self.autocast = torch.autocast(
-            device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+        self.data_loss = _data_loss(
+            architecture(nets[0]),
+            coarse_head(config) == "always",
+            config.precision,
+            str(device),
+            compile,
         )
-        self.forward = vmap(lambda tensors, x: functional_call(self.template, tensors, (x,)))
 
     def masked(self, name: str) -> torch.Tensor:
         if name.startswith("mlp.fc"):
@@ -141,31 +192,16 @@ class ChainStack:
         (K, B), per-chain lambda_tax and L1 weights (K,), taxonomies (K, 100);
         ``use_l1``: whether any chain's L1 weight is on (known to the caller); returns
         each chain's loss (K,) and fine logits (K, B, 100). Nothing is read back."""
-        config, k, tensors = self.config, self.k, self.tensors
+        config, tensors = self.config, self.tensors
         host = None
         if config.spectral_weight > 0 and config.spectral_method == "host":
             # decomposed on CPU threads while the device runs the rest of the step
             host = HostSpectra([self.masked(name) for name in self.spectral])
-        with self.autocast:
-            fine, coarse = self.forward(tensors, xb)
-        fine, coarse = fine.float(), coarse.float()
-        loss = F.cross_entropy(fine.flatten(0, 1), yb.flatten(), reduction="none")
-        loss = loss.view(k, -1).mean(1)
-        if self.coarse:
-            target = to_coarse[self.rows, yb]
-            coarse_ce = F.cross_entropy(coarse.flatten(0, 1), target.flatten(), reduction="none")
-            loss = loss + lam * coarse_ce.view(k, -1).mean(1)
+        loss, fine = self.data_loss(tensors, xb, yb, lam, l1, to_coarse, use_l1)
         if config.spectral_weight > 0 and host is None:
             loss = loss + config.spectral_weight * sum(
                 spectral_loss(self.masked(name), config.spectral_method)[0]
                 for name in self.spectral
-            )
-        if use_l1:
-            # a chain with L1 off adds 0 x its norm: the same value and gradient (its
-            # coarse head has a gradient from the coarse loss, or, in a stack whose
-            # heads are not trained, shares the L1 schedule)
-            loss = loss + l1 * sum(
-                tensors[f"mlp.{layer}.weight"].abs().sum((1, 2)) for layer in TaxonomicMLP.LAYERS
             )
         self.opt.zero_grad(set_to_none=True)
         loss.sum().backward()
@@ -219,6 +255,7 @@ def train_cycle_many(
     seeds: Sequence[int],
     chains: Sequence[str],
     previous_gaps: Sequence[float | None] | None = None,
+    compile: str | None = None,
 ) -> list[list[dict]]:
     """Train ``nets`` for one cycle in place, as one computation; returns each
     network's log, one entry per epoch, as :func:`train_cycle` does for it alone.
@@ -226,10 +263,12 @@ def train_cycle_many(
     ``configs`` and ``data`` are one for all or one per network (a taxonomy of its
     own, :func:`plasticity.sovereign.with_taxonomy`); ``seeds`` and ``chains`` give
     each network's cycle seed and chain name (its data order), ``previous_gaps`` the
-    gap its first epoch's shock decision sees.
+    gap its first epoch's shock decision sees; ``compile`` a mode of
+    :data:`COMPILE_MODES` (opt-in, see :class:`ChainStack`).
     """
     k = len(nets)
     check_number("nets", k, low=1, integer=True)
+    check_choice("compile", compile, COMPILE_MODES)
     configs = _per_chain(configs, k, "configs")
     data = _per_chain(data, k, "data")
     seeds, chains = list(seeds), list(chains)
@@ -256,7 +295,7 @@ def train_cycle_many(
     batches = [b for _, b in drawn]
     to_coarse = torch.stack([d.fine_to_coarse.to(device) for d in data])  # (K, 100)
 
-    stack = ChainStack(nets, config, cycle)
+    stack = ChainStack(nets, config, cycle, compile)
     logs: list[list[dict]] = [[] for _ in range(k)]
     gaps = [g if c.carry_gap else None for g, c in zip(previous_gaps, configs, strict=True)]
     for e in range(config.epochs_per_cycle):
@@ -307,6 +346,7 @@ def _clip_per_chain(tensors: list[torch.Tensor], max_norm: float) -> None:
 
 
 __all__ = [
+    "COMPILE_MODES",
     "SHARED_FIELDS",
     "ChainStack",
     "architecture",

@@ -248,11 +248,13 @@ def sovereign_stack_rates(
     device: str = "cpu",
     steps: int = 10,
     repeats: int = 3,
+    compile: str | None = None,
 ) -> list[dict]:
     """Milliseconds per NeuroSovereign APEX training step of K chains stacked
     (:class:`plasticity.sovereign.many.ChainStack`: one vectorised forward, backward
     and AdamW step for K chains, batch 64 each, spectral term by each of ``methods``),
-    and per chain-step (the step's time / K), on random images of CIFAR's shape."""
+    and per chain-step (the step's time / K), on random images of CIFAR's shape;
+    ``compile``: a ``torch.compile`` mode for the stack (compiled in the warm-up)."""
     from ...foundations.checks import check_choice, check_number
     from ...foundations.compute import check_device
     from ...sovereign import SovereignConfig, build_net
@@ -276,7 +278,8 @@ def sovereign_stack_rates(
             to_coarse = torch.randint(0, 20, (k, 100), generator=gen).to(dev)
             lam = torch.full((k,), config.lambda_base, device=dev)
             l1 = torch.full((k,), config.l1, device=dev)
-            stack = ChainStack([build_net("apex", config).to(dev) for _ in range(k)], config, 1)
+            nets = [build_net("apex", config).to(dev) for _ in range(k)]
+            stack = ChainStack(nets, config, 1, compile)
 
             def run(stack=stack, x=x, y=y, lam=lam, l1=l1, to_coarse=to_coarse) -> None:
                 for _ in range(steps):
@@ -289,6 +292,7 @@ def sovereign_stack_rates(
                     "k": k,
                     "ms_per_step": 1000 / median,
                     "ms_per_chain_step": 1000 / median / k,
+                    "compile": compile,
                     "min": 1000 / fastest,
                     "max": 1000 / slowest,
                     "device": str(dev),
