@@ -171,6 +171,11 @@ def test_book_plan_refuses_batch_and_workers_together_before_computing(capsys):
     assert cache.list_entries() == []
     assert main(["book", "plan", "--profile", "smoke", "--execute", "--workers", "0"]) != 0
     assert "workers=0" in capsys.readouterr().err
+    # compiling needs stacks: refused one at a time, before anything is computed
+    argv = ["book", "plan", "--profile", "smoke", "--execute", "--batch", "1"]
+    assert main([*argv, "--compile", "default"]) != 0
+    assert "compile='default'" in capsys.readouterr().err
+    assert cache.list_entries() == []
 
 
 def test_a_plan_is_priced_from_its_own_runs_never_another_profiles(isolated):

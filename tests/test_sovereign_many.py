@@ -276,11 +276,11 @@ def test_the_engine_sends_a_data_set_s_evolutions_to_one_stacked_call(monkeypatc
     monkeypatch.setattr(
         sovereign_runs,
         "evolve_many",
-        lambda jobs, batch, cache_dir: calls.append((len(jobs), batch)),
+        lambda jobs, batch, cache_dir, compile: calls.append((len(jobs), batch, compile)),
     )
     runs = [sovereign_run(i) for i in range(5)]
-    execute.execute(runs, log=lambda m: None, batch=2)
-    assert calls == [(5, 2)]  # one call; it stacks 2 chains at a time
+    execute.execute(runs, log=lambda m: None, batch=2, compile="default")
+    assert calls == [(5, 2, "default")]  # one call; it stacks 2 chains at a time
     assert all(r.cached for r in runs)
     # one at a time (the CPU's default): each evolution computes alone
     computed = []

@@ -45,7 +45,12 @@ def _chunks(keys: list, batch: int) -> list[list[int]]:
     return chunks
 
 
-def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1) -> float:
+def execute(
+    runs: list[Run],
+    log: Callable[[str], None] = print,
+    batch: int = 1,
+    compile: str | None = None,
+) -> float:
     """Compute every missing run in order; returns the wall time in seconds.
 
     With ``batch`` > 1, missing runs that can share a stack run ``batch`` at a time as
@@ -59,7 +64,9 @@ def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1)
     Stage by stage (base models first), so that the repairs' base models exist when
     their stacks are formed. ``book plan --execute`` picks ``batch`` by device
     (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
-    a CPU, where stacking loses (``bench grid`` measures it).
+    a CPU, where stacking loses (``bench grid`` measures it). ``compile`` (opt-in) is
+    the ``torch.compile`` mode of the NeuroSovereign stacks
+    (:data:`plasticity.sovereign.many.COMPILE_MODES`).
     """
     from ..engine import lazarus_runs, sovereign_runs
     from ..foundations.checks import check_number
@@ -83,6 +90,7 @@ def execute(runs: list[Run], log: Callable[[str], None] = print, batch: int = 1)
                         [jobs[id(m)][1:5] for m in group],
                         batch=batch,
                         cache_dir=jobs[id(group[0])][5],
+                        compile=compile,
                     )
                 elif group[0].kind == "lazarus-base":
                     _, dataset, training, _, cache_dir = jobs[id(group[0])]

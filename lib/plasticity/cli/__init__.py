@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`bench grid` measures it)",
     )
     p_plan.add_argument(
+        "--compile",
+        default=None,
+        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+        help="with --execute and stacking: torch.compile the NeuroSovereign stacks' forward "
+        "pass in this mode (default: eager; `bench chains --compile` measures it)",
+    )
+    p_plan.add_argument(
         "--workers",
         type=int,
         default=1,

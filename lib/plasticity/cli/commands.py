@@ -188,6 +188,11 @@ def book_plan(args) -> int:
     check_number("workers", args.workers, low=1, high=64, integer=True)
     if args.threads is not None:
         check_number("threads", args.threads, low=1, high=256, integer=True)
+    if args.compile is not None and args.batch == 1:
+        raise ParameterError(
+            f"compile={args.compile!r} compiles stacked runs; valid with batch > 1 "
+            f"(here batch={args.batch})"
+        )
     if args.batch > 1 and args.workers > 1:
         raise ParameterError(
             f"batch={args.batch} and workers={args.workers}: choose one; valid range is "
@@ -229,7 +234,10 @@ def book_plan(args) -> int:
         print(f"computed {len(missing)} runs in {seconds / 60:.1f} min", file=sys.stderr)
     elif args.execute:
         seconds = execute.execute(
-            listed, log=lambda m: print(m, file=sys.stderr, flush=True), batch=args.batch
+            listed,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+            batch=args.batch,
+            compile=args.compile,
         )
         print(f"computed {len(missing)} runs in {seconds / 60:.1f} min", file=sys.stderr)
     return 0
