@@ -286,3 +286,21 @@ def test_configs_that_cannot_share_one_stack_are_refused_before_compute():
     assert lazarus.stack_key(short[0], 192) == lazarus.stack_key(short[1])
     same = lazarus.method_config("consistency_only", configs[0])
     assert lazarus.stack_key(same) == lazarus.stack_key(configs[0])
+
+
+def test_a_compiled_stack_repairs_as_the_eager_one_and_a_bad_mode_is_refused():
+    teacher = _model(0)
+    prune = lazarus.Damage("prune", 0.5, "frozen")
+    config = lazarus.RepairConfig(steps=6, inputs="dead_leaves", log_every=3)
+    # frozen-pruned students: the compiled forward takes the masks too
+    students = [prune.apply(teacher)[0], prune.apply(teacher)[0]]
+    eager = [prune.apply(teacher)[0], prune.apply(teacher)[0]]
+    start = [prune.apply(teacher)[0], prune.apply(teacher)[0]]
+    h_compiled = repair_many(students, teacher, config, seeds=[1, 2], compile="default")
+    h_eager = repair_many(eager, teacher, config, seeds=[1, 2])
+    for s, e, s0, hc, he in zip(students, eager, start, h_compiled, h_eager, strict=True):
+        _assert_same_repair(s, e, s0, hc, he)
+    before = copy.deepcopy(eager[0].state_dict())
+    with pytest.raises(ParameterError, match="compile='fast'"):
+        repair_many(eager, teacher, config, seeds=[1, 2], compile="fast")
+    assert all(torch.equal(v, before[k]) for k, v in eager[0].state_dict().items())

@@ -65,8 +65,8 @@ def execute(
     their stacks are formed. ``book plan --execute`` picks ``batch`` by device
     (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
     a CPU, where stacking loses (``bench grid`` measures it). ``compile`` (opt-in) is
-    the ``torch.compile`` mode of the NeuroSovereign stacks
-    (:data:`plasticity.sovereign.many.COMPILE_MODES`).
+    the ``torch.compile`` mode of the stacks' forward passes, Lazarus repairs and
+    NeuroSovereign chains (:data:`plasticity.lazarus.many.COMPILE_MODES`).
     """
     from ..engine import lazarus_runs, sovereign_runs
     from ..foundations.checks import check_number
@@ -98,7 +98,9 @@ def execute(
                         dataset, training, [jobs[id(m)][3] for m in group], cache_dir=cache_dir
                     )
                 else:
-                    stacked.run_grid([jobs[id(m)] for m in group], batch=len(group))
+                    stacked.run_grid(
+                        [jobs[id(m)] for m in group], batch=len(group), compile=compile
+                    )
                 for m in group:
                     m.cached = True
                 done += len(group)

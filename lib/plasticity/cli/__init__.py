@@ -110,8 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile",
         default=None,
         choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-        help="with --execute and stacking: torch.compile the NeuroSovereign stacks' forward "
-        "pass in this mode (default: eager; `bench chains --compile` measures it)",
+        help="with --execute and stacking: torch.compile the stacks' forward pass (repairs "
+        "and NeuroSovereign chains) in this mode (default: eager; `bench grid --compile` "
+        "and `bench chains --compile` measure it)",
     )
     p_plan.add_argument(
         "--workers",
@@ -231,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         "grid", help="K repairs one at a time vs batched into one computation"
     )
     p_grid.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8], metavar="K")
+    p_grid.add_argument(
+        "--compile",
+        default=None,
+        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
+        help="torch.compile the batched forward pass in this mode (default: eager)",
+    )
     p_grid.add_argument("--steps", type=int, default=30)
     p_grid.add_argument("--repeats", type=int, default=3)
     p_grid.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")

@@ -156,11 +156,17 @@ def bench_grid(args) -> int:
     print(
         f"{args.steps} repair steps per repair, alpha 0.35, training images; "
         f"median of {args.repeats} alternating repeats"
+        + (f"; batched forward torch.compile mode {args.compile}" if args.compile else "")
     )
     print(f"{'K':>3s} {'alone ms/step':>14s} {'batched ms/step':>16s} {'speed-up':>9s}  range")
     print(f"device {device}")
     for r in bench.grid_rates(
-        ds, tuple(args.k), steps=args.steps, repeats=args.repeats, device=device
+        ds,
+        tuple(args.k),
+        steps=args.steps,
+        repeats=args.repeats,
+        device=device,
+        compile=args.compile,
     ):
         low, high = r["speedup_range"]
         print(

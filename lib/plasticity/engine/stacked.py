@@ -69,14 +69,19 @@ def group_plan(keys: list, batch: int) -> list[list[int]]:
     return plan
 
 
-def run_grid(jobs: list[tuple[Lab, Damage, RepairConfig, int]], batch: int = 8) -> list[dict]:
+def run_grid(
+    jobs: list[tuple[Lab, Damage, RepairConfig, int]],
+    batch: int = 8,
+    compile: str | None = None,
+) -> list[dict]:
     """:meth:`Lab.run` for every ``(lab, damage, config, seed)``; the missing repairs
     that can share a stack (:func:`group_key`) run ``batch`` at a time as one computation
     (:func:`plasticity.lazarus.many.repair_many`), each cached as its own entry, under the
     same key as when run alone. Their results equal the sequential ones to float
     tolerance, and record ``batched`` (how many ran together) and ``repair_seconds``
     (the group's wall time shared equally); ``cached`` is False for every result
-    computed by this call."""
+    computed by this call. ``compile`` (opt-in) compiles the stacks' forward pass
+    (:data:`plasticity.lazarus.many.COMPILE_MODES`); a result trained so records it."""
     from ..lazarus import repair_many
     from .cache import is_cached
 
@@ -110,11 +115,14 @@ def run_grid(jobs: list[tuple[Lab, Damage, RepairConfig, int]], batch: int = 8) 
             labels=[p.labels for p in pending],
             teacher_logits=[p.teacher_logits for p in pending],
             on_checkpoint=lambda step, k, model, cps=checkpoints: cps[k](step, model),
+            compile=compile,
         )
         share = (time.perf_counter() - start) / len(group)
         for (lab, dmg, config, seed), p, history in zip(group, pending, histories, strict=True):
             state, result = lab.finish(dmg, config, seed, p, history, seconds=share)
             result["batched"] = len(group)
+            if compile is not None:
+                result["compiled"] = compile
             train_or_load(
                 "lazarus-repair",
                 lab.repair_key(dmg, config, seed),

@@ -16,6 +16,7 @@ time one at a time and batched, side by side, at K = 1, 2, 4, 8.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
@@ -24,7 +25,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..data import Normalizer
-from ..foundations.checks import ParameterError, check_number
+from ..foundations.checks import ParameterError, check_choice, check_number
 from ..foundations.progress import progress_bars
 from .config import POOLED, RepairConfig
 from .inputs import input_pixels, logits_table
@@ -32,6 +33,26 @@ from .model import StabilityCNN
 from .repair import kd_loss
 
 _KEYS = ("cons", "stab", "ent_penalty", "entropy", "total")
+
+#: ``torch.compile`` modes a stack's forward pass may be compiled with (None: eager);
+#: ``reduce-overhead`` replays it as CUDA graphs on a GPU.
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
+@functools.cache
+def _stack_forward(classes: int, device: str, compile: str | None):
+    """The forward pass of K stacked StabilityCNNs (parameters and pruning masks stacked
+    along a leading axis), made once per shape, device and mode, so that every stack
+    reuses it (and a compiled one is compiled once). The template holds no state: the
+    network has no buffers, and every parameter is passed in."""
+    template = StabilityCNN(classes).to(device)
+
+    def forward(params, masks, x):
+        effective = {n: p * masks[n] if n in masks else p for n, p in params.items()}
+        return functional_call(template, effective, (x,))
+
+    batched = vmap(forward)
+    return batched if compile is None else torch.compile(batched, mode=compile)
 
 
 def _per_repair(value, k: int, name: str) -> list:
@@ -119,6 +140,7 @@ def repair_many(
     teacher_logits: torch.Tensor | Sequence[torch.Tensor] | None = None,
     progress: bool = False,
     on_checkpoint: Callable[[int, int, nn.Module], None] | None = None,
+    compile: str | None = None,
 ) -> list[dict]:
     """Run ``len(students)`` repairs at once, each student in place; returns each
     repair's logged loss terms (as :func:`plasticity.lazarus.repair`).
@@ -131,12 +153,14 @@ def repair_many(
     repairs or as one entry per repair (repairs of different base models have
     different teachers and, for teacher inversion, different input pools).
     ``on_checkpoint(step, k, student)`` is called for every repair ``k`` after each
-    step of ``config.eval_at``, with the student in eval mode.
+    step of ``config.eval_at``, with the student in eval mode. ``compile`` (opt-in,
+    :data:`COMPILE_MODES`) compiles the stacked forward pass with ``torch.compile``.
     """
     from tqdm.auto import tqdm
 
     k = len(students)
     check_number("students", k, low=1, integer=True)
+    check_choice("compile", compile, COMPILE_MODES)
     if len(seeds) != k:
         raise ParameterError(f"seeds: {len(seeds)} seeds for {k} students (one per student)")
     for s in seeds:
@@ -226,18 +250,14 @@ def repair_many(
     need_mask = torch.tensor(needs, device=device)
     generated_teacher = any(n and not p for n, p in zip(needs, pooled, strict=True))
 
-    template = StabilityCNN(students[0].fc2.out_features).to(device)
+    classes = students[0].fc2.out_features
+    batched_forward = _stack_forward(classes, str(device), compile)
     stacked = {
         n: torch.stack([w[0][n].detach() for w in weights]).clone().requires_grad_(True)
         for n in names
     }
     mask_stack = {n: torch.stack([w[1][n].detach() for w in weights]) for n in masked}
 
-    def forward(params, masks, x):
-        effective = {n: p * masks[n] if n in masks else p for n, p in params.items()}
-        return functional_call(template, effective, (x,))
-
-    batched_forward = vmap(forward)
     shared_teacher = all(t is teachers[0] for t in teachers)
     for t in teachers:
         t.eval()
@@ -274,7 +294,8 @@ def repair_many(
                         flat = teachers[0](x.flatten(0, 1)).float()
                         generated = flat.view(k, -1, flat.shape[-1])
                     else:
-                        generated = vmap(forward)(t_params, t_masks, x).float()
+                        teacher_forward = _stack_forward(classes, str(device), None)
+                        generated = teacher_forward(t_params, t_masks, x).float()
             blank = torch.zeros(x.shape[1], students[0].fc2.out_features, device=device)
             t_logits = torch.stack(
                 [

@@ -311,13 +311,15 @@ def grid_rates(
     steps: int = 30,
     repeats: int = 3,
     device: str = "cpu",
+    compile: str | None = None,
 ) -> list[dict]:
     """Per-repair step time of K repairs one at a time and as one batched computation
     (:func:`plasticity.lazarus.many.repair_many`), side by side in one process: for each K,
     ``repeats`` alternating timings of both, K students of the book's repair (alpha
     0.35, training images, teacher logits precomputed, ``steps`` steps). Returns the
     median milliseconds per repair step of each and the median of the per-repeat
-    ratios (one at a time / batched: above 1, batching pays)."""
+    ratios (one at a time / batched: above 1, batching pays). ``compile``: a
+    ``torch.compile`` mode for the batched forward pass (compiled in the warm-up)."""
     import copy
     import statistics
 
@@ -355,6 +357,7 @@ def grid_rates(
                 seeds=list(range(k)),
                 images=images,
                 teacher_logits=logits,
+                compile=compile,
             )
 
         one_at_a_time(), batched()  # warm-up
