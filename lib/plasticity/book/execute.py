@@ -66,7 +66,7 @@ def execute(
     (:func:`plasticity.engine.stacked.default_batch`): stacks on a GPU, one at a time on
     a CPU, where stacking loses (``bench grid`` measures it). ``compile`` (opt-in) is
     the ``torch.compile`` mode of the stacks' forward passes, Lazarus repairs and
-    NeuroSovereign chains (:data:`plasticity.lazarus.many.COMPILE_MODES`).
+    NeuroSovereign chains (:data:`plasticity.foundations.compute.COMPILE_MODES`).
     """
     from ..engine import lazarus_runs, sovereign_runs
     from ..foundations.checks import check_number

@@ -37,6 +37,15 @@ from .commands import (
 )
 
 
+def compile_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--compile MODE``: a ``torch.compile`` mode for stacked computations."""
+    from ..foundations.compute import COMPILE_MODES
+
+    parser.add_argument(
+        "--compile", default=None, choices=[m for m in COMPILE_MODES if m], help=help
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m plasticity", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,11 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "computation (default: by device, 32 on a GPU, 1 on a CPU where stacking loses; "
         "`bench grid` measures it)",
     )
-    p_plan.add_argument(
-        "--compile",
-        default=None,
-        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-        help="with --execute and stacking: torch.compile the stacks' forward pass (repairs "
+    compile_option(
+        p_plan,
+        "with --execute and stacking: torch.compile the stacks' forward pass (repairs "
         "and NeuroSovereign chains) in this mode (default: eager; `bench grid --compile` "
         "and `bench chains --compile` measure it)",
     )
@@ -218,12 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_chains.add_argument(
         "--method", nargs="+", default=["svd", "gram", "host"], choices=["svd", "gram", "host"]
     )
-    p_chains.add_argument(
-        "--compile",
-        default=None,
-        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-        help="torch.compile the stack's forward pass in this mode (default: eager)",
-    )
+    compile_option(p_chains, "torch.compile the stack's forward pass in this mode (default: eager)")
     p_chains.add_argument("--steps", type=int, default=10)
     p_chains.add_argument("--repeats", type=int, default=3)
     p_chains.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")
@@ -232,12 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "grid", help="K repairs one at a time vs batched into one computation"
     )
     p_grid.add_argument("--k", type=int, nargs="+", default=[1, 2, 4, 8], metavar="K")
-    p_grid.add_argument(
-        "--compile",
-        default=None,
-        choices=["default", "reduce-overhead", "max-autotune-no-cudagraphs"],
-        help="torch.compile the batched forward pass in this mode (default: eager)",
-    )
+    compile_option(p_grid, "torch.compile the batched forward pass in this mode (default: eager)")
     p_grid.add_argument("--steps", type=int, default=30)
     p_grid.add_argument("--repeats", type=int, default=3)
     p_grid.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default: cpu)")

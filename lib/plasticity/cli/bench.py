@@ -115,16 +115,22 @@ def bench_spectral(args) -> int:
     return 0
 
 
-def bench_chains(args) -> int:
-    from ..engine import bench
+def _stack_bench_device(args, largest: int):
+    """Check a stack benchmark's K values, steps and repeats; return its device."""
     from ..foundations.checks import check_number
     from ..foundations.compute import check_device
 
     for k in args.k:
-        check_number("k", k, low=1, high=bench.rates.MAX_CHAINS, integer=True)
+        check_number("k", k, low=1, high=largest, integer=True)
     check_number("steps", args.steps, low=1, integer=True)
     check_number("repeats", args.repeats, low=1, integer=True)
-    device = check_device(args.device)
+    return check_device(args.device)
+
+
+def bench_chains(args) -> int:
+    from ..engine import bench
+
+    device = _stack_bench_device(args, bench.rates.MAX_CHAINS)
     rows = bench.sovereign_stack_rates(
         tuple(args.k), tuple(args.method), str(device), args.steps, args.repeats, args.compile
     )
@@ -144,14 +150,8 @@ def bench_chains(args) -> int:
 
 def bench_grid(args) -> int:
     from ..engine import bench
-    from ..foundations.checks import check_number
-    from ..foundations.compute import check_device
 
-    for k in args.k:
-        check_number("k", k, low=1, high=bench.rates.MAX_GRID_K, integer=True)
-    check_number("steps", args.steps, low=1, integer=True)
-    check_number("repeats", args.repeats, low=1, integer=True)
-    device = check_device(args.device)
+    device = _stack_bench_device(args, bench.rates.MAX_GRID_K)
     ds = bench_data(args)
     print(
         f"{args.steps} repair steps per repair, alpha 0.35, training images; "

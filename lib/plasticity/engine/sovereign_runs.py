@@ -363,12 +363,12 @@ def evolve_many(
     a selection at equal accuracy, can turn on that rounding). A run without the shock
     whose shock twin is among ``jobs`` waits for it, so that it reuses the twin's
     result where the shock never fired, as it would one after the other. ``compile``
-    (opt-in, :data:`plasticity.sovereign.many.COMPILE_MODES`) compiles the stacks'
+    (opt-in, :data:`plasticity.foundations.compute.COMPILE_MODES`) compiles the stacks'
     forward passes; a result trained so records it.
     """
     from ..foundations.checks import check_choice
-    from ..foundations.compute import default_device
-    from ..sovereign.many import COMPILE_MODES, architecture, stack_key, train_cycle_many
+    from ..foundations.compute import COMPILE_MODES, default_device
+    from ..sovereign.many import architecture, stack_key, train_cycle_many
     from .stacked import group_plan
 
     check_number("batch", batch, low=1, integer=True)

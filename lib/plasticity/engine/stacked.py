@@ -81,7 +81,7 @@ def run_grid(
     tolerance, and record ``batched`` (how many ran together) and ``repair_seconds``
     (the group's wall time shared equally); ``cached`` is False for every result
     computed by this call. ``compile`` (opt-in) compiles the stacks' forward pass
-    (:data:`plasticity.lazarus.many.COMPILE_MODES`); a result trained so records it."""
+    (:data:`plasticity.foundations.compute.COMPILE_MODES`); a result trained so records it."""
     from ..lazarus import repair_many
     from .cache import is_cached
 

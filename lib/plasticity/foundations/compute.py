@@ -76,6 +76,11 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+#: ``torch.compile`` modes a stacked computation's forward pass may be compiled with
+#: (None: eager); ``reduce-overhead`` replays it as CUDA graphs on a GPU.
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
+
 def count_parameters(model: nn.Module) -> dict[str, int]:
     """Parameter counts per tensor name, plus ``total``."""
     counts = {name: p.numel() for name, p in model.named_parameters()}

@@ -26,6 +26,7 @@ from torch.func import functional_call, vmap
 
 from ..data import Normalizer
 from ..foundations.checks import ParameterError, check_choice, check_number
+from ..foundations.compute import COMPILE_MODES
 from ..foundations.progress import progress_bars
 from .config import POOLED, RepairConfig
 from .inputs import input_pixels, logits_table
@@ -33,10 +34,6 @@ from .model import StabilityCNN
 from .repair import kd_loss
 
 _KEYS = ("cons", "stab", "ent_penalty", "entropy", "total")
-
-#: ``torch.compile`` modes a stack's forward pass may be compiled with (None: eager);
-#: ``reduce-overhead`` replays it as CUDA graphs on a GPU.
-COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 
 
 @functools.cache

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from ..foundations.checks import ParameterError, check_choice, check_number
+from ..foundations.compute import COMPILE_MODES
 from .config import SovereignConfig
 from .cycle import cycle_batches, epoch_log, epoch_setup
 from .model import SovereignNet, TaxonomicMLP
@@ -121,11 +122,6 @@ def _data_loss(kind: tuple[bool, bool], coarse: bool, precision: str, device: st
         return loss, fine
 
     return data_loss if compile is None else torch.compile(data_loss, mode=compile)
-
-
-#: ``torch.compile`` modes a stack may compile its forward pass and data terms with
-#: (None: eager). ``reduce-overhead`` replays them as CUDA graphs on a GPU.
-COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 
 
 class ChainStack:
