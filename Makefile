@@ -3,8 +3,9 @@
 #   make book                       run every chapter (profile quick) and regenerate figures/
 #   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
 #   make book PROFILE=paper         the seeds' own settings (for a GPU)
-#   make book-gpu PROFILE=full      on a GPU: every run computed first by WORKERS processes
-#                                   sharing it (book plan --execute), then the chapters
+#   make book-gpu PROFILE=full      on a GPU: every run computed first (book plan --execute:
+#                                   runs stacked; WORKERS=N spreads them over N processes
+#                                   instead), then the chapters
 #   make site                       the book as a static site in _build/html (offline); a
 #                                   chapter not executed here is a preview of its saved figures
 #   make test                       the test suite (offline; synthetic data)
@@ -28,7 +29,7 @@ PROFILE ?= quick
 DATA_ARCHIVE ?=
 ONLY ?=
 DEVICE ?= cpu
-WORKERS ?= 8
+WORKERS ?=
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -49,7 +50,7 @@ book: $(STAMP)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
 
 book-gpu: $(STAMP)
-	$(BIN)/python -m plasticity book plan --profile $(PROFILE) --execute --device $(GPU_DEVICE) --workers $(WORKERS) $(ARCHIVE_FLAGS)
+	$(BIN)/python -m plasticity book plan --profile $(PROFILE) --execute --device $(GPU_DEVICE) $(if $(WORKERS),--workers $(WORKERS),) $(ARCHIVE_FLAGS)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) --device $(GPU_DEVICE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
 
 site: $(STAMP)

@@ -239,12 +239,19 @@ def test_evolutions_in_lockstep_equal_evolutions_alone_and_share_their_cache(tin
         assert again["cached"] and again["epochs"] == stacked["epochs"]
 
 
-def test_a_run_without_the_shock_waits_for_its_twin_in_the_same_lockstep(tiny, tmp_path):
+def test_a_run_without_the_shock_trains_beside_its_twin_and_reuses_a_cached_one(tiny, tmp_path):
     quiet = replace(TWO, shock_threshold=1000.0)
     jobs = [(tiny, replace(quiet, shock=False), 0, ("apex",)), (tiny, quiet, 0, ("apex",))]
-    without, with_shock = sovereign_runs.evolve_many(jobs, batch=4, cache_dir=tmp_path)
+    without, with_shock = sovereign_runs.evolve_many(jobs, batch=4, cache_dir=tmp_path / "a")
+    # trained in one stack: the same computation (the shock never fired), not a copy
     assert with_shock["shock_epochs"] == {"apex": 0}
-    assert without["same_as_shock_run"] and without["benchmark"] == with_shock["benchmark"]
+    assert "same_as_shock_run" not in without and without["stacked"] == 2
+    for ea, eb in zip(with_shock["epochs"], without["epochs"], strict=True):
+        assert eb["val_acc"] == pytest.approx(ea["val_acc"], rel=1e-4)
+    # with the twin already cached, the run without the shock reuses it
+    sovereign_runs.evolve(tiny, quiet, 0, chains=("apex",), cache_dir=tmp_path / "b")
+    (reused,) = sovereign_runs.evolve_many(jobs[:1], batch=4, cache_dir=tmp_path / "b")
+    assert reused["same_as_shock_run"]
 
 
 def test_an_interrupted_lockstep_resumes_each_evolution_from_its_checkpoint(tiny, tmp_path):

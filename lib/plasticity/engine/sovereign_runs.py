@@ -361,8 +361,10 @@ def evolve_many(
     evolution is cached as its own entry, under the same key as when run alone, with
     results equal to a run alone to float rounding (a discrete choice, a mask's tie or
     a selection at equal accuracy, can turn on that rounding). A run without the shock
-    whose shock twin is among ``jobs`` waits for it, so that it reuses the twin's
-    result where the shock never fired, as it would one after the other. ``compile``
+    reuses its shock twin's result where the twin is already cached and its shock never
+    fired (as :func:`evolve` does); a twin among ``jobs`` is trained beside it rather
+    than waited for: one more chain in a stack costs less than a second lockstep round
+    for the runs that waited. ``compile``
     (opt-in, :data:`plasticity.foundations.compute.COMPILE_MODES`) compiles the stacks'
     forward passes; a result trained so records it.
     """
@@ -378,62 +380,54 @@ def evolve_many(
     first = {}  # one computation per key: a job given twice is computed once
     for i, run in enumerate(runs):
         first.setdefault(run.run_dir, i)
-    shocked = {r.run_dir for r in runs if r.config.shock}
-    waits = [
-        not r.config.shock
-        and run_dir_for(replace(r.config, shock=True), r.seed, r.data, cache_dir, r.chains)
-        in shocked
-        for r in runs
-    ]
     results: list[dict | None] = [None] * len(runs)
-    for round_ in (False, True):
-        live = []
-        for i, run in enumerate(runs):
-            if waits[i] == round_ and first[run.run_dir] == i:
-                results[i] = run.open()
-                if results[i] is None:
-                    live.append(i)
-        while todo := [i for i in live if runs[i].next_cycle is not None]:
-            cycle = min(runs[i].next_cycle for i in todo)
-            members = [i for i in todo if runs[i].next_cycle == cycle]
-            children = {i: runs[i].children(cycle) for i in members}
-            units = [(i, j) for i in members for j in range(len(children[i]))]
-            keys = [
-                stack_key(children[i][j]["config"], architecture(children[i][j]["net"]))
-                for i, j in units
-            ]
-            logs: dict[tuple[int, int], list[dict]] = {}
-            seconds = dict.fromkeys(members, 0.0)
-            for chunk in group_plan(keys, batch):
-                group = [units[u] for u in chunk]
-                kids = [children[i][j] for i, j in group]
-                start = time.perf_counter()
-                if len(group) == 1:
-                    out = [_train({**kids[0], "cycle": cycle})]
-                else:
-                    out = train_cycle_many(
-                        [c["net"] for c in kids],
-                        [c["config"] for c in kids],
-                        [c["data"] for c in kids],
-                        cycle,
-                        kids[0]["first_epoch"],
-                        [c["seed"] for c in kids],
-                        [c["chain"] for c in kids],
-                        [c["previous_gap"] for c in kids],
-                        compile=compile,
-                    )
-                share = (time.perf_counter() - start) / len(group)
-                for unit, entry in zip(group, out, strict=True):
-                    logs[unit] = entry
-                    seconds[unit[0]] += share
-                    runs[unit[0]].stacked = max(runs[unit[0]].stacked, len(group))
-                    if len(group) > 1 and compile is not None:
-                        runs[unit[0]].compiled = compile
-            for i in members:
-                entries = [logs[(i, j)] for j in range(len(children[i]))]
-                runs[i].end_cycle(cycle, children[i], entries, seconds[i])
-        for i in live:
-            results[i] = runs[i].finish()
+    live = []
+    for i, run in enumerate(runs):
+        if first[run.run_dir] == i:
+            results[i] = run.open()
+            if results[i] is None:
+                live.append(i)
+    while todo := [i for i in live if runs[i].next_cycle is not None]:
+        cycle = min(runs[i].next_cycle for i in todo)
+        members = [i for i in todo if runs[i].next_cycle == cycle]
+        children = {i: runs[i].children(cycle) for i in members}
+        units = [(i, j) for i in members for j in range(len(children[i]))]
+        keys = [
+            stack_key(children[i][j]["config"], architecture(children[i][j]["net"]))
+            for i, j in units
+        ]
+        logs: dict[tuple[int, int], list[dict]] = {}
+        seconds = dict.fromkeys(members, 0.0)
+        for chunk in group_plan(keys, batch):
+            group = [units[u] for u in chunk]
+            kids = [children[i][j] for i, j in group]
+            start = time.perf_counter()
+            if len(group) == 1:
+                out = [_train({**kids[0], "cycle": cycle})]
+            else:
+                out = train_cycle_many(
+                    [c["net"] for c in kids],
+                    [c["config"] for c in kids],
+                    [c["data"] for c in kids],
+                    cycle,
+                    kids[0]["first_epoch"],
+                    [c["seed"] for c in kids],
+                    [c["chain"] for c in kids],
+                    [c["previous_gap"] for c in kids],
+                    compile=compile,
+                )
+            share = (time.perf_counter() - start) / len(group)
+            for unit, entry in zip(group, out, strict=True):
+                logs[unit] = entry
+                seconds[unit[0]] += share
+                runs[unit[0]].stacked = max(runs[unit[0]].stacked, len(group))
+                if len(group) > 1 and compile is not None:
+                    runs[unit[0]].compiled = compile
+        for i in members:
+            entries = [logs[(i, j)] for j in range(len(children[i]))]
+            runs[i].end_cycle(cycle, children[i], entries, seconds[i])
+    for i in live:
+        results[i] = runs[i].finish()
     return [results[first[run.run_dir]] for run in runs]
 
 
