@@ -4,8 +4,9 @@ Modules, from the bottom up: :mod:`.config` (the paper's settings, nets, chains,
 ablations), :mod:`.model` (patch extractor, gated token mixer, taxonomic MLP),
 :mod:`.spectra` (spectral entropy, effective rank, L_mon), :mod:`.mechanisms` (shock,
 masks and their warm-up, phase detection), :mod:`.split` (train / validation / test with
-coarse labels), :mod:`.cycle` (one evolutionary cycle), :mod:`.probe` (chapter 11's probe
-on a frozen extractor).
+coarse labels), :mod:`.cycle` (one evolutionary cycle), :mod:`.many` (one cycle of many
+chains stacked into one computation), :mod:`.probe` (chapter 11's probe on a frozen
+extractor).
 
 This package knows nothing of caching, scheduling, verdicts or pages: the engine
 (:mod:`plasticity.engine.sovereign_runs`) runs its evolutions cycle by cycle.
