@@ -239,6 +239,19 @@ def test_evolutions_in_lockstep_equal_evolutions_alone_and_share_their_cache(tin
         assert again["cached"] and again["epochs"] == stacked["epochs"]
 
 
+def test_evolutions_of_several_chains_stack_each_chain_with_its_own_kind(tiny, tmp_path):
+    jobs = [(tiny, TWO, s, ("apex", "blind")) for s in (0, 1)]
+    together = sovereign_runs.evolve_many(jobs, batch=8, cache_dir=tmp_path / "many")
+    assert [r["stacked"] for r in together] == [2, 2]  # APEX with APEX, BLIND with BLIND
+    one_image = 100.0 / len(tiny.test_y)
+    for (d, c, s, chains), stacked in zip(jobs, together, strict=True):
+        alone = sovereign_runs.evolve(d, c, s, chains=chains, cache_dir=tmp_path / "alone")
+        assert [e["chain"] for e in stacked["epochs"]] == [e["chain"] for e in alone["epochs"]]
+        for ea, em in zip(alone["epochs"], stacked["epochs"], strict=True):
+            assert em["val_acc"] == pytest.approx(ea["val_acc"], rel=1e-4, abs=1e-6)
+        assert stacked["d_hier"] == pytest.approx(alone["d_hier"], abs=2 * one_image)
+
+
 def test_a_run_without_the_shock_trains_beside_its_twin_and_reuses_a_cached_one(tiny, tmp_path):
     quiet = replace(TWO, shock_threshold=1000.0)
     jobs = [(tiny, replace(quiet, shock=False), 0, ("apex",)), (tiny, quiet, 0, ("apex",))]
