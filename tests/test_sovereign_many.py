@@ -241,8 +241,14 @@ def test_evolutions_in_lockstep_equal_evolutions_alone_and_share_their_cache(tin
 
 def test_evolutions_of_several_chains_stack_each_chain_with_its_own_kind(tiny, tmp_path):
     jobs = [(tiny, TWO, s, ("apex", "blind")) for s in (0, 1)]
-    together = sovereign_runs.evolve_many(jobs, batch=8, cache_dir=tmp_path / "many")
+    lines = []
+    together = sovereign_runs.evolve_many(
+        jobs, batch=8, cache_dir=tmp_path / "many", log=lines.append
+    )
     assert [r["stacked"] for r in together] == [2, 2]  # APEX with APEX, BLIND with BLIND
+    assert [line.split(" (")[0] for line in lines] == [
+        f"cycle {c}: 2 evolutions, 4 chains in stacks of 2, 2" for c in (1, 2)
+    ]
     one_image = 100.0 / len(tiny.test_y)
     for (d, c, s, chains), stacked in zip(jobs, together, strict=True):
         alone = sovereign_runs.evolve(d, c, s, chains=chains, cache_dir=tmp_path / "alone")
@@ -296,7 +302,7 @@ def test_the_engine_sends_a_data_set_s_evolutions_to_one_stacked_call(monkeypatc
     monkeypatch.setattr(
         sovereign_runs,
         "evolve_many",
-        lambda jobs, batch, cache_dir, compile: calls.append((len(jobs), batch, compile)),
+        lambda jobs, batch, cache_dir, compile, log: calls.append((len(jobs), batch, compile)),
     )
     runs = [sovereign_run(i) for i in range(5)]
     execute.execute(runs, log=lambda m: None, batch=2, compile="default")

@@ -91,6 +91,7 @@ def execute(
                         batch=batch,
                         cache_dir=jobs[id(group[0])][5],
                         compile=compile,
+                        log=log,
                     )
                 elif group[0].kind == "lazarus-base":
                     _, dataset, training, _, cache_dir = jobs[id(group[0])]

@@ -366,7 +366,8 @@ def evolve_many(
     than waited for: one more chain in a stack costs less than a second lockstep round
     for the runs that waited. ``compile``
     (opt-in, :data:`plasticity.foundations.compute.COMPILE_MODES`) compiles the stacks'
-    forward passes; a result trained so records it.
+    forward passes; a result trained so records it. ``log`` hears one line a cycle
+    (evolutions, chains and stack sizes, time so far).
     """
     from ..foundations.checks import check_choice
     from ..foundations.compute import COMPILE_MODES, default_device
@@ -376,7 +377,7 @@ def evolve_many(
     check_number("batch", batch, low=1, integer=True)
     check_choice("compile", compile, COMPILE_MODES)
     device = torch.device(device) if device is not None else default_device()
-    runs = [_Evolution(d, c, s, ch, cache_dir, device, log) for d, c, s, ch in jobs]
+    runs = [_Evolution(d, c, s, ch, cache_dir, device, None) for d, c, s, ch in jobs]
     first = {}  # one computation per key: a job given twice is computed once
     for i, run in enumerate(runs):
         first.setdefault(run.run_dir, i)
@@ -387,6 +388,7 @@ def evolve_many(
             results[i] = run.open()
             if results[i] is None:
                 live.append(i)
+    start_all = time.perf_counter()
     while todo := [i for i in live if runs[i].next_cycle is not None]:
         cycle = min(runs[i].next_cycle for i in todo)
         members = [i for i in todo if runs[i].next_cycle == cycle]
@@ -398,7 +400,8 @@ def evolve_many(
         ]
         logs: dict[tuple[int, int], list[dict]] = {}
         seconds = dict.fromkeys(members, 0.0)
-        for chunk in group_plan(keys, batch):
+        chunks = group_plan(keys, batch)
+        for chunk in chunks:
             group = [units[u] for u in chunk]
             kids = [children[i][j] for i, j in group]
             start = time.perf_counter()
@@ -426,6 +429,12 @@ def evolve_many(
         for i in members:
             entries = [logs[(i, j)] for j in range(len(children[i]))]
             runs[i].end_cycle(cycle, children[i], entries, seconds[i])
+        if log:
+            sizes = sorted((len(c) for c in chunks), reverse=True)
+            log(
+                f"cycle {cycle}: {len(members)} evolutions, {len(units)} chains in stacks of "
+                f"{', '.join(map(str, sizes))} ({time.perf_counter() - start_all:.0f} s so far)"
+            )
     for i in live:
         results[i] = runs[i].finish()
     return [results[first[run.run_dir]] for run in runs]

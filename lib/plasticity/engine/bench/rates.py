@@ -172,7 +172,7 @@ def phase_rates(
 
 
 def sovereign_step_rates(
-    methods: tuple[str, ...] = ("none", "svd", "gram"),
+    methods: tuple[str, ...] = ("none", "svd", "gram", "host"),
     device: str = "cpu",
     steps: int = 10,
     repeats: int = 3,
@@ -180,7 +180,8 @@ def sovereign_step_rates(
     """Milliseconds per NeuroSovereign APEX training step (batch 64: forward, fine and
     coarse losses, the spectral term on fc1 and the token MLP, backward, clip, AdamW,
     masks) with the spectral term computed by each of ``methods`` (``none``: without
-    it, the floor the term adds to), on random images of CIFAR's shape."""
+    it, the floor the term adds to; ``host``: decomposed on the CPU, synchronously, as
+    one chain alone computes it), on random images of CIFAR's shape."""
     import torch.nn.functional as F
 
     from ...foundations.checks import check_choice, check_number
@@ -193,7 +194,7 @@ def sovereign_step_rates(
     check_number("steps", steps, low=1, integer=True)
     check_number("repeats", repeats, low=1, integer=True)
     for m in methods:
-        check_choice("method", m, ("none", "svd", "gram"))
+        check_choice("method", m, ("none", "svd", "gram", "host"))
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(64, 3, 32, 32, generator=gen).to(dev)
     y = torch.randint(0, 100, (64,), generator=gen).to(dev)
