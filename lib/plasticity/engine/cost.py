@@ -178,11 +178,7 @@ def measure(
 
         def go() -> None:
             with tempfile.TemporaryDirectory() as cache:
-                if chains == 1:
-                    sovereign_runs.evolve(
-                        data, cfg, 0, chains=("apex",), cache_dir=cache, device=dev
-                    )
-                    return
+                # one chain alone trains as evolve() trains it
                 jobs = [(data, cfg, seed, ("apex",)) for seed in range(chains)]
                 sovereign_runs.evolve_many(jobs, batch=chains, cache_dir=cache, device=dev)
 

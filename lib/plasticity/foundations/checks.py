@@ -56,3 +56,13 @@ def check_choice(name: str, value: object, choices: Iterable[object]) -> object:
         listed = ", ".join(repr(c) for c in options)
         raise ParameterError(f"{name}={value!r} is not valid; choose one of {listed}")
     return value
+
+
+def per_item(value: object, k: int, name: str, noun: str) -> list:
+    """``value`` given once for all ``k`` items (broadcast) or as a list or tuple of one
+    per item (its length checked); ``noun`` names an item in the error."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != k:
+            raise ParameterError(f"{name}: {len(value)} entries for {k} {noun}s (one per {noun})")
+        return list(value)
+    return [value] * k

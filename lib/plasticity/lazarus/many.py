@@ -25,7 +25,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from ..data import Normalizer
-from ..foundations.checks import ParameterError, check_choice, check_number
+from ..foundations.checks import ParameterError, check_choice, check_number, per_item
 from ..foundations.compute import COMPILE_MODES
 from ..foundations.progress import progress_bars
 from .config import POOLED, RepairConfig
@@ -50,15 +50,6 @@ def _stack_forward(classes: int, device: str, compile: str | None):
 
     batched = vmap(forward)
     return batched if compile is None else torch.compile(batched, mode=compile)
-
-
-def _per_repair(value, k: int, name: str) -> list:
-    """``value`` given once for all repairs, or once per repair."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != k:
-            raise ParameterError(f"{name}: {len(value)} entries for {k} repairs (one per repair)")
-        return list(value)
-    return [value] * k
 
 
 def _weights(model: nn.Module) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -162,7 +153,7 @@ def repair_many(
         raise ParameterError(f"seeds: {len(seeds)} seeds for {k} students (one per student)")
     for s in seeds:
         check_number("seed", s, low=0, integer=True)
-    configs = _per_repair(config, k, "config")
+    configs = per_item(config, k, "config", "repair")
     config = configs[0]
     for other in configs[1:]:
         for name in SHARED_FIELDS:
@@ -185,10 +176,10 @@ def repair_many(
         )
     if not all(isinstance(s, StabilityCNN) for s in students):
         raise ParameterError("students: repair_many stacks StabilityCNN models only")
-    teachers = _per_repair(teachers, k, "teachers")
-    images = _per_repair(images, k, "images")
-    labels = _per_repair(labels, k, "labels")
-    teacher_logits = _per_repair(teacher_logits, k, "teacher_logits")
+    teachers = per_item(teachers, k, "teachers", "repair")
+    images = per_item(images, k, "images", "repair")
+    labels = per_item(labels, k, "labels", "repair")
+    teacher_logits = per_item(teacher_logits, k, "teacher_logits", "repair")
     pooled = [c.inputs in POOLED for c in configs]
     for c, is_pooled, x in zip(configs, pooled, images, strict=True):
         if is_pooled and x is None:

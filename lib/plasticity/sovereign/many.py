@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
-from ..foundations.checks import ParameterError, check_choice, check_number
+from ..foundations.checks import ParameterError, check_choice, check_number, per_item
 from ..foundations.compute import COMPILE_MODES
 from .config import SovereignConfig
 from .cycle import cycle_batches, epoch_log, epoch_setup
@@ -170,10 +170,13 @@ class ChainStack:
             compile,
         )
 
+    def mask(self, name: str) -> torch.Tensor | None:
+        """The pruning mask of the weight ``name`` (None: it has none)."""
+        return self.tensors[f"mlp.mask_{name.split('.')[1]}"] if name.startswith("mlp.fc") else None
+
     def masked(self, name: str) -> torch.Tensor:
-        if name.startswith("mlp.fc"):
-            return self.tensors[name] * self.tensors[f"mlp.mask_{name.split('.')[1]}"]
-        return self.tensors[name]
+        mask = self.mask(name)
+        return self.tensors[name] if mask is None else self.tensors[name] * mask
 
     def step(
         self,
@@ -209,8 +212,8 @@ class ChainStack:
                     tensor = tensors[name]
                     if not tensor.requires_grad:
                         continue  # a frozen mixer: its L_opt counts, nothing trains it
-                    if name.startswith("mlp.fc"):
-                        grad = grad * tensors[f"mlp.mask_{name.split('.')[1]}"]
+                    if (mask := self.mask(name)) is not None:
+                        grad = grad * mask
                     tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         _clip_per_chain(self.trained, config.clip)
         self.opt.step()
@@ -232,14 +235,6 @@ class ChainStack:
         for i, net in enumerate(nets):
             for name, value in (dict(net.named_parameters()) | dict(net.named_buffers())).items():
                 value.copy_(self.tensors[name][i])
-
-
-def _per_chain(value, k: int, name: str) -> list:
-    if isinstance(value, (list, tuple)):
-        if len(value) != k:
-            raise ParameterError(f"{name}: {len(value)} entries for {k} networks (one each)")
-        return list(value)
-    return [value] * k
 
 
 def train_cycle_many(
@@ -265,13 +260,13 @@ def train_cycle_many(
     k = len(nets)
     check_number("nets", k, low=1, integer=True)
     check_choice("compile", compile, COMPILE_MODES)
-    configs = _per_chain(configs, k, "configs")
-    data = _per_chain(data, k, "data")
-    seeds, chains = list(seeds), list(chains)
-    previous_gaps = [None] * k if previous_gaps is None else list(previous_gaps)
-    for name, values in (("seeds", seeds), ("chains", chains), ("previous_gaps", previous_gaps)):
-        if len(values) != k:
-            raise ParameterError(f"{name}: {len(values)} entries for {k} networks (one each)")
+    configs = per_item(configs, k, "configs", "network")
+    data = per_item(data, k, "data", "network")
+    seeds = per_item(list(seeds), k, "seeds", "network")
+    chains = per_item(list(chains), k, "chains", "network")
+    previous_gaps = per_item(
+        [None] * k if previous_gaps is None else list(previous_gaps), k, "previous_gaps", "network"
+    )
     keys = {stack_key(c, architecture(n)) for c, n in zip(configs, nets, strict=True)}
     if len(keys) > 1 or None in keys:
         raise ParameterError(
@@ -342,7 +337,6 @@ def _clip_per_chain(tensors: list[torch.Tensor], max_norm: float) -> None:
 
 
 __all__ = [
-    "COMPILE_MODES",
     "SHARED_FIELDS",
     "ChainStack",
     "architecture",

@@ -50,11 +50,21 @@ class _GramSingularValues(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_s: torch.Tensor) -> torch.Tensor:
         a, u, s = ctx.saved_tensors
-        g = grad_s.flip(-1).double()
-        live = s > GRAM_ZERO * s[..., -1:]
-        scale = torch.where(live, g / torch.where(live, s, torch.ones_like(s)), 0.0)
-        grad = (u * scale.unsqueeze(-2)) @ (u.mT @ a)
-        return (grad if ctx.wide else grad.mT).to(ctx.dtype)
+        return _gram_gradient(a, u, s, grad_s, ctx.wide).to(ctx.dtype)
+
+
+def _gram_gradient(
+    a: torch.Tensor, u: torch.Tensor, s: torch.Tensor, grad_s: torch.Tensor, wide: bool
+) -> torch.Tensor:
+    """``U diag(g / s) Uᵀ A`` (float64): the gradient with respect to the matrix of a
+    loss whose gradient with respect to its singular values (descending) is ``grad_s``,
+    from the Gram matrix's eigenvectors ``u`` and singular values ``s`` (ascending);
+    transposed back for a tall matrix."""
+    g = grad_s.flip(-1).double()
+    live = s > GRAM_ZERO * s[..., -1:]
+    scale = torch.where(live, g / torch.where(live, s, torch.ones_like(s)), 0.0)
+    grad = (u * scale.unsqueeze(-2)) @ (u.mT @ a)
+    return grad if wide else grad.mT
 
 
 def singular_values(weight: torch.Tensor, method: str = "gram") -> torch.Tensor:
@@ -140,11 +150,7 @@ class HostSpectra:
             with torch.enable_grad():
                 loss = l_opt_of(values)[0]
                 (g,) = torch.autograd.grad(loss.sum(), values)
-            g = g.flip(-1).double() * weight
-            live = s > GRAM_ZERO * s[..., -1:]
-            scale = torch.where(live, g / torch.where(live, s, torch.ones_like(s)), 0.0)
-            grad = (u * scale.unsqueeze(-2)) @ (u.mT @ a)
-            grads.append((grad if wide else grad.mT).float())
+            grads.append(_gram_gradient(a, u, s, g * weight, wide).float())
             total = total + loss.detach()
         return total, grads
 
