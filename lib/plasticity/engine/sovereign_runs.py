@@ -192,9 +192,9 @@ class _Evolution:
                 if self.log:
                     self.log(f"resuming after cycle {done}")
         self.alphas, self.resumed = alphas, latest is not None
-        #: compute time of the cycles before a resume (recorded in each checkpoint), so a
-        #: resumed run records what the whole evolution cost, not the resume's share
         if latest is not None:
+            # compute time of the cycles before the resume (recorded in each checkpoint),
+            # so a resumed run records what the whole evolution cost
             self.state = state
             self.seconds = float(state.get("seconds", 0.0))
             return None
@@ -228,6 +228,7 @@ class _Evolution:
             out.append(
                 {
                     "chain": chain,
+                    "cycle": cycle,
                     "net": child,
                     "config": self.config,
                     "data": self.data,
@@ -338,7 +339,7 @@ def evolve(
     while (cycle := run.next_cycle) is not None:
         start = time.perf_counter()
         children = run.children(cycle)
-        logs = [_train({**child, "cycle": cycle}) for child in children]
+        logs = [_train(child) for child in children]
         run.end_cycle(cycle, children, logs, time.perf_counter() - start)
         if stop_after_cycle is not None and cycle >= stop_after_cycle and cycle < config.cycles:
             return run.partial()
@@ -406,7 +407,7 @@ def evolve_many(
             kids = [children[i][j] for i, j in group]
             start = time.perf_counter()
             if len(group) == 1:
-                out = [_train({**kids[0], "cycle": cycle})]
+                out = [_train(kids[0])]
             else:
                 out = train_cycle_many(
                     [c["net"] for c in kids],
