@@ -113,3 +113,55 @@ def test_the_plan_lists_exactly_the_runs_the_whole_book_computed(smoke_book, mon
     }
     assert computed - {(r.kind, r.key) for r in planned} == set()
     assert [r.label for r in planned if not r.cached] == []
+
+
+def test_the_book_replays_from_a_results_pack_with_no_weights_no_data_and_no_compute(
+    smoke_book, tmp_path, monkeypatch
+):
+    """A newcomer's clone: the committed figures, a results pack, no data and no cache.
+    `book run --replay` re-executes every chapter from the pack's results and the saved
+    tables, writes no weights, computes no run, and saves the same tables."""
+    import shutil
+
+    import pandas as pd
+    from plasticity.engine import results
+
+    root, _ = smoke_book
+    pack = tmp_path / "results.tar.xz"
+    monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(root / "cache"))
+    monkeypatch.setenv("PLASTICITY_DATA_DIR", str(root / "data"))
+    assert main(["results", "export", str(pack), "--profile", "smoke"]) == 0
+
+    figures = tmp_path / "figures"
+    shutil.copytree(root / "figures", figures)
+    fresh = tmp_path / "cache"
+    monkeypatch.setenv("PLASTICITY_CACHE_DIR", str(fresh))
+    monkeypatch.setenv("PLASTICITY_DATA_DIR", str(tmp_path / "no-data"))
+    assert results.import_pack(pack)["imported"] > 0
+    before = {(e["kind"], e["key"]) for e in cache.list_entries()}
+    done = runner.run(
+        "smoke",
+        output_dir=tmp_path / "executed",
+        figures_dir=str(figures),
+        progress=False,
+        log=lambda *a, **k: None,
+        replay=True,
+    )
+    assert [c.stem for c, _, _ in done] == [c.stem for c in runner.chapters()]
+    assert not list(fresh.rglob(cache.MODEL_FILE)), "a replay wrote weights"
+    assert {(e["kind"], e["key"]) for e in cache.list_entries()} == before, "a run was computed"
+    assert not (tmp_path / "no-data").exists() or not any((tmp_path / "no-data").iterdir())
+    for original in sorted((root / "figures").rglob("*.csv")):
+        rel = original.relative_to(root / "figures")
+        pd.testing.assert_frame_equal(
+            pd.read_csv(figures / rel),
+            pd.read_csv(original),
+            check_exact=False,
+            rtol=1e-9,
+            obj=str(rel),
+        )
+    for _, _, executed in done:
+        nb = nbformat.read(executed, as_version=4)
+        assert not [
+            o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"
+        ], executed.name

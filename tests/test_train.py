@@ -77,12 +77,17 @@ def test_base_models_trained_stacked_equal_the_ones_trained_alone(tmp_path):
     for (m1, a1), (m2, a2) in zip(stacked, alone, strict=True):
         assert a1.key == a2.key  # the same cache key as alone
         for (name, p1), p2 in zip(m1.state_dict().items(), m2.state_dict().values(), strict=True):
-            torch.testing.assert_close(p1, p2, rtol=1e-3, atol=1e-4, msg=name)
+            # rounding differences grow over 20 SGD steps, by how much depends on the
+            # CPU's vector units (up to 1.6e-3 of a tensor's norm seen); a model trained
+            # from another seed or on other batches differs by the order of its norm
+            assert (p1 - p2).norm() <= 1e-2 * p2.norm(), name
         assert a1.result["stacked"] == 3 and "stacked" not in a2.result
         h1, h2 = a1.result["history"], a2.result["history"]
         assert h1["step"] == h2["step"]
         assert h1["train_loss"] == pytest.approx(h2["train_loss"], rel=1e-3)
-        assert a1.result["test_accuracy"] == pytest.approx(a2.result["test_accuracy"], abs=0.5)
+        # these near-chance models hold many near-ties on the 100 test images, and the
+        # rounding above flips a few of them (2 seen)
+        assert a1.result["test_accuracy"] == pytest.approx(a2.result["test_accuracy"], abs=5)
     for s in seeds:
         assert is_cached(
             "lazarus-base",

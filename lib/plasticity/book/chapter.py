@@ -15,8 +15,10 @@ once (before any compute) to replace real-data results.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .. import data
+from ..engine import cache, results
 from ..engine.profiles import Profile, get_profile
 from ..foundations import paths
 from ..foundations.progress import is_headless
@@ -94,12 +96,26 @@ class Chapter:
     def dataset(self, kind: str) -> data.ImageDataset:
         """CIFAR-10 / CIFAR-100, or their synthetic look-alikes in a synthetic profile."""
         if kind not in self.datasets:
-            if self.profile.synthetic:
+            name = f"synthetic-{kind}" if self.profile.synthetic else kind
+            if cache.replaying():
+                # a replay keys its runs by the data they were computed on
+                ds = results.recorded_dataset(name)
+                if ds is None:
+                    raise data.DataUnavailableError(
+                        f"a replay needs the record of {name} from a results pack, and this "
+                        "cache holds none: `python -m plasticity results import PACK` first"
+                    )
+            elif self.profile.synthetic:
                 ds = data.synthetic_dataset(
                     kind, self.profile.synthetic_train, self.profile.synthetic_test
                 )
             else:
-                ds = data.load_dataset(kind, self.data_dir)
+                try:
+                    ds = data.load_dataset(kind, self.data_dir)
+                except data.DataUnavailableError:
+                    ds = results.recorded_dataset(name)  # no data, but a pack's results
+                    if ds is None:
+                        raise
             self.datasets[kind] = ds
         return self.datasets[kind]
 
@@ -135,6 +151,42 @@ class Chapter:
     def save_markdown(self, text: str, name: str, datasets: list[dict] | None = None):
         """Save Markdown as ``figures/<chapter>/<name>.md`` with a manifest entry."""
         return self._save(plots.save_markdown, text, name, datasets)
+
+    @property
+    def replaying(self) -> bool:
+        """Whether this chapter replays recorded results (``book run --replay``, or a
+        data set known from a results pack's record only): cells that compute from
+        images or weights then show what the run that computed them saved
+        (:meth:`saved_table`, :meth:`show_saved_figure`) instead."""
+        return cache.replaying() or any(ds.recorded for ds in self.datasets.values())
+
+    def _saved(self, name: str, suffix: str) -> Path:
+        path = self.figures_dir / self.name / f"{name}{suffix}"
+        if not path.is_file():
+            raise data.DataUnavailableError(
+                f"{path} is not there: this cell computes it from images or weights, which a "
+                "replay does not have, and shows what the computing run saved instead"
+            )
+        return path
+
+    def saved_table(self, name: str):
+        """The table ``<name>.csv`` this chapter saved when it computed it."""
+        import pandas as pd
+
+        return pd.read_csv(self._saved(name, ".csv"))
+
+    def show_saved_figure(self, name: str) -> None:
+        """Display the figure ``<name>.png`` this chapter saved when it computed it."""
+        from IPython.display import Image, Markdown, display
+
+        path = self._saved(name, ".png")
+        display(Image(filename=str(path)))
+        display(
+            Markdown(
+                f"*Saved by the run that computed it (`{path.name}`); a replay "
+                "has no images or weights to draw it again.*"
+            )
+        )
 
     def summary(self) -> str:
         """One Markdown paragraph: profile, its budget, the data in use."""

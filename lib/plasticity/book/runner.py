@@ -12,6 +12,7 @@ Synthetic-data profiles (``smoke``) write to ``build/<profile>/`` by default.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .. import data
+from ..engine import cache
 from ..engine.profiles import get_profile
 from ..foundations import paths
 from ..foundations.checks import ParameterError
@@ -176,10 +178,13 @@ def run(
     progress: bool = True,
     log=print,
     plan_first: bool = True,
+    replay: bool = False,
 ) -> list[tuple[ChapterFile, float, Path]]:
     """Run the book (or the chapters in ``only``); stop at the first failure. First
     say what it will cost (``plan_first``), then after each chapter how long the book
-    has run and roughly how much compute is left."""
+    has run and roughly how much compute is left. ``replay``: the chapters read every
+    run from the cache (an imported results pack) and compute none; a run missing
+    there stops its chapter (:class:`~plasticity.engine.cache.NotRecorded`)."""
     prof = get_profile(profile)
     selected = select(chapters(), only)
     archive_paths = [Path(a).expanduser().resolve() for a in archives]
@@ -200,6 +205,8 @@ def run(
 
     # The kernels inherit this environment.
     os.environ["PLASTICITY_HEADLESS"] = "1"
+    if replay:
+        plan_first = False  # nothing is computed: there is no cost to state
     if archive_paths:
         existing = data.archives_from_env()
         os.environ[data.ARCHIVE_ENV] = os.pathsep.join(map(str, archive_paths + existing))
@@ -210,9 +217,46 @@ def run(
             log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
 
     done = []
-    log(f"book: profile {prof.name}, {len(selected)} chapter(s) -> {out}")
+    mode = ", replaying recorded results (nothing is computed)" if replay else ""
+    log(f"book: profile {prof.name}, {len(selected)} chapter(s){mode} -> {out}")
     left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
     book_start = time.perf_counter()
+    with _replay_env(replay):
+        _run_chapters(
+            selected,
+            prof,
+            out,
+            data_dir,
+            figures_dir,
+            timeout,
+            progress,
+            log,
+            left,
+            book_start,
+            done,
+        )
+    return done
+
+
+@contextlib.contextmanager
+def _replay_env(replay: bool):
+    """The chapters' kernels inherit :data:`~plasticity.engine.cache.REPLAY_ENV` while
+    the book replays; this process gets its environment back afterwards."""
+    previous = os.environ.get(cache.REPLAY_ENV)
+    if replay:
+        os.environ[cache.REPLAY_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(cache.REPLAY_ENV, None)
+        else:
+            os.environ[cache.REPLAY_ENV] = previous
+
+
+def _run_chapters(
+    selected, prof, out, data_dir, figures_dir, timeout, progress, log, left, book_start, done
+) -> None:
     for i, chapter in enumerate(selected, 1):
         log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
         start = time.perf_counter()
@@ -246,7 +290,6 @@ def run(
         for line in warnings_in(executed):
             log(f"    warning: {line}")
         done.append((chapter, seconds, executed))
-    return done
 
 
 def _duration(seconds: float) -> str:
@@ -307,6 +350,7 @@ def main_run(args) -> int:
             output_dir=args.output_dir,
             timeout=args.timeout,
             progress=not args.no_progress,
+            replay=args.replay,
         )
     except (BookError, ParameterError, data.DataUnavailableError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)

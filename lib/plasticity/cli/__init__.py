@@ -32,6 +32,8 @@ from .commands import (
     cache_ls,
     data_import,
     data_info,
+    results_export,
+    results_import,
     site_build,
     sweep,
 )
@@ -75,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         help="cpu, cuda, cuda:1, ... for every model and batch "
         "(default: $PLASTICITY_DEVICE, else CUDA when available)",
+    )
+    p_run.add_argument(
+        "--replay",
+        action="store_true",
+        help="read every run from the cache (e.g. an imported results pack) and compute "
+        "none; no data or weights needed",
     )
     p_run.set_defaults(func=book_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=book_list)
@@ -184,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_clear = cache_sub.add_parser("clear", help="delete cached artefacts")
     p_clear.add_argument("--kind", help="only this kind (e.g. lazarus-base)")
     p_clear.set_defaults(func=cache_clear)
+
+    p_res = sub.add_parser(
+        "results", help="results packs: the cache's results without weights, to replay chapters"
+    )
+    p_res.add_argument("--cache-dir", help="cache folder (default: data/cache)")
+    res_sub = p_res.add_subparsers(dest="action", required=True)
+    p_export = res_sub.add_parser(
+        "export", help="every usable result of the cache and the data sets' records, as .tar.xz"
+    )
+    p_export.add_argument("out", metavar="PACK.tar.xz")
+    p_export.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    p_export.add_argument("--data-dir", help="data folder (default: data/)")
+    p_export.add_argument("--kind", action="append", help="only this kind; repeatable")
+    p_export.set_defaults(func=results_export)
+    p_rimport = res_sub.add_parser(
+        "import", help="a results pack into the cache (results only; entries held are kept)"
+    )
+    p_rimport.add_argument("archive", metavar="PACK.tar.xz")
+    p_rimport.set_defaults(func=results_import)
 
     p_data = sub.add_parser("data", help="import or inspect data sets")
     p_data.add_argument("--data-dir", help="data folder (default: data/)")

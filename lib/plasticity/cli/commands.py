@@ -84,6 +84,47 @@ def cache_clear(args) -> int:
     return 0
 
 
+def results_export(args) -> int:
+    from .. import data
+    from ..engine import results
+    from ..engine.profiles import get_profile
+
+    prof = get_profile(args.profile)
+    try:
+        results.check_out(args.out)  # before the data are read
+        if prof.synthetic:
+            datasets = [
+                data.synthetic_dataset(k, prof.synthetic_train, prof.synthetic_test)
+                for k in data.DATASETS
+            ]
+        else:
+            datasets = [data.load_dataset(k, args.data_dir, download=False) for k in data.DATASETS]
+        summary = results.export_pack(args.out, datasets, cache_dir=args.cache_dir, kinds=args.kind)
+    except (ParameterError, results.PackError, data.DataUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"{summary['entries']} results ({summary['json_bytes'] / 1e6:.1f} MB of JSON) -> "
+        f"{args.out} ({summary['pack_bytes'] / 1e6:.2f} MB)"
+    )
+    return 0
+
+
+def results_import(args) -> int:
+    from ..engine import cache, results
+
+    try:
+        summary = results.import_pack(args.archive, cache_dir=args.cache_dir)
+    except (ParameterError, results.PackError, cache.CacheError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"imported {summary['imported']} results (kept {summary['kept']} entries already "
+        f"here); data sets recorded: {', '.join(summary['datasets'])}"
+    )
+    return 0
+
+
 def data_import(args) -> int:
     from .. import data
 

@@ -33,6 +33,7 @@ from .arrays import (
     SPLIT_SEED,
     DataUnavailableError,
     ImageDataset,
+    Withheld,
     fingerprint_arrays,
     split_indices,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "DataUnavailableError",
     "ImageDataset",
     "Normalizer",
+    "Withheld",
     "archive_dataset_name",
     "archives_from_env",
     "ensure_imported",

@@ -40,6 +40,45 @@ class DataUnavailableError(RuntimeError):
         return [f"{type(self).__name__}: {self.args[0] if self.args else ''}"]
 
 
+class Withheld:
+    """Stands in for an array a replay does not have (the images and labels of a data
+    set known only from its recorded description): it has a length and a shape, and
+    indexing gives another stand-in of the selected length, so that what depends only on
+    sizes works; reading any value raises :class:`DataUnavailableError` naming the
+    data set."""
+
+    __array_priority__ = 1000
+
+    def __init__(self, name: str, shape: tuple[int, ...]):
+        self.name, self.shape = name, tuple(int(n) for n in shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"Withheld({self.name!r}, shape={self.shape})"
+
+    def _refuse(self, *args, **kwargs):
+        raise DataUnavailableError(
+            f"this needs the images or labels of {self.name}, and they are not here: the "
+            "chapter replays recorded results (book run --replay, or no data and a results "
+            "pack imported), which carry the data set's description only. Give the data "
+            "(--data-archive PATH or the data folder) to compute from it."
+        )
+
+    __array__ = __iter__ = __float__ = __int__ = _refuse
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Withheld(self.name, (len(range(*index.indices(len(self)))), *self.shape[1:]))
+        if isinstance(index, (list, np.ndarray, torch.Tensor)):
+            idx = np.asarray(index)
+            if idx.dtype == bool:
+                self._refuse()
+            return Withheld(self.name, (len(idx), *self.shape[1:]))
+        self._refuse()
+
+
 @dataclass(frozen=True)
 class ImageDataset:
     """A labelled image data set held as uint8 arrays of shape (N, 32, 32, 3).
@@ -96,6 +135,45 @@ class ImageDataset:
             train_y=self.train_y[train_idx],
             val_x=self.train_x[val_idx],
             val_y=self.train_y[val_idx],
+        )
+
+    @property
+    def recorded(self) -> bool:
+        """Whether this is a data set known only from its recorded description."""
+        return isinstance(self.test_y, Withheld)
+
+    def record(self) -> dict:
+        """What :meth:`from_record` needs to stand in for this data set in a replay."""
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "synthetic": self.synthetic,
+            "source": self.source,
+            "train": int(len(self.train_y)),
+            "test": int(len(self.test_y)),
+        }
+
+    @classmethod
+    def from_record(cls, record: dict) -> ImageDataset:
+        """A data set known from its :meth:`record` only: its name, fingerprint, classes
+        and sizes are there, its arrays are :class:`Withheld`."""
+        name = str(record["name"])
+        train, test = int(record["train"]), int(record["test"])
+        kind = name.removeprefix("synthetic-")
+        hierarchy = {}
+        if kind == "cifar100":
+            hierarchy = dict(coarse_classes=CIFAR100_COARSE, fine_to_coarse=CIFAR100_FINE_TO_COARSE)
+        return cls(
+            name=name,
+            classes=CIFAR10_CLASSES if kind == "cifar10" else CIFAR100_FINE,
+            train_x=Withheld(name, (train, 32, 32, 3)),
+            train_y=Withheld(name, (train,)),
+            test_x=Withheld(name, (test, 32, 32, 3)),
+            test_y=Withheld(name, (test,)),
+            fingerprint=str(record["fingerprint"]),
+            source=f"recorded ({record.get('source', 'unknown')})",
+            synthetic=bool(record.get("synthetic", False)),
+            **hierarchy,
         )
 
     def describe(self) -> dict:

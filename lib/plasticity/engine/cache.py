@@ -39,6 +39,39 @@ from ..foundations.compute import default_device, determinism
 MODEL_FILE = "model.safetensors"
 RESULT_FILE = "result.json"
 FORMAT = 1
+#: ``result.json``'s mark for an entry imported from a results pack: its result is
+#: there, its tensors were never shipped (see :mod:`plasticity.engine.results`).
+RESULTS_ONLY = "results-only"
+#: Set (to 1) while chapters replay recorded results: a missing entry is then an
+#: error instead of a computation (``book run --replay``).
+REPLAY_ENV = "PLASTICITY_REPLAY"
+
+
+def replaying() -> bool:
+    """Whether this process replays recorded results (computes nothing)."""
+    return os.environ.get(REPLAY_ENV, "") not in ("", "0")
+
+
+class Unshipped(Mapping):
+    """The tensors of an entry imported from a results pack: not there. Any read raises
+    :class:`WeightsNotShipped` naming the entry, so a computation that needs them stops
+    before it starts instead of computing from something else."""
+
+    def __init__(self, kind: str, key: str):
+        self.kind, self.key = kind, key
+
+    def _refuse(self, *args):
+        raise WeightsNotShipped(
+            f"{self.kind}/{self.key} holds recorded results only (imported from a results "
+            "pack), not its weights, and this computation needs them. Compute it with the "
+            f"data: `python -m plasticity cache clear --kind {self.kind}` removes the "
+            "recorded entries of that kind, then `book run` trains them."
+        )
+
+    __getitem__ = __iter__ = __len__ = _refuse
+
+    def __repr__(self) -> str:
+        return f"Unshipped({self.kind}/{self.key})"
 
 
 @dataclass
@@ -99,6 +132,10 @@ def _read_entry(folder: Path) -> tuple[dict[str, torch.Tensor], dict] | None:
         meta = json.loads(result_path.read_text())
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r} != {FORMAT}")
+        if meta.get("shipped") == RESULTS_ONLY and not model_path.exists():
+            if not isinstance(meta.get("result"), dict):
+                raise ValueError("result.json holds no result")
+            return Unshipped(str(meta.get("kind")), folder.name), meta
         if _digest(model_path) != meta["model_sha256"]:
             raise ValueError("model.safetensors does not match its recorded digest")
         if not isinstance(meta.get("result"), dict):
@@ -182,6 +219,11 @@ def train_or_load(
                 kind, key, folder, tensors, meta["result"], True, time.perf_counter() - start
             )
 
+    if replaying():
+        raise NotRecorded(
+            f"{kind}/{key} is not among the recorded results, and a replay computes "
+            "nothing; run the chapter without --replay (with the data) to compute it"
+        )
     global _depth
     existed = folder.exists()  # an unusable entry (or a recompute): replaced below
     ensure_writable(root)  # before any compute: a cache that cannot take it fails now
@@ -306,6 +348,26 @@ def _install(tmp: Path, folder: Path, replace: bool) -> tuple[dict, dict] | None
     return None
 
 
+def install_result(
+    kind: str, key: str, meta: Mapping, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """Write an entry made of its ``result.json`` alone (an imported result) into place,
+    replacing an unusable entry of that key; returns its folder."""
+    check_kind(kind)
+    if not KEY_PATTERN.match(key):
+        raise CacheError(f"key={key!r} is not a cache key (20 hexadecimal digits)")
+    root = paths.cache_dir(cache_dir) / kind
+    ensure_writable(root)
+    tmp = _tmp_folder(root, key)
+    try:
+        (tmp / RESULT_FILE).write_text(json.dumps(dict(meta), indent=1, sort_keys=True))
+        _install(tmp, root / key, replace=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root / key
+
+
 def is_cached(
     kind: str, config: Mapping, version: str, cache_dir: str | os.PathLike | None = None
 ) -> bool:
@@ -371,6 +433,8 @@ def _entry_problem(folder: Path, meta: dict) -> str | None:
     if not isinstance(meta.get("result"), dict):
         return "no result"
     model = folder / MODEL_FILE
+    if meta.get("shipped") == RESULTS_ONLY and not model.exists():
+        return None
     if "model_sha256" in meta:
         try:
             if _digest(model) != meta["model_sha256"]:
@@ -393,6 +457,14 @@ class CacheError(RuntimeError):
     """The cache cannot be used as asked (a path that is not a cache entry, a folder
     that cannot be written, too little space); raised before anything is deleted or
     computed."""
+
+
+class WeightsNotShipped(CacheError):
+    """A computation needs the tensors of an entry that holds recorded results only."""
+
+
+class NotRecorded(CacheError):
+    """A replay asked for a run that the recorded results do not hold."""
 
 
 def check_kind(kind: str) -> str:

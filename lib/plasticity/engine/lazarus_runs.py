@@ -6,6 +6,7 @@ measures them, every artefact cached under a key of everything that determines i
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -93,6 +94,25 @@ def base_model(
     test accuracy is recorded after every epoch for the learning curve, never used
     to choose anything.
     """
+    device = torch.device(device) if device is not None else default_device()
+    artifact = base_artifact(
+        dataset, training, seed, device=device, progress=progress, cache_dir=cache_dir
+    )
+    model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
+    return model, artifact
+
+
+def base_artifact(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seed: int = 0,
+    *,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> Artifact:
+    """The cache entry of :func:`base_model` (trained if missing), without loading its
+    weights: its key and result are all a cached repair of it needs."""
     check_number("seed", seed, low=0, integer=True)
     if not isinstance(training, BaseTraining):
         raise TypeError(f"training must be a BaseTraining, not {type(training).__name__}")
@@ -113,11 +133,7 @@ def base_model(
         )
         return model.state_dict(), _base_result(model, history, batches, training, device)
 
-    artifact = train_or_load(
-        "lazarus-base", config, compute, version=BASE_VERSION, cache_dir=cache_dir
-    )
-    model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
-    return model, artifact
+    return train_or_load("lazarus-base", config, compute, version=BASE_VERSION, cache_dir=cache_dir)
 
 
 def _fresh_base(dataset: ImageDataset, training: BaseTraining, seed: int, device):
@@ -223,26 +239,58 @@ class Lab:
         self.seed = seed
         self.progress = progress
         self.cache_dir = cache_dir
-        self.model, self.artifact = base_model(
-            dataset, training, seed, device=device, progress=progress, cache_dir=cache_dir
+        self._device = torch.device(device) if device is not None else default_device()
+        self.artifact = base_artifact(
+            dataset, training, seed, device=self._device, progress=progress, cache_dir=cache_dir
         )
-        self.device = next(self.model.parameters()).device
         self.normalize = Normalizer()
-        self.test_x = to_tensor(dataset.test_x)
-        self.test_y = torch.from_numpy(np.array(dataset.test_y, dtype=np.int64))
-        self.test_logits = train_or_load(
-            "lazarus-test-logits",
-            {"base": self.artifact.key, "fingerprint": dataset.fingerprint},
-            lambda: ({"logits": logits_table(self.model, self.test_x, self.normalize)}, {}),
-            version=REPAIR_VERSION,
-            cache_dir=cache_dir,
-        ).tensors["logits"]
-        self.accuracy = accuracy(self.test_logits, self.test_y)
         self.extra_inputs = dict(extra_inputs or {})
         self.inversion = inversion or InversionConfig()
         self._pools: dict[bool, Artifact] = {}
         self._images: dict[str, torch.Tensor] = {}
         self._teacher_logits: dict[str, torch.Tensor] = {}
+
+    # The base model's weights, the test set and its logits are read when a computation
+    # first needs them: a repair read from the cache (or from recorded results, which
+    # hold no weights) needs only the base model's key.
+    @functools.cached_property
+    def model(self) -> StabilityCNN:
+        """The base model (weights loaded from its cache entry), in eval mode."""
+        net = StabilityCNN(self.dataset.num_classes)
+        return self.artifact.load_into(net).to(self._device).eval()
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @property
+    def test_size(self) -> int:
+        """How many test images the measurements count (known without the images)."""
+        return len(self.dataset.test_y)
+
+    @functools.cached_property
+    def test_x(self) -> torch.Tensor:
+        return to_tensor(self.dataset.test_x)
+
+    @functools.cached_property
+    def test_y(self) -> torch.Tensor:
+        return torch.from_numpy(np.array(self.dataset.test_y, dtype=np.int64))
+
+    @functools.cached_property
+    def test_logits(self) -> torch.Tensor:
+        """The base model's test-set logits, cached on disk."""
+        return train_or_load(
+            "lazarus-test-logits",
+            {"base": self.artifact.key, "fingerprint": self.dataset.fingerprint},
+            lambda: ({"logits": logits_table(self.model, self.test_x, self.normalize)}, {}),
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        ).tensors["logits"]
+
+    @functools.cached_property
+    def accuracy(self) -> float:
+        """The base model's test accuracy (%), from its test-set logits."""
+        return accuracy(self.test_logits, self.test_y)
 
     # -- inputs ----------------------------------------------------------------
     def _input_set(self, inputs: str) -> ImageDataset | None:

@@ -41,7 +41,7 @@ from ..sovereign.cycle import (
     seed_for,
     train_cycle,
 )
-from .cache import cache_key, ensure_writable, note_run
+from .cache import NotRecorded, cache_key, ensure_writable, note_run, replaying
 
 # --------------------------------------------------------------------------- evolution
 
@@ -153,6 +153,11 @@ class _Evolution:
                 return {**result, "cached": True}
             except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 warnings.warn(f"{final} is unusable ({exc!r}); recomputing", stacklevel=3)
+        if replaying():
+            raise NotRecorded(
+                f"sovereign-run/{self.run_dir.name} is not among the recorded results, and "
+                "a replay computes nothing; run the chapter without --replay to compute it"
+            )
         ensure_writable(self.run_dir)
         data = self.data = with_taxonomy(self.data, config.taxonomy_seed)
         twin = _unshocked_twin(data, config, seed, self.cache_dir, chains)

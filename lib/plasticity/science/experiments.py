@@ -269,7 +269,7 @@ def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
         )
     df = pd.DataFrame(rows)
     df["lost"] = df["original"] - df["damaged"]
-    test_images = len(next(iter(labs.values())).test_y)
+    test_images = next(iter(labs.values())).test_size
     df["lost_images"] = (df["lost"] * test_images / 100).round().astype(int)
     return df
 

@@ -33,6 +33,17 @@ class SovereignData:
         if ds.fine_to_coarse is None:
             raise ParameterError(f"dataset={ds.name!r} has no superclasses; use CIFAR-100")
         split = ds.with_validation(val_size)
+        if ds.recorded:  # sizes and keys only: every array stays withheld
+            return cls(
+                ds,
+                split.train_x,
+                split.train_y,
+                split.val_x,
+                split.val_y,
+                ds.test_x,
+                ds.test_y,
+                torch.from_numpy(np.array(ds.fine_to_coarse, dtype=np.int64)),
+            )
 
         def labels(y):
             return torch.from_numpy(np.array(y, dtype=np.int64))
