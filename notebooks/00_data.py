@@ -57,19 +57,23 @@ display(Markdown(ch.summary()))
 # ## What was loaded
 
 # %%
-overview = pd.DataFrame(
-    [
-        {
-            **ds.describe(),
-            "classes": ds.num_classes,
-            **{
-                f"mean {c}": round(float(ds.train_x[..., i].mean()), 2) for i, c in enumerate("RGB")
-            },
-        }
-        for ds in (c10, c100)
-    ]
-)
-ch.save_table(overview, "overview")
+if ch.replaying:  # a replay has the data sets' records, not their images
+    overview = ch.saved_table("overview")
+else:
+    overview = pd.DataFrame(
+        [
+            {
+                **ds.describe(),
+                "classes": ds.num_classes,
+                **{
+                    f"mean {c}": round(float(ds.train_x[..., i].mean()), 2)
+                    for i, c in enumerate("RGB")
+                },
+            }
+            for ds in (c10, c100)
+        ]
+    )
+    ch.save_table(overview, "overview")
 overview
 
 # %% [markdown]
@@ -78,14 +82,17 @@ overview
 # a tenth of a unit has the same images in the same colour balance.
 
 # %%
-fig = plots.image_grid(
-    c10.train_x[:32],
-    c10.train_y[:32],
-    c10.classes,
-    title=f"{c10.title}: the first 32 training images",
-)
-ch.save_figure(fig, "cifar10_samples")
-plt.show()
+if ch.replaying:
+    ch.show_saved_figure("cifar10_samples")
+else:
+    fig = plots.image_grid(
+        c10.train_x[:32],
+        c10.train_y[:32],
+        c10.classes,
+        title=f"{c10.title}: the first 32 training images",
+    )
+    ch.save_figure(fig, "cifar10_samples")
+    plt.show()
 
 # %% [markdown]
 # ## CIFAR-100: one image of each of the 100 fine classes, by superclass
@@ -112,9 +119,12 @@ def superclass_grid(ds):
     return fig
 
 
-fig = superclass_grid(c100)
-ch.save_figure(fig, "cifar100_superclasses")
-plt.show()
+if ch.replaying:
+    ch.show_saved_figure("cifar100_superclasses")
+else:
+    fig = superclass_grid(c100)
+    ch.save_figure(fig, "cifar100_superclasses")
+    plt.show()
 
 # %% [markdown]
 # ## The superclass table
@@ -152,19 +162,26 @@ def plot_counts(datasets):
     return fig
 
 
-fig = plot_counts([c10, c100])
-ch.save_figure(fig, "class_counts")
-plt.show()
+if ch.replaying:
+    ch.show_saved_figure("class_counts")
+else:
+    fig = plot_counts([c10, c100])
+    ch.save_figure(fig, "class_counts")
+    plt.show()
 
 # %%
-balanced = all(
-    len(set(np.bincount(ds.train_y, minlength=ds.num_classes))) == 1
-    and len(set(np.bincount(ds.test_y, minlength=ds.num_classes))) == 1
-    for ds in (c10, c100)
-)
-display(
-    Markdown(
-        f"Every class has the same number of images in each split: **{balanced}**. "
-        f"Superclass sizes: {sorted(set(np.bincount(data.CIFAR100_FINE_TO_COARSE)))} fine classes each."
+sizes = sorted(set(np.bincount(data.CIFAR100_FINE_TO_COARSE)))
+if ch.replaying:
+    display(Markdown(f"Superclass sizes: {sizes} fine classes each."))
+else:
+    balanced = all(
+        len(set(np.bincount(ds.train_y, minlength=ds.num_classes))) == 1
+        and len(set(np.bincount(ds.test_y, minlength=ds.num_classes))) == 1
+        for ds in (c10, c100)
     )
-)
+    display(
+        Markdown(
+            f"Every class has the same number of images in each split: **{balanced}**. "
+            f"Superclass sizes: {sizes} fine classes each."
+        )
+    )

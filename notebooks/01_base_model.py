@@ -71,28 +71,35 @@ display(Markdown(ch.summary()))
 # A look at the first training images and at the class balance of both splits.
 
 # %%
-fig = plots.image_grid(
-    ds.train_x[:32], ds.train_y[:32], ds.classes, title=f"{ds.title}: the first 32 training images"
-)
-ch.save_figure(fig, "samples")
-plt.show()
+if ch.replaying:  # a replay has the data set's record, not its images
+    ch.show_saved_figure("samples")
+else:
+    fig = plots.image_grid(
+        ds.train_x[:32], ds.train_y[:32], ds.classes,
+        title=f"{ds.title}: the first 32 training images",
+    )
+    ch.save_figure(fig, "samples")
+    plt.show()
 
 # %%
-counts = pd.DataFrame(
-    {
-        "class": ds.classes,
-        "train": np.bincount(ds.train_y, minlength=ds.num_classes),
-        "test": np.bincount(ds.test_y, minlength=ds.num_classes),
-    }
-)
-ch.save_table(counts, "class_counts")
+if ch.replaying:
+    counts = ch.saved_table("class_counts")
+else:
+    counts = pd.DataFrame(
+        {
+            "class": ds.classes,
+            "train": np.bincount(ds.train_y, minlength=ds.num_classes),
+            "test": np.bincount(ds.test_y, minlength=ds.num_classes),
+        }
+    )
+    ch.save_table(counts, "class_counts")
 counts
 
 # %% [markdown]
 # ## Train (or load) the base model
 
 # %%
-model, artifact = lazarus_runs.base_model(ds, ch.profile.base, seed, progress=not ch.headless)
+artifact = lazarus_runs.base_artifact(ds, ch.profile.base, seed, progress=not ch.headless)
 result = artifact.result
 history = result["history"]
 source = "loaded from the cache" if artifact.hit else "trained now"
@@ -179,7 +186,7 @@ base_seeds = (experiments.seeds_needed(ch.profile) if ch.profile.lazarus.base_pe
               else (seed,))
 base_rows = []
 for s in base_seeds:
-    _, art = lazarus_runs.base_model(ds, ch.profile.base, s, progress=not ch.headless)
+    art = lazarus_runs.base_artifact(ds, ch.profile.base, s, progress=not ch.headless)
     base_rows.append({"seed": s, "test_accuracy": art.result["test_accuracy"],
                       "epochs": ch.profile.base.epochs, "steps": art.result["steps"],
                       "cached": art.hit})

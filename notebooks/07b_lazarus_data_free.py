@@ -99,7 +99,6 @@ experiments.describe("datafree", ch.profile)
 n_show = 8
 gen = torch.Generator().manual_seed(0)
 lab0 = labs[min(labs)]
-student0 = lazarus.Damage("noise", experiments.VSHAPE_ALPHA, seed=0).apply(lab0.model)[0]
 
 
 def source_pixels(name: str, n: int, lab, student, generator) -> torch.Tensor:
@@ -117,20 +116,28 @@ def source_pixels(name: str, n: int, lab, student, generator) -> torch.Tensor:
     return x
 
 
-samples = {name: source_pixels(name, n_show, lab0, student0, gen) for name in SOURCES}
-fig, axes = plt.subplots(len(SOURCES), n_show, figsize=(n_show * 1.1, len(SOURCES) * 1.25))
-for i, name in enumerate(SOURCES):
-    for j in range(n_show):
-        ax = axes[i, j]
-        ax.imshow(samples[name][j].permute(1, 2, 0).numpy(), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.grid(False)
-    axes[i, 0].set_ylabel(name.replace(", ", ",\n"), rotation=0, ha="right", va="center",
-                          fontsize=8)
-fig.suptitle("Inputs of each source (top five: no real image)")
-ch.save_figure(fig, "sources")
-plt.show()
+def plot_sources():
+    student0 = lazarus.Damage("noise", experiments.VSHAPE_ALPHA, seed=0).apply(lab0.model)[0]
+    samples = {name: source_pixels(name, n_show, lab0, student0, gen) for name in SOURCES}
+    fig, axes = plt.subplots(len(SOURCES), n_show, figsize=(n_show * 1.1, len(SOURCES) * 1.25))
+    for i, name in enumerate(SOURCES):
+        for j in range(n_show):
+            ax = axes[i, j]
+            ax.imshow(samples[name][j].permute(1, 2, 0).numpy(), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        axes[i, 0].set_ylabel(name.replace(", ", ",\n"), rotation=0, ha="right", va="center",
+                              fontsize=8)
+    fig.suptitle("Inputs of each source (top five: no real image)")
+    return fig
+
+
+if ch.replaying:  # a replay has neither the weights nor the images
+    ch.show_saved_figure("sources")
+else:
+    ch.save_figure(plot_sources(), "sources")
+    plt.show()
 
 # %% [markdown]
 # ## The ladder
@@ -237,26 +244,29 @@ best.round(2)
 
 # %%
 n_view = scale.view_images  # images per source (2048 on real data)
-view_rows = []
-for s, lab in sorted(labs.items()):
-    g = torch.Generator().manual_seed(1000 + s)
-    test_idx = torch.randperm(len(lab.test_x), generator=g)[:n_view]
-    real = lab.test_x[test_idx].float() / 255
-    students = {
-        NOISE: lazarus.Damage("noise", experiments.VSHAPE_ALPHA, seed=s).apply(lab.model)[0],
-        PRUNE: lazarus.Damage("prune", amount, mode).apply(lab.model)[0],
-    }
-    for name in SOURCES:
-        if name in EXPLORE and s not in scale.explore_seeds:
-            continue
-        change, _ = experiments.datafree_source(name)
-        for cond in (NOISE, PRUNE) if change.get("seek_steps") else (None,):
-            x = source_pixels(name, n_view, lab, students.get(cond, students[NOISE]), g)
-            measures = datafree.teacher_view(lab.model, x, real)
-            for c in (cond,) if cond else (NOISE, PRUNE):
-                view_rows.append({"condition": c, "source": name, "seed": s, **measures})
-view = pd.DataFrame(view_rows)
-ch.save_table(view.round(4), "teacher_view")
+if ch.replaying:  # measured from weights and test images, which a replay lacks
+    view = ch.saved_table("teacher_view")
+else:
+    view_rows = []
+    for s, lab in sorted(labs.items()):
+        g = torch.Generator().manual_seed(1000 + s)
+        test_idx = torch.randperm(len(lab.test_x), generator=g)[:n_view]
+        real = lab.test_x[test_idx].float() / 255
+        students = {
+            NOISE: lazarus.Damage("noise", experiments.VSHAPE_ALPHA, seed=s).apply(lab.model)[0],
+            PRUNE: lazarus.Damage("prune", amount, mode).apply(lab.model)[0],
+        }
+        for name in SOURCES:
+            if name in EXPLORE and s not in scale.explore_seeds:
+                continue
+            change, _ = experiments.datafree_source(name)
+            for cond in (NOISE, PRUNE) if change.get("seek_steps") else (None,):
+                x = source_pixels(name, n_view, lab, students.get(cond, students[NOISE]), g)
+                measures = datafree.teacher_view(lab.model, x, real)
+                for c in (cond,) if cond else (NOISE, PRUNE):
+                    view_rows.append({"condition": c, "source": name, "seed": s, **measures})
+    view = pd.DataFrame(view_rows).round(4)  # as saved, so that a replay reads the same
+    ch.save_table(view, "teacher_view")
 MEASURES = ["teacher_entropy", "class_balance", "feature_distance"]
 view_summary = experiments.summarize(view[view["condition"] == NOISE], ["source"], MEASURES)
 view_summary[["source", "n", *[f"{m}_mean" for m in MEASURES]]].round(3)

@@ -97,7 +97,8 @@ params
 # ## One forward pass
 
 # %%
-x = data.train_x[:8]
+# the shapes do not depend on the pixels: a replay, which has no images, passes zeros
+x = torch.zeros(8, 3, 32, 32, dtype=torch.uint8) if ch.replaying else data.train_x[:8]
 from plasticity.data.batches import Normalizer  # noqa: E402
 
 xb = Normalizer()(x)
@@ -131,24 +132,26 @@ def weights_of(net):
     return {k: w.detach().clone() for k, w in sovereign.spectral_weights(net).items()}
 
 
-spectra, states = [], {}
-for s in sorted({seed, *ch.profile.sovereign_seeds}):
-    fresh_net = sovereign.build_chains(config, s)["apex"]
-    fresh_s = weights_of(fresh_net)
-    logs = sovereign.train_cycle(fresh_net, config, data, 1, 0, s, "apex")
-    trained_s = weights_of(fresh_net)
-    states[s] = (fresh_s, trained_s)
-    print(f"seed {s}: one cycle of {len(logs)} epochs on {logs[0]['train_size']} images, "
-          f"validation accuracy {logs[-1]['val_acc']:.2f} %")
-    for state, weights in (("fresh", fresh_s), ("after one cycle", trained_s)):
-        for name, w in weights.items():
-            loss, entropy, rank = sovereign.spectral_terms(w)
-            spectra.append({"seed": s, "layer": name, "state": state, "shape": tuple(w.shape),
-                            "entropy H": entropy, "rank_eff": rank, "L_opt": float(loss),
-                            "L_mon": 1.0 / (float(loss) + 0.3)})
-spectra = pd.DataFrame(spectra)
-ch.save_table(spectra.round(4), "spectra")
-fresh, trained = states[seed]
+if ch.replaying:  # one cycle of training on the images, which a replay lacks
+    spectra = ch.saved_table("spectra")
+else:
+    spectra, states = [], {}
+    for s in sorted({seed, *ch.profile.sovereign_seeds}):
+        fresh_net = sovereign.build_chains(config, s)["apex"]
+        fresh_s = weights_of(fresh_net)
+        logs = sovereign.train_cycle(fresh_net, config, data, 1, 0, s, "apex")
+        trained_s = weights_of(fresh_net)
+        states[s] = (fresh_s, trained_s)
+        print(f"seed {s}: one cycle of {len(logs)} epochs on {logs[0]['train_size']} images, "
+              f"validation accuracy {logs[-1]['val_acc']:.2f} %")
+        for state, weights in (("fresh", fresh_s), ("after one cycle", trained_s)):
+            for name, w in weights.items():
+                loss, entropy, rank = sovereign.spectral_terms(w)
+                spectra.append({"seed": s, "layer": name, "state": state, "shape": tuple(w.shape),
+                                "entropy H": entropy, "rank_eff": rank, "L_opt": float(loss),
+                                "L_mon": 1.0 / (float(loss) + 0.3)})
+    spectra = pd.DataFrame(spectra)
+    ch.save_table(spectra.round(4), "spectra")
 spectra.round(3)
 
 
@@ -168,9 +171,12 @@ def plot_spectra(fresh, trained):
     return fig
 
 
-fig = plot_spectra(fresh, trained)
-ch.save_figure(fig, "spectra")
-plt.show()
+if ch.replaying:
+    ch.show_saved_figure("spectra")
+else:
+    fig = plot_spectra(*states[seed])
+    ch.save_figure(fig, "spectra")
+    plt.show()
 
 # %% [markdown]
 # ## Verdict

@@ -360,7 +360,8 @@ def install_result(
     ensure_writable(root)
     tmp = _tmp_folder(root, key)
     try:
-        (tmp / RESULT_FILE).write_text(json.dumps(dict(meta), indent=1, sort_keys=True))
+        # keys in the order recorded: tables built from a result keep their columns
+        (tmp / RESULT_FILE).write_text(json.dumps(dict(meta), indent=1))
         _install(tmp, root / key, replace=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
