@@ -169,6 +169,8 @@ def test_results_cli_exports_and_imports(tmp_path, capsys):
     assert main(["results", "--cache-dir", str(dst), "import", str(pack)]) == 0
     out = capsys.readouterr().out
     assert "imported 1 results" in out and "synthetic-cifar100" in out
+    assert main(["cache", "--cache-dir", str(dst), "ls"]) == 0
+    assert "ok, results only (imported)" in capsys.readouterr().out
     assert main(["results", "--cache-dir", str(dst), "import", str(tmp_path / "none.tar.xz")]) == 2
     assert "archive=" in capsys.readouterr().err
     assert main(["results", "--cache-dir", str(src), "export", str(tmp_path / "p.zip")]) == 2

@@ -61,6 +61,8 @@ def cache_ls(args) -> int:
             state = "incomplete"
         else:
             state = "ok" if row["verified"] else "corrupt (recomputed on next use)"
+            if row["verified"] and row["results_only"]:
+                state = "ok, results only (imported)"
         print(
             f"{row['kind']:20s} {row['key']}  {row['bytes'] / 1e6:8.2f} MB  "
             f"{row['created_utc'] or '-':25s} {row['version'] or '-':20s} {state}"

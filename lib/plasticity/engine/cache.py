@@ -417,9 +417,10 @@ def list_entries(cache_dir: str | os.PathLike | None = None) -> list[dict]:
                     created_utc=meta.get("created_utc"),
                     version=meta.get("version"),
                     complete=not folder.name.startswith("."),
+                    results_only=meta.get("shipped") == RESULTS_ONLY,
                 )
             except Exception:  # noqa: BLE001
-                row.update(created_utc=None, version=None, complete=False)
+                row.update(created_utc=None, version=None, complete=False, results_only=False)
             row["verified"] = usable(folder)
             rows.append(row)
     return rows
