@@ -79,25 +79,18 @@ def inversion_config_key(base_key: str, inversion: InversionConfig, seed: int) -
 
 
 def base_model(
-    dataset: ImageDataset,
-    training: BaseTraining,
-    seed: int = 0,
-    *,
-    device: str | torch.device | None = None,
-    progress: bool = True,
-    cache_dir: str | os.PathLike | None = None,
+    dataset: ImageDataset, training: BaseTraining, seed: int = 0, *, device=None, **kwargs
 ) -> tuple[StabilityCNN, Artifact]:
     """Train (or load from the cache) the Lazarus StabilityCNN on ``dataset``.
 
     The recipe is the published one (SGD, cross-entropy, no augmentation, inputs
     normalised with mean = std = 0.5, all training images, no validation split);
     test accuracy is recorded after every epoch for the learning curve, never used
-    to choose anything.
+    to choose anything. ``device`` (default: the process's) and ``progress`` and
+    ``cache_dir`` as :func:`base_artifact` takes them.
     """
     device = torch.device(device) if device is not None else default_device()
-    artifact = base_artifact(
-        dataset, training, seed, device=device, progress=progress, cache_dir=cache_dir
-    )
+    artifact = base_artifact(dataset, training, seed, device=device, **kwargs)
     model = artifact.load_into(StabilityCNN(dataset.num_classes)).to(device).eval()
     return model, artifact
 
