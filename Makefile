@@ -6,6 +6,7 @@
 #   make book-gpu PROFILE=full      on a GPU: every run computed first (book plan --execute:
 #                                   runs stacked; WORKERS=N spreads them over N processes
 #                                   instead), then the chapters
+#   make results                    the cache's results as results-$(PROFILE).tar.xz (no weights)
 #   make replay RESULTS=pack.tar.xz  every chapter re-executed from a results pack (imported
 #                                   into the cache first): no data, no weights, no training
 #   make site                       the book as a static site in _build/html (offline); a
@@ -40,7 +41,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book book-gpu replay site test lab sync bench bench-train bench-vshape lint clean clean-cache
+.PHONY: setup book book-gpu results replay site test lab sync bench bench-train bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +56,9 @@ book: $(STAMP)
 book-gpu: $(STAMP)
 	$(BIN)/python -m plasticity book plan --profile $(PROFILE) --execute --device $(GPU_DEVICE) $(if $(WORKERS),--workers $(WORKERS),) $(ARCHIVE_FLAGS)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) --device $(GPU_DEVICE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+
+results: $(STAMP)
+	$(BIN)/python -m plasticity results export results-$(PROFILE).tar.xz --profile $(PROFILE)
 
 replay: $(STAMP)
 	$(if $(RESULTS),$(BIN)/python -m plasticity results import $(RESULTS),)
