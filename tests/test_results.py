@@ -175,3 +175,22 @@ def test_results_cli_exports_and_imports(tmp_path, capsys):
     assert "archive=" in capsys.readouterr().err
     assert main(["results", "--cache-dir", str(src), "export", str(tmp_path / "p.zip")]) == 2
     assert "out=" in capsys.readouterr().err
+
+
+def test_a_chapter_with_no_data_uses_an_imported_record_and_says_it_replays(tmp_path):
+    from plasticity.book.chapter import Chapter
+
+    ch = Chapter("04_lazarus_ablation", "quick", data_dir=tmp_path / "none")
+    with pytest.raises(data.DataUnavailableError):
+        ch.dataset("cifar10")  # no data and no record: how to get the data
+    real_like = {"name": "cifar10", "fingerprint": "0123456789abcdef", "source": "test",
+                 "synthetic": False, "train": 50000, "test": 10000}  # fmt: skip
+    _toy(tmp_path / "src")
+    pack = tmp_path / "pack.tar.xz"
+    results.export_pack(
+        pack, [data.ImageDataset.from_record(real_like)], cache_dir=tmp_path / "src"
+    )
+    results.import_pack(pack)  # into the test's cache
+    ds = ch.dataset("cifar10")
+    assert ds.recorded and ds.fingerprint == "0123456789abcdef" and ch.replaying
+    assert ds.title == "CIFAR-10" and len(ds.test_y) == 10000
