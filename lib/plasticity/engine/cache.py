@@ -11,6 +11,11 @@ Entries are written into a temporary folder and renamed into place, so a crash
 leaves either a complete entry or none. When two processes compute the same entry,
 the first one written is kept and returned to both. An entry that is unreadable, partial or
 whose tensors do not match the recorded digest is recomputed, never fatal.
+
+An entry imported from a results pack (:mod:`plasticity.engine.results`) holds its
+``result.json`` alone, marked :data:`RESULTS_ONLY`: it reads back as cached, and its
+tensors refuse to be read (:class:`WeightsNotShipped`). While :func:`replaying`, a
+missing entry raises :class:`NotRecorded` instead of being computed.
 """
 
 from __future__ import annotations
@@ -63,9 +68,10 @@ class Unshipped(Mapping):
     def _refuse(self, *args):
         raise WeightsNotShipped(
             f"{self.kind}/{self.key} holds recorded results only (imported from a results "
-            "pack), not its weights, and this computation needs them. Compute it with the "
-            f"data: `python -m plasticity cache clear --kind {self.kind}` removes the "
-            "recorded entries of that kind, then `book run` trains them."
+            "pack), not its weights, and this computation needs them. To compute from it, "
+            f"remove the recorded entries (`python -m plasticity cache clear --kind "
+            f"{self.kind}`) and run the book with the data: they are trained again, and every "
+            "run made from them is computed again with them."
         )
 
     __getitem__ = __iter__ = __len__ = _refuse
