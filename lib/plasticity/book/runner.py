@@ -222,19 +222,39 @@ def run(
     left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
     book_start = time.perf_counter()
     with _replay_env(replay):
-        _run_chapters(
-            selected,
-            prof,
-            out,
-            data_dir,
-            figures_dir,
-            timeout,
-            progress,
-            log,
-            left,
-            book_start,
-            done,
-        )
+        for i, chapter in enumerate(selected, 1):
+            log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
+            start = time.perf_counter()
+            sync(chapter)
+            try:
+                executed = execute(
+                    chapter,
+                    profile=prof.name,
+                    output_dir=out,
+                    data_dir=data_dir,
+                    figures_dir=figures_dir,
+                    timeout=timeout,
+                    progress=progress,
+                )
+            except KeyboardInterrupt:
+                log(
+                    f"\ninterrupted in {chapter.stem}: every run finished so far is cached; the "
+                    "same command resumes from there"
+                )
+                raise
+            seconds = time.perf_counter() - start
+            left.pop(chapter.stem, None)
+            remaining = sum(left.values())
+            elapsed = time.perf_counter() - book_start
+            eta = f", about {_duration(remaining)} of compute left" if left else ""
+            log(
+                f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s; book "
+                f"{_duration(elapsed)} so far{eta}",
+                flush=True,
+            )
+            for line in warnings_in(executed):
+                log(f"    warning: {line}")
+            done.append((chapter, seconds, executed))
     return done
 
 
@@ -252,44 +272,6 @@ def _replay_env(replay: bool):
             os.environ.pop(cache.REPLAY_ENV, None)
         else:
             os.environ[cache.REPLAY_ENV] = previous
-
-
-def _run_chapters(
-    selected, prof, out, data_dir, figures_dir, timeout, progress, log, left, book_start, done
-) -> None:
-    for i, chapter in enumerate(selected, 1):
-        log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
-        start = time.perf_counter()
-        sync(chapter)
-        try:
-            executed = execute(
-                chapter,
-                profile=prof.name,
-                output_dir=out,
-                data_dir=data_dir,
-                figures_dir=figures_dir,
-                timeout=timeout,
-                progress=progress,
-            )
-        except KeyboardInterrupt:
-            log(
-                f"\ninterrupted in {chapter.stem}: every run finished so far is cached; the "
-                "same command resumes from there"
-            )
-            raise
-        seconds = time.perf_counter() - start
-        left.pop(chapter.stem, None)
-        remaining = sum(left.values())
-        elapsed = time.perf_counter() - book_start
-        eta = f", about {_duration(remaining)} of compute left" if left else ""
-        log(
-            f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s; book "
-            f"{_duration(elapsed)} so far{eta}",
-            flush=True,
-        )
-        for line in warnings_in(executed):
-            log(f"    warning: {line}")
-        done.append((chapter, seconds, executed))
 
 
 def _duration(seconds: float) -> str:

@@ -88,19 +88,14 @@ def cache_clear(args) -> int:
 
 def results_export(args) -> int:
     from .. import data
+    from ..book.chapter import Chapter
     from ..engine import results
-    from ..engine.profiles import get_profile
 
-    prof = get_profile(args.profile)
     try:
         results.check_out(args.out)  # before the data are read
-        if prof.synthetic:
-            datasets = [
-                data.synthetic_dataset(k, prof.synthetic_train, prof.synthetic_test)
-                for k in data.DATASETS
-            ]
-        else:
-            datasets = [data.load_dataset(k, args.data_dir, download=False) for k in data.DATASETS]
+        # the profile's data sets as its chapters load them (as `book plan` does)
+        ch = Chapter("00_data", args.profile, data_dir=args.data_dir, headless=True)
+        datasets = [ch.dataset(k) for k in data.DATASETS]
         summary = results.export_pack(args.out, datasets, cache_dir=args.cache_dir, kinds=args.kind)
     except (ParameterError, results.PackError, data.DataUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
