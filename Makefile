@@ -10,9 +10,12 @@
 #   make replay RESULTS=pack.tar.xz  every chapter re-executed from a results pack (imported
 #                                   into the cache first): no data, no weights, no training
 #   make site                       the book as a static site in _build/html (offline); a
-#                                   chapter not executed here is a preview of its saved figures
+#                                   chapter not executed here shows its published run (book/),
+#                                   else a preview of its saved figures
 #   make test                       the test suite (offline; synthetic data)
-#   make lab                        JupyterLab on the paired notebooks
+#   make lab                        JupyterLab on the paired notebooks, with the outputs of
+#                                   the published book (book/) where a notebook has none
+#   make publish                    executed/ -> book/ (make book does it chapter by chapter)
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
 #                                   NeuroSovereign's step per spectral route, its chains
@@ -41,7 +44,7 @@ ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book book-gpu results replay site test lab sync bench bench-train bench-vshape lint clean clean-cache
+.PHONY: setup book book-gpu results replay publish site test lab sync bench bench-train bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +67,9 @@ replay: $(STAMP)
 	$(if $(RESULTS),$(BIN)/python -m plasticity results import $(RESULTS),)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) --replay $(ONLY_FLAGS)
 
+publish: $(STAMP)
+	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
+
 site: $(STAMP)
 	$(BIN)/python -m plasticity site build --preview
 
@@ -71,6 +77,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lab: sync
+	$(BIN)/python -m plasticity book outputs
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
 
 sync: $(STAMP)

@@ -301,8 +301,10 @@ function pagerHtml(order, position, titles, indexSlug) {
   return `<nav class="pager">${link(prev, 'prev', '&larr;')}${link(next, 'next', '&rarr;')}</nav>`;
 }
 
-function downloadsHtml(frontmatter, rewrite, preview = false) {
-  const what = preview ? 'this preview, not executed' : 'the executed notebook';
+function downloadsHtml(frontmatter, rewrite, preview = false, published = false) {
+  const what = published
+    ? "the published run's notebook, not executed in this build"
+    : preview ? 'this preview, not executed' : 'the executed notebook';
   const links = (frontmatter.exports ?? [])
     .filter((e) => e.url && e.format === 'ipynb')
     .map((e) => `<a href="${escapeHtml(rewrite(e.url))}" download="${escapeHtml(e.filename ?? '')}">Download ${what} (${escapeHtml(e.filename ?? 'ipynb')})</a>`);
@@ -460,7 +462,7 @@ function main() {
       nav: navHtml(pages, slug, indexSlug, projectTitle),
       body,
       pager: pagerHtml(order, position, titles, indexSlug),
-      downloads: downloadsHtml(content.frontmatter ?? {}, rewrite, Boolean(facts?.preview)) + launchHtml(facts),
+      downloads: downloadsHtml(content.frontmatter ?? {}, rewrite, Boolean(facts?.preview), Boolean(facts?.published)) + launchHtml(facts),
     });
     fs.writeFileSync(path.join(outDir, file), html);
     written.push({ slug, title, file, source: content.location ?? null });

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from plasticity.book import runner, site
+from plasticity.book import publish, runner, site
 from plasticity.foundations import paths
 from plasticity.science import headlines, verdicts
 
@@ -573,9 +573,12 @@ def test_the_contents_are_a_menu_on_a_phone(built_site, served, browser):
 
 
 def _clone_like(dest: Path) -> Path:
-    """The site's sources and the committed figures, and nothing executed: a fresh clone."""
+    """The site's sources, the committed figures and published chapters (``book/``),
+    and nothing executed: a fresh clone."""
     _copy_sources(dest)
     shutil.copytree(paths.project_root() / "figures", dest / "figures")
+    if (paths.project_root() / publish.PUBLISHED_DIR).is_dir():
+        shutil.copytree(paths.project_root() / publish.PUBLISHED_DIR, dest / publish.PUBLISHED_DIR)
     return dest
 
 
@@ -604,20 +607,31 @@ def test_a_preview_page_holds_the_chapters_text_code_and_saved_figures(tmp_path)
 
 
 def test_a_fresh_clone_builds_the_site_from_the_committed_figures(node_ready, tmp_path, browser):
-    """No data, no cache, no executed notebook: every chapter is a preview of the
-    committed figures, and the front page carries the committed headline table."""
+    """No data, no cache, no executed notebook: every chapter shows its published run
+    (``book/``) or else a preview of the committed figures, and the front page carries
+    the committed headline table."""
     root = _clone_like(tmp_path / "clone")
     with pytest.raises(site.SiteError, match="missing"):
         site.build(root, tmp_path / "strict", log=lambda *a: None)
-    built = site.build(root, tmp_path / "html", log=lambda *a: None, preview=True)
+    said = []
+    built = site.build(root, tmp_path / "html", log=said.append, preview=True)
     assert len(built.pages) == len(runner.chapters()) + 1
     index = (built.out_dir / "index.html").read_text()
     saved = pd.read_csv(root / "figures" / "12_headlines" / "headlines.csv")
     assert all(unescape(k) in unescape(index) for k in saved["section"].head(5))
+    published = publish.published(root)
+    kinds = {
+        c.stem: ("Published run." if c.stem in published else "Preview.") for c in runner.chapters()
+    }
+    if published:
+        assert any("shown as published" in line for line in said)
     page = browser.new_page()
-    page.goto((built.out_dir / _chapter_file(built)).as_uri(), wait_until="load")
-    assert "Preview." in page.inner_text("article")
-    sizes = page.eval_on_selector_all("article img", "els => els.map(e => e.naturalWidth)")
-    assert sizes and all(w > 0 for w in sizes), sizes
-    assert "this preview" in page.inner_text("p.downloads")
+    for stem, banner in kinds.items():
+        file = next(p["file"] for p in built.pages if p["source"] and stem in p["source"])
+        page.goto((built.out_dir / file).as_uri(), wait_until="load")
+        assert banner in page.inner_text("article"), stem
+        sizes = page.eval_on_selector_all("article img", "els => els.map(e => e.naturalWidth)")
+        assert sizes and all(w > 0 for w in sizes), (stem, sizes)
+        downloads = page.inner_text("p.downloads")
+        assert ("published run" if stem in published else "this preview") in downloads
     page.close()

@@ -98,7 +98,8 @@ def use_style() -> None:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The project's current commit (short), with ``-dirty`` for uncommitted changes."""
+    """The project's current commit (short), with ``-dirty`` for uncommitted changes
+    outside what a book run writes (``figures/``, ``book/``)."""
     root = paths.project_root()
     try:
         head = subprocess.run(
@@ -118,6 +119,7 @@ def git_commit() -> str:
                 "--",
                 ".",
                 ":(exclude)figures",
+                ":(exclude)book",  # the book run's own outputs: figures and published pages
             ],
             capture_output=True,
             text=True,

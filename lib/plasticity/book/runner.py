@@ -216,6 +216,14 @@ def run(
             ds = data.ensure_imported(path, data_dir)
             log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
 
+    # a real-data run into the book's own folders also publishes each chapter it
+    # executes (book/, committed): never a scratch, synthetic or redirected run
+    root = paths.project_root()
+    own = (
+        not prof.synthetic
+        and out.resolve() == (root / "executed").resolve()
+        and paths.figures_dir(figures_dir).resolve() == (root / "figures").resolve()
+    )
     done = []
     mode = ", replaying recorded results (nothing is computed)" if replay else ""
     log(f"book: profile {prof.name}, {len(selected)} chapter(s){mode} -> {out}")
@@ -254,6 +262,10 @@ def run(
             )
             for line in warnings_in(executed):
                 log(f"    warning: {line}")
+            if own:
+                from . import publish
+
+                publish.publish(root, [chapter.stem], executed_dir=out, log=log)
             done.append((chapter, seconds, executed))
     return done
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..foundations import paths
-from . import launch, runner
+from . import launch, publish, runner
 
 MIN_NODE = 20
 CONFIG = launch.CONFIG
@@ -90,6 +90,15 @@ def is_preview(notebook: Path) -> bool:
         return False
 
 
+def _published(notebook: Path) -> bool:
+    """Whether a page is a published run shown in a build that did not execute it."""
+    try:
+        meta = json.loads(notebook.read_text()).get("metadata", {})
+        return "published" in meta.get(PREVIEW_KEY, {})
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def preview_notebook(
     root: Path, chapter: runner.ChapterFile, chapters_facts: dict | None = None
 ) -> dict:
@@ -143,10 +152,32 @@ def preview_notebook(
     return nb
 
 
+def published_page(root: Path, chapter: runner.ChapterFile, path: Path) -> dict:
+    """The page of a chapter not executed in this build but published in ``book/``:
+    the published notebook with its figures embedded again from ``figures/``
+    (:func:`publish.restore`) and a note saying which run made it."""
+    import nbformat
+
+    nb = publish.restore(json.loads(path.read_text()), root / "figures")
+    nb = nbformat.reads(json.dumps(nb), as_version=4)
+    made = nb.metadata.get(publish.PUBLISHED_KEY, {}).get("made", "")
+    note = nbformat.v4.new_markdown_cell(
+        f"**Published run.** This page was not executed in this build: it shows the "
+        f"outputs of the chapter's last published run (`{publish.PUBLISHED_DIR}/{path.name}`). "
+        f"{made} A slider shows its default frame only. `make book ONLY={chapter.number}` "
+        "executes the chapter here."
+    )
+    first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+    nb.cells.insert(first, note)
+    nb.metadata[PREVIEW_KEY] = {"published": f"{publish.PUBLISHED_DIR}/{path.name}"}
+    return nb
+
+
 def preview_root(root: Path, dest: Path, log=print) -> list[str]:
     """A copy of the site's sources in ``dest`` where every chapter executed in
-    ``root`` keeps its page and every other one gets a :func:`preview_notebook`.
-    Returns the chapters previewed."""
+    ``root`` keeps its page, every other one published in ``book/`` gets its
+    :func:`published_page`, and the rest a :func:`preview_notebook`. Returns the
+    chapters not executed here."""
     import nbformat
 
     shutil.rmtree(dest, ignore_errors=True)
@@ -157,19 +188,25 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
         shutil.copytree(root / "figures", dest / "figures")
     (dest / "executed").mkdir(parents=True, exist_ok=True)
     facts = provenance(root)["chapters"]  # the manifest and pages read once for all
-    previewed = []
+    pages = publish.published(root)
+    previewed, shown = [], []
     for chapter in runner.chapters():
         page = root / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
         target = dest / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
         if page.is_file():
             shutil.copy2(page, target)
+        elif chapter.stem in pages:
+            nbformat.write(published_page(root, chapter, pages[chapter.stem]), target)
+            shown.append(chapter.stem)
         else:
             nbformat.write(preview_notebook(root, chapter, facts), target)
             previewed.append(chapter.stem)
+    if shown:
+        log(f"{len(shown)} chapter(s) not executed here, shown as published: {', '.join(shown)}")
     if previewed:
         names = ", ".join(previewed)
         log(f"{len(previewed)} chapter(s) not executed here, shown as previews: {names}")
-    return previewed
+    return shown + previewed
 
 
 def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) -> list[str]:
@@ -289,6 +326,7 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         page_profile = executed.get("profile")
         info["executed_profile"] = page_profile
         info["preview"] = is_preview(root / "executed" / f"{chapter.stem}.ipynb")
+        info["published"] = _published(root / "executed" / f"{chapter.stem}.ipynb")
         if page_profile is not None:
             # a figure's manifest entry speaks for this page only if the page ran with
             # the same profile: a smoke page never carries a real book's provenance

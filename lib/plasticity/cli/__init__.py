@@ -26,7 +26,9 @@ from .bench import (
 from .commands import (
     book_compare,
     book_list,
+    book_outputs,
     book_plan,
+    book_publish,
     book_run,
     cache_clear,
     cache_ls,
@@ -86,6 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_run.set_defaults(func=book_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=book_list)
+    p_pub = book_sub.add_parser(
+        "publish",
+        help="executed/ -> book/: each real-data chapter as a small committed notebook "
+        "(figures referenced from figures/) and a Markdown page GitHub renders",
+    )
+    p_pub.add_argument(
+        "--only", action="append", metavar="CHAPTER", help="a chapter's stem or number"
+    )
+    p_pub.set_defaults(func=book_publish)
+    p_out = book_sub.add_parser(
+        "outputs",
+        help="give notebooks/*.ipynb the published outputs of book/ (for JupyterLab; "
+        "a notebook with outputs of its own is kept unless --force)",
+    )
+    p_out.add_argument("--force", action="store_true")
+    p_out.set_defaults(func=book_outputs)
     p_cmp = book_sub.add_parser(
         "compare", help="two headline tables row by row: which verdicts moved between runs"
     )

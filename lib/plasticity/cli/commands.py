@@ -49,6 +49,31 @@ def book_list(args) -> int:
     return 0
 
 
+def book_publish(args) -> int:
+    from ..book import publish, runner
+    from ..foundations import paths
+
+    try:
+        stems = [c.stem for c in runner.select(runner.chapters(), args.only)] if args.only else None
+        done = publish.publish(paths.project_root(), stems)
+    except (ParameterError, publish.PublishError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not done:
+        print("nothing to publish: no chapter is executed in executed/ (make book)")
+    return 0
+
+
+def book_outputs(args) -> int:
+    from ..book import publish
+    from ..foundations import paths
+
+    done = publish.lab_notebooks(paths.project_root(), force=args.force)
+    if not done:
+        print("no notebook took published outputs (none published, or each has its own)")
+    return 0
+
+
 def cache_ls(args) -> int:
     from ..engine import cache
 

@@ -1,0 +1,362 @@
+"""The executed book, committed small: ``book/`` beside ``figures/``.
+
+A real-data ``book run`` leaves its executed notebooks in ``executed/`` (git-ignored,
+a few MB of embedded images). :func:`publish` turns each into two committed files:
+
+- ``book/<chapter>.ipynb``: the executed notebook with its outputs, where every image
+  that is one of the chapter's saved figures is a *reference* to ``figures/<chapter>/``
+  instead of embedded bytes. A static slider keeps its default frame (as that
+  reference) and drops its other frames. :func:`restore` embeds the images again.
+- ``book/<chapter>.md``: the same page as GitHub-flavoured Markdown, figures linked to
+  ``../figures/``, code folded, so GitHub renders every chapter with its outputs.
+
+and ``book/README.md``, the contents with each chapter's provenance. ``make lab`` opens
+the notebooks with these outputs (:func:`lab_notebooks`), and ``make site`` shows them
+for every chapter not executed in the build, so a clone shows the executed book with
+no data, cache or compute.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from ..engine.profiles import PROFILES
+
+#: The committed folder of published chapters (relative to the repository root).
+PUBLISHED_DIR = "book"
+
+#: Output metadata key of an image published as a reference to a saved figure.
+FIGURE_KEY = "plasticity_figure"
+
+#: Notebook metadata key of a published notebook (what made it, where its figures are).
+PUBLISHED_KEY = "plasticity_published"
+
+_SAVE_CALL = re.compile(
+    r"(?:save_figure\([^,()]+(?:\([^()]*\))?,\s*|show_saved_figure\()"  # the call
+    r"[\"']([\w.-]+)[\"']"  # the figure's name
+)
+#: The largest HTML table a published page keeps (characters); a larger one keeps
+#: its plain-text form.
+MAX_TABLE_HTML = 96_000
+
+_STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
+
+
+class PublishError(ValueError):
+    """A notebook that cannot be published (synthetic data, not executed, no chapter)."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def saved_figure_names(source: str) -> list[str]:
+    """The figure names a cell's code saves or shows, in order of appearance
+    (``ch.save_figure(fig, "name")``, ``ch.show_saved_figure("name")``), each once: a
+    cell that shows a saved figure in a replay and draws and saves it otherwise names
+    it twice and displays it once."""
+    return list(dict.fromkeys(_SAVE_CALL.findall(source)))
+
+
+def notebook_profile(nb: dict) -> str | None:
+    """The profile papermill injected into an executed notebook, or None."""
+    return (nb.get("metadata", {}).get("papermill", {}).get("parameters") or {}).get("profile")
+
+
+def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
+    """A copy of the executed notebook ``nb`` with each image output that shows one of
+    ``figures_dir/<chapter>/*.png`` replaced by a reference to it.
+
+    An image is that figure when its bytes equal the file's, or when its cell saves
+    (or shows) as many named figures as it displays images, in the same order. A
+    static slider (``text/html`` frames) keeps its default frame only. Returns the
+    notebook and the images that matched no saved figure (dropped, with a note in
+    their place), so that the caller can report them.
+    """
+    nb = copy.deepcopy(nb)
+    _slim_tables(nb)
+    folder = Path(figures_dir) / chapter
+    by_hash = {
+        _sha(p.read_bytes()): p.name for p in (folder.glob("*.png") if folder.is_dir() else ())
+    }
+    unmatched: list[str] = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        names = saved_figure_names(_text(cell.get("source", "")))
+        by_order = len(names) == len(images)
+        for k, out in enumerate(images):
+            data = out["data"]
+            png = base64.b64decode(_text(data["image/png"]))
+            name = by_hash.get(_sha(png))
+            if name is None and by_order and (folder / f"{names[k]}.png").is_file():
+                name = f"{names[k]}.png"
+            slider = "static-slider" in _text(data.get("text/html", ""))
+            for key in ("image/png", "text/html"):
+                data.pop(key, None)
+            if name is None:
+                unmatched.append(f"cell {index}, image {k + 1}")
+                data["text/markdown"] = (
+                    "*(An image drawn in the notebook and not saved in `figures/`: "
+                    "executing the chapter shows it.)*"
+                )
+                continue
+            rel = f"{chapter}/{name}"
+            out.setdefault("metadata", {})[FIGURE_KEY] = {"path": rel, "slider": slider}
+            note = (
+                "\n\n*(The slider's default frame; executing the chapter gives every frame.)*"
+                if slider
+                else ""
+            )
+            data["text/markdown"] = f"![{Path(name).stem}](../figures/{rel}){note}"
+    return nb, unmatched
+
+
+def _slim_tables(nb: dict) -> None:
+    """HTML tables without their plain-text twin and their ``<style>`` block; a table
+    over :data:`MAX_TABLE_HTML` characters as its plain text (pandas' abridged form)."""
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            html = _text(data.get("text/html", ""))
+            if "<table" not in html:
+                continue
+            html = _STYLE.sub("", html).strip()
+            if len(html) <= MAX_TABLE_HTML:
+                data["text/html"] = html
+                data.pop("text/plain", None)
+            else:
+                plain = _text(data.get("text/plain", ""))
+                data.pop("text/html")
+                data["text/markdown"] = (
+                    f"*(A table of {len(html) // 1000} kB, abridged here; executing the "
+                    f"chapter shows it whole.)*\n\n{_fence(plain, 'text')}"
+                )
+
+
+def restore(nb: dict, figures_dir: Path) -> dict:
+    """A copy of a published notebook with each figure reference embedded again from
+    ``figures_dir``; a reference whose file is missing keeps its Markdown link."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            ref = out.get("metadata", {}).get(FIGURE_KEY)
+            path = Path(figures_dir) / ref["path"] if ref else None
+            if path is None or not path.is_file():
+                continue
+            out["data"]["image/png"] = base64.b64encode(path.read_bytes()).decode()
+            out["data"].pop("text/markdown", None)
+    return nb
+
+
+def _fence(text: str, lang: str = "") -> str:
+    ticks = "```"
+    while ticks in text:
+        ticks += "`"
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+
+
+def _output_markdown(out: dict) -> str | None:
+    kind = out.get("output_type")
+    if kind == "stream":
+        text = _text(out.get("text", "")).strip()
+        return _fence(text, "text") if text else None
+    if kind == "error":
+        return _fence(f"{out.get('ename')}: {out.get('evalue')}", "text")
+    data = out.get("data", {})
+    if "text/markdown" in data:
+        return _text(data["text/markdown"]).strip()
+    if "text/html" in data:
+        # GitHub drops <style>; without it the table reads the same
+        return _STYLE.sub("", _text(data["text/html"])).strip()
+    if "text/plain" in data:
+        text = _text(data["text/plain"]).strip()
+        return _fence(text, "text") if text and not text.startswith("<") else None
+    return None
+
+
+def markdown_page(nb: dict, chapter: str, made: str) -> str:
+    """The published notebook ``nb`` as one GitHub-flavoured Markdown page: its text,
+    its code folded under "Code", its outputs in place, figures linked to
+    ``../figures/``; ``made`` (what made the page) heads it after the title."""
+    parts: list[str] = []
+    for cell in nb.get("cells", []):
+        source = _text(cell.get("source", "")).strip()
+        if cell.get("cell_type") == "markdown":
+            if not parts:
+                # what made the page, under its title
+                title, _, rest = source.partition("\n")
+                parts.extend([title, f"> {made}", rest.strip()])
+            else:
+                parts.append(source)
+        elif cell.get("cell_type") == "code":
+            if source and "parameters" not in cell.get("metadata", {}).get("tags", []):
+                parts.append(
+                    f"<details><summary>Code</summary>\n\n{_fence(source, 'python')}\n\n</details>"
+                )
+            parts.extend(md for md in (_output_markdown(o) for o in cell.get("outputs", [])) if md)
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def _made(nb: dict, chapter: str, manifest: dict) -> str:
+    """One line: the profile, data, commit, date and device of a chapter's run."""
+    entries = [e for e in manifest.get("files", {}).values() if e.get("chapter") == chapter]
+    profile = notebook_profile(nb) or "?"
+    runtime = nb.get("metadata", {}).get("papermill", {}).get("duration")
+    line = f"Executed with profile `{profile}`"
+    if entries:
+        e = max(entries, key=lambda e: e.get("utc", ""))
+        data = ", ".join(f"{d['name']} ({d['fingerprint']})" for d in e.get("datasets", []))
+        line += (
+            f" on {data or 'no data set'}, commit `{e.get('commit')}`, {e.get('utc', '')[:10]}, "
+            f"device {e.get('device')}"
+        )
+    if runtime:
+        line += f"; the notebook ran {runtime:.0f} s"
+    return line + f". Figures and tables: [`figures/{chapter}/`](../figures/{chapter}/)."
+
+
+def publish(
+    root: Path,
+    chapters: list[str] | None = None,
+    *,
+    executed_dir: Path | None = None,
+    log=print,
+) -> list[str]:
+    """Publish the executed notebooks of ``root/executed`` (or ``executed_dir``) into
+    ``root/book``: each chapter's slim notebook and Markdown page, then the contents.
+
+    Only real-data pages are published: a notebook executed on synthetic data, or
+    not executed by papermill, raises :class:`PublishError` before anything is
+    written. ``chapters`` (stems) defaults to every executed chapter. Returns the
+    chapters published.
+    """
+    import nbformat
+
+    from . import runner
+
+    root = Path(root)
+    executed_dir = Path(executed_dir) if executed_dir else root / "executed"
+    figures_dir = root / "figures"
+    known = {c.stem: c for c in runner.chapters()}
+    if chapters is None:
+        chapters = [s for s in known if (executed_dir / f"{s}.ipynb").is_file()]
+    manifest_path = figures_dir / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    pages = {}
+    for stem in chapters:
+        if stem not in known:
+            raise PublishError(f"chapter {stem!r} is not one of the book's: {', '.join(known)}")
+        path = executed_dir / f"{stem}.ipynb"
+        problem = runner.execution_problem(path)
+        if problem:
+            raise PublishError(f"{path}: {problem}; only finished pages are published")
+        nb = json.loads(path.read_text())
+        profile = notebook_profile(nb)
+        if profile not in PROFILES or PROFILES[profile].synthetic:
+            real = ", ".join(p for p, spec in PROFILES.items() if not spec.synthetic)
+            raise PublishError(
+                f"{path} was executed with profile {profile!r}: only real-data profiles "
+                f"({real}) are published"
+            )
+        pages[stem] = nb
+    out = root / PUBLISHED_DIR
+    out.mkdir(exist_ok=True)
+    for stem, nb in pages.items():
+        small, unmatched = slim(nb, stem, figures_dir)
+        made = _made(nb, stem, manifest)
+        small.setdefault("metadata", {})[PUBLISHED_KEY] = {"made": made}
+        nbformat.write(nbformat.from_dict(small), out / f"{stem}.ipynb")
+        (out / f"{stem}.md").write_text(markdown_page(small, stem, made))
+        size = (out / f"{stem}.ipynb").stat().st_size + (out / f"{stem}.md").stat().st_size
+        dropped = f"; {len(unmatched)} unsaved image(s) left out" if unmatched else ""
+        log(f"published {stem}: {size / 1e3:.0f} kB{dropped}")
+    write_contents(root)
+    return list(pages)
+
+
+def published(root: Path) -> dict[str, Path]:
+    """The chapters published in ``root/book``: stem -> slim notebook."""
+    folder = Path(root) / PUBLISHED_DIR
+    return {p.stem: p for p in sorted(folder.glob("*.ipynb"))} if folder.is_dir() else {}
+
+
+def write_contents(root: Path) -> Path:
+    """``book/README.md``: every chapter, linked to its published page where there is
+    one (else to its source), with what made it."""
+    from . import runner
+
+    root = Path(root)
+    have = published(root)
+    lines = [
+        "# The executed book",
+        "",
+        "Every chapter as the last real-data `make book` executed it: text, code (folded) "
+        "and outputs, with its figures from [`figures/`](../figures/). These pages are "
+        "written by the book run (`python -m plasticity book publish`); the notebooks "
+        "beside them are the same pages for JupyterLab (`make lab` opens them with "
+        "their outputs). A chapter's sources are in [`notebooks/`](../notebooks/).",
+        "",
+    ]
+    for chapter in runner.chapters():
+        if chapter.stem in have:
+            nb = json.loads(have[chapter.stem].read_text())
+            made = nb.get("metadata", {}).get(PUBLISHED_KEY, {}).get("made", "")
+            made = made.split(". Figures")[0]
+            lines.append(f"- [{chapter.title}]({chapter.stem}.md): {made}.")
+        else:
+            lines.append(
+                f"- {chapter.title}: not published yet; its source is "
+                f"[`notebooks/{chapter.stem}.py`](../notebooks/{chapter.stem}.py) and its "
+                f"last saved figures are in [`figures/{chapter.stem}/`]"
+                f"(../figures/{chapter.stem}/)."
+            )
+    path = root / PUBLISHED_DIR / "README.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def lab_notebooks(root: Path, *, force: bool = False, log=print) -> list[str]:
+    """Give each ``notebooks/<stem>.ipynb`` the published outputs, for JupyterLab: the
+    cells' code is the paired ``.py``'s (so nothing written since is lost) and each
+    cell whose code is unchanged since publication gets its recorded outputs.
+
+    A notebook that already has outputs (a reader's own run) is kept unless ``force``.
+    Returns the chapters written.
+    """
+    import jupytext
+    from jupytext.combine import combine_inputs_with_outputs
+
+    root = Path(root)
+    written = []
+    for stem, path in published(root).items():
+        source = root / "notebooks" / f"{stem}.py"
+        target = root / "notebooks" / f"{stem}.ipynb"
+        if not source.is_file():
+            continue
+        if target.is_file() and not force:
+            current = json.loads(target.read_text())
+            if any(c.get("outputs") for c in current.get("cells", [])):
+                continue
+        import nbformat
+
+        restored = restore(json.loads(path.read_text()), root / "figures")
+        outputs = nbformat.reads(json.dumps(restored), as_version=4)
+        nb = jupytext.read(source)
+        nb = combine_inputs_with_outputs(nb, outputs, fmt="py:percent")
+        jupytext.write(nb, target)
+        written.append(stem)
+    if written:
+        log(f"notebooks with the published outputs: {', '.join(written)}")
+    return written
