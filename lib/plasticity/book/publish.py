@@ -123,20 +123,17 @@ def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
 
 
 def _slim_tables(nb: dict) -> None:
-    """HTML tables without their plain-text twin and their ``<style>`` block; a table
-    over :data:`MAX_TABLE_HTML` characters as its plain text (pandas' abridged form)."""
+    """HTML tables without their plain-text twin; a table over :data:`MAX_TABLE_HTML`
+    characters as that plain text (pandas' abridged form) when it has one (a styled
+    table's plain text names only its object, so it keeps its HTML)."""
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             html = _text(data.get("text/html", ""))
             if "<table" not in html:
                 continue
-            html = _STYLE.sub("", html).strip()
-            if len(html) <= MAX_TABLE_HTML:
-                data["text/html"] = html
-                data.pop("text/plain", None)
-            else:
-                plain = _text(data.get("text/plain", ""))
+            plain = _text(data.pop("text/plain", ""))
+            if len(html) > MAX_TABLE_HTML and plain and not plain.startswith("<"):
                 data.pop("text/html")
                 data["text/markdown"] = (
                     f"*(A table of {len(html) // 1000} kB, abridged here; executing the "
