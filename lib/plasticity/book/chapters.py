@@ -1,8 +1,11 @@
 """The book's chapter files: ``notebooks/NN_name.py`` in reading order, their numbers,
-titles and paired notebooks, and the choice of some of them (``--only``)."""
+titles and paired notebooks, the choice of some of them (``--only``), and whether an
+executed page of one is finished."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,3 +69,29 @@ def select(all_chapters: Sequence[ChapterFile], only: Sequence[str] | None) -> l
             raise ParameterError(f"only={wanted!r} names no chapter; choose from {names}")
         chosen.extend(h for h in hits if h not in chosen)
     return sorted(chosen, key=lambda c: c.stem)
+
+
+def execution_problem(path: str | os.PathLike) -> str | None:
+    """Why the executed notebook at ``path`` is not a finished page, or None.
+
+    A finished page was written by papermill, raised no exception, and every code
+    cell reached the status "completed" (a killed run leaves "running" or "pending").
+    """
+    try:
+        nb = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    meta = nb.get("metadata", {}).get("papermill")
+    if meta is None:
+        return "not executed by papermill (run `make book`)"
+    if meta.get("exception"):
+        return "its execution raised an exception"
+    statuses = [
+        c.get("metadata", {}).get("papermill", {}).get("status")
+        for c in nb.get("cells", [])
+        if c.get("cell_type") == "code"
+    ]
+    unfinished = [s for s in statuses if s != "completed"]
+    if unfinished:
+        return f"{len(unfinished)} of {len(statuses)} code cells did not complete ({unfinished[0]})"
+    return None

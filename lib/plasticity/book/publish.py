@@ -26,6 +26,8 @@ import re
 from pathlib import Path
 
 from ..engine.profiles import PROFILES
+from .chapters import chapters as all_chapters
+from .chapters import execution_problem
 
 #: The committed folder of published chapters (relative to the repository root).
 PUBLISHED_DIR = "book"
@@ -240,12 +242,10 @@ def publish(
     """
     import nbformat
 
-    from . import runner
-
     root = Path(root)
     executed_dir = Path(executed_dir) if executed_dir else root / "executed"
     figures_dir = root / "figures"
-    known = {c.stem: c for c in runner.chapters()}
+    known = {c.stem: c for c in all_chapters()}
     if chapters is None:
         chapters = [s for s in known if (executed_dir / f"{s}.ipynb").is_file()]
     manifest_path = figures_dir / "MANIFEST.json"
@@ -255,7 +255,7 @@ def publish(
         if stem not in known:
             raise PublishError(f"chapter {stem!r} is not one of the book's: {', '.join(known)}")
         path = executed_dir / f"{stem}.ipynb"
-        problem = runner.execution_problem(path)
+        problem = execution_problem(path)
         if problem:
             raise PublishError(f"{path}: {problem}; only finished pages are published")
         nb = json.loads(path.read_text())
@@ -291,8 +291,6 @@ def published(root: Path) -> dict[str, Path]:
 def write_contents(root: Path) -> Path:
     """``book/README.md``: every chapter, linked to its published page where there is
     one (else to its source), with what made it."""
-    from . import runner
-
     root = Path(root)
     have = published(root)
     lines = [
@@ -305,7 +303,7 @@ def write_contents(root: Path) -> Path:
         "their outputs). A chapter's sources are in [`notebooks/`](../notebooks/).",
         "",
     ]
-    for chapter in runner.chapters():
+    for chapter in all_chapters():
         if chapter.stem in have:
             nb = json.loads(have[chapter.stem].read_text())
             made = nb.get("metadata", {}).get(PUBLISHED_KEY, {}).get("made", "")

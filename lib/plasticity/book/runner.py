@@ -138,34 +138,6 @@ def failed_path(executed: Path) -> Path:
     return executed.with_name(f"{executed.stem}.failed.ipynb")
 
 
-def execution_problem(path: str | os.PathLike) -> str | None:
-    """Why the executed notebook at ``path`` is not a finished page, or None.
-
-    A finished page was written by papermill, raised no exception, and every code
-    cell reached the status "completed" (a killed run leaves "running" or "pending").
-    """
-    import json
-
-    try:
-        nb = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        return f"unreadable ({exc})"
-    meta = nb.get("metadata", {}).get("papermill")
-    if meta is None:
-        return "not executed by papermill (run `make book`)"
-    if meta.get("exception"):
-        return "its execution raised an exception"
-    statuses = [
-        c.get("metadata", {}).get("papermill", {}).get("status")
-        for c in nb.get("cells", [])
-        if c.get("cell_type") == "code"
-    ]
-    unfinished = [s for s in statuses if s != "completed"]
-    if unfinished:
-        return f"{len(unfinished)} of {len(statuses)} code cells did not complete ({unfinished[0]})"
-    return None
-
-
 def run(
     profile: str = "quick",
     *,
