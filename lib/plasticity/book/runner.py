@@ -26,6 +26,7 @@ from ..foundations import paths
 from ..foundations.checks import ParameterError
 from ..foundations.manifest import ManifestError, read_manifest
 from .chapters import ChapterFile, chapter_number, chapters, select
+from .chapters import execution_problem as execution_problem  # the runner's, re-exported
 
 
 class BookError(RuntimeError):
