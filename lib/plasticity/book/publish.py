@@ -208,9 +208,15 @@ def markdown_page(nb: dict, chapter: str, made: str) -> str:
 
 
 def _made(nb: dict, chapter: str, manifest: dict) -> str:
-    """One line: the profile, data, commit, date and device of a chapter's run."""
-    entries = [e for e in manifest.get("files", {}).values() if e.get("chapter") == chapter]
+    """One line: the profile, data, commit, date and device of a chapter's run, the
+    compute behind its figures (its runs, cached or not) and the notebook's runtime.
+    Only the manifest's entries of the page's own profile speak for it."""
     profile = notebook_profile(nb) or "?"
+    entries = [
+        e
+        for e in manifest.get("files", {}).values()
+        if e.get("chapter") == chapter and e.get("profile") == profile
+    ]
     runtime = nb.get("metadata", {}).get("papermill", {}).get("duration")
     line = f"Executed with profile `{profile}`"
     if entries:
@@ -220,6 +226,10 @@ def _made(nb: dict, chapter: str, manifest: dict) -> str:
             f" on {data or 'no data set'}, commit `{e.get('commit')}`, {e.get('utc', '')[:10]}, "
             f"device {e.get('device')}"
         )
+        runs = max(x.get("runs", 0) for x in entries)
+        compute = max(x.get("compute_seconds", 0.0) for x in entries)
+        if runs:
+            line += f"; its {runs} runs took {compute / 60:.1f} min of compute"
     if runtime:
         line += f"; the notebook ran {runtime:.0f} s"
     return line + f". Figures and tables: [`figures/{chapter}/`](../figures/{chapter}/)."
