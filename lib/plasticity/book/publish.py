@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 
 from ..engine.profiles import PROFILES
+from ..foundations.manifest import read_manifest
 from .chapters import chapters as all_chapters
 from .chapters import execution_problem
 
@@ -143,6 +144,15 @@ def _slim_tables(nb: dict) -> None:
                 )
 
 
+def restored_notebook(path: Path, figures_dir: Path):
+    """The published notebook at ``path`` with its figures embedded again
+    (:func:`restore`), as an nbformat notebook."""
+    import nbformat
+
+    nb = restore(json.loads(Path(path).read_text()), figures_dir)
+    return nbformat.reads(json.dumps(nb), as_version=4)
+
+
 def restore(nb: dict, figures_dir: Path) -> dict:
     """A copy of a published notebook with each figure reference embedded again from
     ``figures_dir``; a reference whose file is missing keeps its Markdown link."""
@@ -195,7 +205,8 @@ def markdown_page(nb: dict, chapter: str, made: str) -> str:
             if not parts:
                 # what made the page, under its title
                 title, _, rest = source.partition("\n")
-                parts.extend([title, f"> {made}", rest.strip()])
+                figures = f"[`figures/{chapter}/`](../figures/{chapter}/)"
+                parts.extend([title, f"> {made} Figures and tables: {figures}.", rest.strip()])
             else:
                 parts.append(source)
         elif cell.get("cell_type") == "code":
@@ -232,7 +243,7 @@ def _made(nb: dict, chapter: str, manifest: dict) -> str:
             line += f"; its {runs} runs took {compute / 60:.1f} min of compute"
     if runtime:
         line += f"; the notebook ran {runtime:.0f} s"
-    return line + f". Figures and tables: [`figures/{chapter}/`](../figures/{chapter}/)."
+    return line + "."
 
 
 def publish(
@@ -258,8 +269,7 @@ def publish(
     known = {c.stem: c for c in all_chapters()}
     if chapters is None:
         chapters = [s for s in known if (executed_dir / f"{s}.ipynb").is_file()]
-    manifest_path = figures_dir / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest = read_manifest(figures_dir)
     pages = {}
     for stem in chapters:
         if stem not in known:
@@ -317,8 +327,7 @@ def write_contents(root: Path) -> Path:
         if chapter.stem in have:
             nb = json.loads(have[chapter.stem].read_text())
             made = nb.get("metadata", {}).get(PUBLISHED_KEY, {}).get("made", "")
-            made = made.split(". Figures")[0]
-            lines.append(f"- [{chapter.title}]({chapter.stem}.md): {made}.")
+            lines.append(f"- [{chapter.title}]({chapter.stem}.md): {made}")
         else:
             lines.append(
                 f"- {chapter.title}: not published yet; its source is "
@@ -354,12 +363,8 @@ def lab_notebooks(root: Path, *, force: bool = False, log=print) -> list[str]:
             current = json.loads(target.read_text())
             if any(c.get("outputs") for c in current.get("cells", [])):
                 continue
-        import nbformat
-
-        restored = restore(json.loads(path.read_text()), root / "figures")
-        outputs = nbformat.reads(json.dumps(restored), as_version=4)
-        nb = jupytext.read(source)
-        nb = combine_inputs_with_outputs(nb, outputs, fmt="py:percent")
+        outputs = restored_notebook(path, root / "figures")
+        nb = combine_inputs_with_outputs(jupytext.read(source), outputs, fmt="py:percent")
         jupytext.write(nb, target)
         written.append(stem)
     if written:

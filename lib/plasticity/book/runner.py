@@ -25,6 +25,7 @@ from ..engine.profiles import get_profile
 from ..foundations import paths
 from ..foundations.checks import ParameterError
 from ..foundations.manifest import ManifestError, read_manifest
+from . import publish
 from .chapters import ChapterFile, chapter_number, chapters, select
 from .chapters import execution_problem as execution_problem  # the runner's, re-exported
 
@@ -236,8 +237,6 @@ def run(
             for line in warnings_in(executed):
                 log(f"    warning: {line}")
             if own:
-                from . import publish
-
                 publish.publish(root, [chapter.stem], executed_dir=out, log=log)
             done.append((chapter, seconds, executed))
     return done

@@ -83,20 +83,17 @@ PREVIEW_KEY = "plasticity_preview"
 PREVIEW_ROWS = 20
 
 
+def _not_executed_here(notebook: Path) -> dict | None:
+    """A page's :data:`PREVIEW_KEY` record (a preview, or a published run shown in a
+    build that did not execute it), or None for an executed page."""
+    try:
+        return json.loads(notebook.read_text()).get("metadata", {}).get(PREVIEW_KEY)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def is_preview(notebook: Path) -> bool:
-    try:
-        return PREVIEW_KEY in json.loads(notebook.read_text()).get("metadata", {})
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _published(notebook: Path) -> bool:
-    """Whether a page is a published run shown in a build that did not execute it."""
-    try:
-        meta = json.loads(notebook.read_text()).get("metadata", {})
-        return "published" in meta.get(PREVIEW_KEY, {})
-    except (OSError, ValueError, AttributeError):
-        return False
+    return _not_executed_here(notebook) is not None
 
 
 def preview_notebook(
@@ -158,8 +155,7 @@ def published_page(root: Path, chapter: runner.ChapterFile, path: Path) -> dict:
     (:func:`publish.restore`) and a note saying which run made it."""
     import nbformat
 
-    nb = publish.restore(json.loads(path.read_text()), root / "figures")
-    nb = nbformat.reads(json.dumps(nb), as_version=4)
+    nb = publish.restored_notebook(path, root / "figures")
     made = nb.metadata.get(publish.PUBLISHED_KEY, {}).get("made", "")
     note = nbformat.v4.new_markdown_cell(
         f"**Published run.** This page was not executed in this build: it shows the "
@@ -325,8 +321,9 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         info: dict = {"stem": chapter.stem, "title": chapter.title, "runtime_seconds": runtime}
         page_profile = executed.get("profile")
         info["executed_profile"] = page_profile
-        info["preview"] = is_preview(root / "executed" / f"{chapter.stem}.ipynb")
-        info["published"] = _published(root / "executed" / f"{chapter.stem}.ipynb")
+        record = _not_executed_here(root / "executed" / f"{chapter.stem}.ipynb")
+        info["preview"] = record is not None
+        info["published"] = "published" in (record or {})
         if page_profile is not None:
             # a figure's manifest entry speaks for this page only if the page ran with
             # the same profile: a smoke page never carries a real book's provenance
