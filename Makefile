@@ -8,14 +8,16 @@
 #                                   instead), then the chapters
 #   make results                    the cache's results as results-$(PROFILE).tar.xz (no weights)
 #   make replay RESULTS=pack.tar.xz  every chapter re-executed from a results pack (imported
-#                                   into the cache first): no data, no weights, no training
+#                                   into the cache first): no data, no weights, no training;
+#                                   without RESULTS, the pack shipped in book/ (ONLY=04: one)
 #   make site                       the book as a static site in _build/html (offline); a
 #                                   chapter not executed here shows its published run (book/),
 #                                   else a preview of its saved figures
 #   make test                       the test suite (offline; synthetic data)
 #   make lab                        JupyterLab on the paired notebooks, with the outputs of
 #                                   the published book (book/) where a notebook has none
-#   make publish                    executed/ -> book/ (make book does it chapter by chapter)
+#   make publish                    executed/ -> book/ (make book does it chapter by chapter),
+#                                   and the profile's results as book/results-$(PROFILE).tar.xz
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
 #                                   NeuroSovereign's step per spectral route, its chains
@@ -36,7 +38,8 @@ DATA_ARCHIVE ?=
 ONLY ?=
 DEVICE ?= cpu
 WORKERS ?=
-RESULTS ?=
+SHIPPED := book/results-$(PROFILE).tar.xz
+RESULTS ?= $(if $(wildcard $(SHIPPED)),$(SHIPPED),)
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -69,6 +72,7 @@ replay: $(STAMP)
 
 publish: $(STAMP)
 	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
+	$(BIN)/python -m plasticity results export $(SHIPPED) --profile $(PROFILE)
 
 site: $(STAMP)
 	$(BIN)/python -m plasticity site build --preview

@@ -163,7 +163,11 @@ def test_results_cli_exports_and_imports(tmp_path, capsys):
     _toy(src, 1.5)
     pack = tmp_path / "p.tar.xz"
     assert (
-        main(["results", "--cache-dir", str(src), "export", str(pack), "--profile", "smoke"]) == 0
+        main(
+            ["results", "--cache-dir", str(src), "export", str(pack), "--profile", "smoke"]
+            + ["--all-runs"]
+        )
+        == 0
     )
     assert "1 results" in capsys.readouterr().out
     assert main(["results", "--cache-dir", str(dst), "import", str(pack)]) == 0
@@ -194,3 +198,24 @@ def test_a_chapter_with_no_data_uses_an_imported_record_and_says_it_replays(tmp_
     ds = ch.dataset("cifar10")
     assert ds.recorded and ds.fingerprint == "0123456789abcdef" and ch.replaying
     assert ds.title == "CIFAR-10" and len(ds.test_y) == 10000
+
+
+def test_export_of_a_profile_packs_its_own_runs_and_names_what_it_lacks(
+    tmp_path, monkeypatch, capsys
+):
+    """`results export --profile P` packs the runs of P's plan only (a cache shared by
+    profiles holds others), says which chapters the pack cannot replay, and
+    `--all-runs` packs the whole cache."""
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("PLASTICITY_DATA_DIR", str(tmp_path / "data"))
+    _toy(cache_dir, 2.5)  # no run of any profile
+    pack = tmp_path / "smoke.tar.xz"
+    args = ["results", "--cache-dir", str(cache_dir), "export", str(pack), "--profile", "smoke"]
+    assert main(args) == 2 and not pack.exists()
+    err = capsys.readouterr().err
+    assert "runs are not in the cache" in err and "07b" in err
+    assert "holds no usable result" in err
+
+    assert main([*args, "--all-runs"]) == 0
+    with tarfile.open(pack) as tar:
+        assert [n for n in tar.getnames() if n.startswith("toy/")]

@@ -302,6 +302,13 @@ def publish(
     return list(pages)
 
 
+def shipped_packs(root: Path) -> list[Path]:
+    """The results packs shipped beside the published chapters: ``book/results-<profile>.tar.xz``
+    (written by ``make publish``)."""
+    folder = Path(root) / PUBLISHED_DIR
+    return sorted(folder.glob("results-*.tar.xz")) if folder.is_dir() else []
+
+
 def published(root: Path) -> dict[str, Path]:
     """The chapters published in ``root/book``: stem -> slim notebook."""
     folder = Path(root) / PUBLISHED_DIR
@@ -323,6 +330,16 @@ def write_contents(root: Path) -> Path:
         "their outputs). A chapter's sources are in [`notebooks/`](../notebooks/).",
         "",
     ]
+    for pack in shipped_packs(root):
+        profile = pack.name.removeprefix("results-").removesuffix(".tar.xz")
+        lines += [
+            f"The results of the `{profile}` profile's runs, without weights or data, are "
+            f"[`{pack.name}`]({pack.name}) ({pack.stat().st_size / 1e6:.2f} MB): "
+            f"`make replay PROFILE={profile} ONLY=04` re-executes a chapter from them on a "
+            "CPU, with no data and no training (the README's \"Re-executing from recorded "
+            'results").',
+            "",
+        ]
     for chapter in all_chapters():
         if chapter.stem in have:
             nb = json.loads(have[chapter.stem].read_text())

@@ -217,12 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_res.add_argument("--cache-dir", help="cache folder (default: data/cache)")
     res_sub = p_res.add_subparsers(dest="action", required=True)
     p_export = res_sub.add_parser(
-        "export", help="every usable result of the cache and the data sets' records, as .tar.xz"
+        "export",
+        help="the profile's runs' results from the cache and the data sets' records, as .tar.xz",
     )
     p_export.add_argument("out", metavar="PACK.tar.xz")
     p_export.add_argument("--profile", default="quick", choices=sorted(PROFILES))
     p_export.add_argument("--data-dir", help="data folder (default: data/)")
     p_export.add_argument("--kind", action="append", help="only this kind; repeatable")
+    p_export.add_argument(
+        "--all-runs",
+        action="store_true",
+        help="every usable result of the cache, not only the profile's runs",
+    )
     p_export.set_defaults(func=results_export)
     p_rimport = res_sub.add_parser(
         "import", help="a results pack into the cache (results only; entries held are kept)"

@@ -113,6 +113,7 @@ def cache_clear(args) -> int:
 
 def results_export(args) -> int:
     from .. import data
+    from ..book import plan
     from ..book.chapter import Chapter
     from ..engine import results
 
@@ -121,7 +122,22 @@ def results_export(args) -> int:
         # the profile's data sets as its chapters load them (as `book plan` does)
         ch = Chapter("00_data", args.profile, data_dir=args.data_dir, headless=True)
         datasets = [ch.dataset(k) for k in data.DATASETS]
-        summary = results.export_pack(args.out, datasets, cache_dir=args.cache_dir, kinds=args.kind)
+        runs = None
+        if not args.all_runs:  # the profile's own runs, not whatever else the cache holds
+            listed = plan.plan(args.profile, data_dir=args.data_dir, cache_dir=args.cache_dir)
+            runs = {(r.kind, r.key) for r in listed}
+            missing = [r for r in listed if not r.cached]
+            if missing:
+                chapters = sorted({c for r in missing for c in r.chapters})
+                print(
+                    f"warning: {len(missing)} of the {args.profile} profile's {len(listed)} "
+                    f"runs are not in the cache; chapter(s) {', '.join(chapters)} cannot "
+                    "replay from this pack",
+                    file=sys.stderr,
+                )
+        summary = results.export_pack(
+            args.out, datasets, cache_dir=args.cache_dir, kinds=args.kind, runs=runs
+        )
     except (ParameterError, results.PackError, data.DataUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

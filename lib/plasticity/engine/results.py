@@ -51,12 +51,17 @@ class PackError(ValueError):
     is changed."""
 
 
-def _entries(cache_dir, kinds: Iterable[str] | None) -> list[tuple[str, str, Path]]:
-    """(kind, key, result.json) of every usable entry with a result, kinds filtered."""
+def _entries(
+    cache_dir, kinds: Iterable[str] | None, runs: set[tuple[str, str]] | None = None
+) -> list[tuple[str, str, Path]]:
+    """(kind, key, result.json) of every usable entry with a result, kinds filtered,
+    and only the entries ``runs`` (kind, key) names when it is given."""
     wanted = None if kinds is None else {cache.check_kind(k) for k in kinds}
     out = []
     for row in cache.list_entries(cache_dir):
         if wanted is not None and row["kind"] not in wanted:
+            continue
+        if runs is not None and (row["kind"], row["key"]) not in runs:
             continue
         result = Path(row["path"]) / cache.RESULT_FILE
         if row["complete"] and row["verified"] and result.is_file():
@@ -80,14 +85,16 @@ def export_pack(
     *,
     cache_dir: str | os.PathLike | None = None,
     kinds: Iterable[str] | None = None,
+    runs: Iterable[tuple[str, str]] | None = None,
 ) -> dict:
-    """Write every usable entry's result of the cache (or of ``kinds``) and the records
-    of ``datasets`` to the pack ``out`` (``.tar.xz``); returns a summary (entries,
-    bytes of JSON, bytes of the pack). The pack is written beside ``out`` and renamed
-    into place, so a failed export leaves no partial pack."""
+    """Write every usable entry's result of the cache (or of ``kinds``, or only the
+    entries ``runs`` names as (kind, key), e.g. a profile's plan) and the records of
+    ``datasets`` to the pack ``out`` (``.tar.xz``); returns a summary (entries, bytes of
+    JSON, bytes of the pack). The pack is written beside ``out`` and renamed into place,
+    so a failed export leaves no partial pack."""
     out = check_out(out)
     records = [ds.record() for ds in datasets]
-    entries = _entries(cache_dir, kinds)
+    entries = _entries(cache_dir, kinds, None if runs is None else set(runs))
     if not entries:
         raise PackError(f"the cache {paths.cache_dir(cache_dir)} holds no usable result to export")
     header = {
