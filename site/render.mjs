@@ -347,8 +347,9 @@ function statusBody(provenance, slugOf, indexSlug) {
   });
   const head = ['chapter', 'profile', 'runtime', 'commit', 'data', 'device', 'updated (UTC)']
     .map((h) => `<th>${h}</th>`).join('');
+  const packs = (provenance.packs ?? []).map((p) => `<p class="results-pack">Results of every run behind these pages, without weights or data: <a href="${escapeHtml(p.name)}" download>${escapeHtml(p.name)}</a> (${(p.bytes / 1e6).toFixed(2)} MB). In a clone, <code>make replay RESULTS=${escapeHtml(p.name)} ONLY=04</code> re-executes a chapter from it on a CPU, with no data and no training.</p>`);
   return `<p>Every chapter of this build: the profile it ran, how long papermill took to execute it, and the commit and data behind its figures (from <code>figures/MANIFEST.json</code>).</p>
-<table class="status"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+<table class="status"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>${packs.join('')}`;
 }
 
 function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {

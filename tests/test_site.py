@@ -634,4 +634,9 @@ def test_a_fresh_clone_builds_the_site_from_the_committed_figures(node_ready, tm
         assert sizes and all(w > 0 for w in sizes), (stem, sizes)
         downloads = page.inner_text("p.downloads")
         assert ("published run" if stem in published else "this preview") in downloads
+    for pack in publish.shipped_packs(root):  # the shipped results, linked and served
+        page.goto((built.out_dir / "status.html").as_uri(), wait_until="load")
+        link = page.get_attribute(f'p.results-pack a[href="{pack.name}"]', "href")
+        assert link == pack.name
+        assert (built.out_dir / pack.name).read_bytes() == pack.read_bytes()
     page.close()

@@ -182,6 +182,9 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
         shutil.copy2(root / rel, dest / rel)
     if (root / "figures").is_dir():
         shutil.copytree(root / "figures", dest / "figures")
+    for pack in publish.shipped_packs(root):  # offered for download on the status page
+        (dest / publish.PUBLISHED_DIR).mkdir(exist_ok=True)
+        shutil.copy2(pack, dest / publish.PUBLISHED_DIR / pack.name)
     (dest / "executed").mkdir(parents=True, exist_ok=True)
     facts = provenance(root)["chapters"]  # the manifest and pages read once for all
     pages = publish.published(root)
@@ -357,7 +360,13 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         if repo:
             info["links"] = launch_links(repo, chapter.stem)
         chapters[f"/{EXECUTED_PREFIX}{chapter.stem}.ipynb"] = info
-    return {"repository": repo, "chapters": chapters, "mismatch": _mismatch(files, chapters)}
+    packs = [{"name": p.name, "bytes": p.stat().st_size} for p in publish.shipped_packs(root)]
+    return {
+        "repository": repo,
+        "chapters": chapters,
+        "mismatch": _mismatch(files, chapters),
+        "packs": packs,
+    }
 
 
 def _mismatch(files: dict, chapters: dict) -> str | None:
@@ -497,6 +506,8 @@ def build(
     lost = [f for f in files if f not in rendered]
     if lost:
         raise SiteError(f"the site was built without these pages: {', '.join(lost)}")
+    for pack in publish.shipped_packs(root):  # the status page links it
+        shutil.copy2(pack, staging / pack.name)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
