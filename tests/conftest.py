@@ -40,6 +40,25 @@ def isolated(tmp_path, monkeypatch):
     return folders
 
 
+def assert_same_tables(replayed: Path, original: Path, tables) -> int:
+    """Each table ``original/<rel>`` (a CSV) equals ``replayed/<rel>`` to float rounding;
+    returns how many were compared."""
+    import pandas as pd
+
+    n = 0
+    for path in sorted(tables):
+        rel = path.relative_to(original)
+        pd.testing.assert_frame_equal(
+            pd.read_csv(replayed / rel),
+            pd.read_csv(path),
+            check_exact=False,
+            rtol=1e-9,
+            obj=str(rel),
+        )
+        n += 1
+    return n
+
+
 def image_bytes(pixels: np.ndarray, fmt: str) -> bytes:
     from PIL import Image
 

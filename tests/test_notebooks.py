@@ -12,6 +12,8 @@ from plasticity.engine import cache
 from plasticity.foundations.manifest import read_manifest
 from plasticity.science import verdicts
 
+from .conftest import assert_same_tables
+
 pytestmark = pytest.mark.notebooks
 
 
@@ -123,7 +125,6 @@ def test_the_book_replays_from_a_results_pack_with_no_weights_no_data_and_no_com
     tables, writes no weights, computes no run, and saves the same tables."""
     import shutil
 
-    import pandas as pd
     from plasticity.engine import results
 
     root, _ = smoke_book
@@ -151,15 +152,7 @@ def test_the_book_replays_from_a_results_pack_with_no_weights_no_data_and_no_com
     assert not list(fresh.rglob(cache.MODEL_FILE)), "a replay wrote weights"
     assert {(e["kind"], e["key"]) for e in cache.list_entries()} == before, "a run was computed"
     assert not (tmp_path / "no-data").exists() or not any((tmp_path / "no-data").iterdir())
-    for original in sorted((root / "figures").rglob("*.csv")):
-        rel = original.relative_to(root / "figures")
-        pd.testing.assert_frame_equal(
-            pd.read_csv(figures / rel),
-            pd.read_csv(original),
-            check_exact=False,
-            rtol=1e-9,
-            obj=str(rel),
-        )
+    assert assert_same_tables(figures, root / "figures", (root / "figures").rglob("*.csv"))
     for _, _, executed in done:
         nb = nbformat.read(executed, as_version=4)
         assert not [

@@ -8,12 +8,13 @@ import json
 import shutil
 import tarfile
 
-import pandas as pd
 import pytest
 from plasticity.book import publish, runner
 from plasticity.engine import cache, results
 from plasticity.foundations import paths
 from plasticity.foundations.manifest import read_manifest
+
+from .conftest import assert_same_tables
 
 ROOT = paths.project_root()
 PACKS = publish.shipped_packs(ROOT)
@@ -79,16 +80,8 @@ def test_a_chapter_replays_from_the_shipped_pack_with_the_committed_tables(
     )
     assert len(done) == len(REPLAYED)
     assert not list(fresh.rglob(cache.MODEL_FILE)), "a replay wrote weights"
-    compared = 0
-    for chapter, _, _ in done:
-        for original in sorted((ROOT / "figures" / chapter.stem).glob("*.csv")):
-            rel = original.relative_to(ROOT / "figures")
-            pd.testing.assert_frame_equal(
-                pd.read_csv(figures / rel),
-                pd.read_csv(original),
-                check_exact=False,
-                rtol=1e-9,
-                obj=str(rel),
-            )
-            compared += 1
+    compared = sum(
+        assert_same_tables(figures, ROOT / "figures", (ROOT / "figures" / c.stem).glob("*.csv"))
+        for c, _, _ in done
+    )
     assert compared >= len(REPLAYED)
