@@ -71,8 +71,8 @@ replay: $(STAMP)
 	$(BIN)/python -m plasticity book run --profile $(PROFILE) --replay $(ONLY_FLAGS)
 
 publish: $(STAMP)
-	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
 	$(BIN)/python -m plasticity results export $(SHIPPED) --profile $(PROFILE)
+	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
 
 site: $(STAMP)
 	$(BIN)/python -m plasticity site build --preview

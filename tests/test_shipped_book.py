@@ -25,10 +25,6 @@ REPLAYED = ["04", "12"]
 pytestmark = pytest.mark.skipif(not PACKS, reason="no results pack is shipped in book/")
 
 
-def _profile(pack) -> str:
-    return pack.name.removeprefix("results-").removesuffix(".tar.xz")
-
-
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.name)
 def test_the_shipped_pack_is_of_the_published_book_and_its_data(pack):
     """Its profile is the published pages' profile and its data sets are those every
@@ -44,11 +40,11 @@ def test_the_shipped_pack_is_of_the_published_book_and_its_data(pack):
         json.loads(p.read_text())["metadata"]["papermill"]["parameters"]["profile"]
         for p in publish.published(ROOT).values()
     }
-    assert profiles == {_profile(pack)}
+    assert profiles == {publish.pack_profile(pack)}
     entries = [
         e
         for e in read_manifest(ROOT / "figures")["files"].values()
-        if e["profile"] == _profile(pack) and not e["synthetic"]
+        if e["profile"] == publish.pack_profile(pack) and not e["synthetic"]
     ]
     assert entries
     for entry in entries:
@@ -70,7 +66,7 @@ def test_a_chapter_replays_from_the_shipped_pack_with_the_committed_tables(
     shutil.copytree(ROOT / "figures", figures)
     assert results.import_pack(pack)["imported"] > 0
     done = runner.run(
-        _profile(pack),
+        publish.pack_profile(pack),
         only=REPLAYED,
         output_dir=tmp_path / "executed",
         figures_dir=str(figures),

@@ -309,6 +309,11 @@ def shipped_packs(root: Path) -> list[Path]:
     return sorted(folder.glob("results-*.tar.xz")) if folder.is_dir() else []
 
 
+def pack_profile(pack: Path) -> str:
+    """The profile a shipped pack holds, from its name: ``results-quick.tar.xz`` -> quick."""
+    return Path(pack).name.removeprefix("results-").removesuffix(".tar.xz")
+
+
 def published(root: Path) -> dict[str, Path]:
     """The chapters published in ``root/book``: stem -> slim notebook."""
     folder = Path(root) / PUBLISHED_DIR
@@ -331,7 +336,7 @@ def write_contents(root: Path) -> Path:
         "",
     ]
     for pack in shipped_packs(root):
-        profile = pack.name.removeprefix("results-").removesuffix(".tar.xz")
+        profile = pack_profile(pack)
         lines += [
             f"The results of the `{profile}` profile's runs, without weights or data, are "
             f"[`{pack.name}`]({pack.name}) ({pack.stat().st_size / 1e6:.2f} MB): "
