@@ -86,6 +86,20 @@ def test_execute_with_batch_trains_the_base_models_together_first():
     assert all(lab.artifact.result.get("stacked") == len(bases) for lab in labs.values())
 
 
+def test_chapter_01_alone_lists_every_base_model_it_trains():
+    """Chapter 01 trains one base model per seed the Lazarus chapters use when the
+    profile gives each seed its own; `book plan --only 01` lists (and prices) them all."""
+    from dataclasses import replace
+
+    smoke = get_profile("smoke")
+    per_seed = replace(smoke, lazarus=replace(smoke.lazarus, base_per_seed=True))
+    for prof, expected in ((per_seed, experiments.seeds_needed(smoke)), (smoke, (0,))):
+        bases = [r for r in plan.plan(prof, ["01"]) if r.kind == "lazarus-base"]
+        assert sorted(r.label for r in bases) == [f"base model, seed {s}" for s in expected]
+        assert all(r.chapters == {"01"} for r in bases)
+    assert len(experiments.seeds_needed(smoke)) > 1  # the two cases differ
+
+
 def test_runs_shared_by_chapters_are_listed_once():
     runs = plan.plan("smoke", ["02", "03", "06"])
     keys = [r.key for r in runs]

@@ -144,8 +144,8 @@ def plan(
         ds = ch.dataset("cifar10")
         scale = prof.lazarus
         base_keys = {}
-        seeds = experiments.seeds_needed(prof) if lazarus_chapters else (0,)
-        for s in seeds if scale.base_per_seed else (0,):
+        # chapter 01 trains and shows one base model per seed the Lazarus chapters use
+        for s in experiments.seeds_needed(prof) if scale.base_per_seed else (0,):
             cfg = lazarus_runs.base_config(ds, prof.base, s)
             key = cache_key("lazarus-base", cfg, lazarus.BASE_VERSION)
             base_keys[s] = key

@@ -127,8 +127,9 @@ PROFILES: dict[str, Profile] = {
     ),
     "quick": Profile(
         name="quick",
-        description="real CIFAR data, the published base training (5 epochs), shortened "
-        "experiments: the whole book in well under an hour on a 2-core CPU",
+        description="real CIFAR data, the published base training (5 epochs): every "
+        "Lazarus verdict at the seed's protocol on 3 seeds, exploratory runs and "
+        "NeuroSovereign shortened (4 cycles x 3 epochs); the profile a CPU can finish",
         synthetic=False,
         base=BaseTraining(epochs=5),
         seeds=(0, 1, 2),
@@ -155,8 +156,9 @@ PROFILES: dict[str, Profile] = {
     ),
     "full": Profile(
         name="full",
-        description="real CIFAR data, the committed book: every Lazarus verdict on 10 seeds "
-        "with its own base model, the seed's alpha grid 0.1-0.35 and pruning at 30-80 %; "
+        description="real CIFAR data, the evidence the verdicts need: every Lazarus verdict "
+        "on 10 seeds with its own base model, the seed's alpha grid 0.1-0.35 and pruning "
+        "at 30-80 %; "
         "NeuroSovereign 4 cycles x 15 epochs on 5 seeds with the paper's share of warm-up; "
         "meant for a GPU",
         synthetic=False,
