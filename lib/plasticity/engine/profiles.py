@@ -158,9 +158,8 @@ PROFILES: dict[str, Profile] = {
         name="full",
         description="real CIFAR data, the evidence the verdicts need: every Lazarus verdict "
         "on 10 seeds with its own base model, the seed's alpha grid 0.1-0.35 and pruning "
-        "at 30-80 %; "
-        "NeuroSovereign 4 cycles x 15 epochs on 5 seeds with the paper's share of warm-up; "
-        "meant for a GPU",
+        "at 30-80 %; NeuroSovereign 4 cycles x 15 epochs on 5 seeds with the paper's "
+        "share of warm-up; meant for a GPU",
         synthetic=False,
         base=BaseTraining(epochs=5),
         seeds=tuple(range(10)),
