@@ -39,9 +39,9 @@
 # **Budget.** Full v3 and consistency only, the pair the seed's "consistency is king"
 # rests on, run the seed's protocol (1000 steps) on every verdict seed, each with its
 # own base model. The other five methods are exploratory: `quick` runs them on seed 0
-# for 300 steps (`paper`: 1000 steps), so they are compared with full v3 *after 300 of
-# its 1000 steps* (recorded inside the full runs) and never decide a verdict. `smoke`:
-# synthetic data.
+# for 300 steps (`full` and `paper`: 1000 steps), so under `quick` they are compared
+# with full v3 *after 300 of its 1000 steps* (recorded inside the full runs); they never
+# decide a verdict. `smoke`: synthetic data.
 
 # %% tags=["parameters"]
 profile = "quick"

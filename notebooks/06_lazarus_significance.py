@@ -88,8 +88,8 @@ tests = pd.DataFrame(test_rows)
 tests["unit"] = np.where(tests["comparison"] == "repaired vs damaged", "accuracy points",
                          "recovery points")
 tests["steps"] = scale.repair_steps
-ch.save_table(tests.round(4), "paired_tests")
-tests.round(3)
+ch.save_table(experiments.rounded(tests, 4), "paired_tests")
+experiments.rounded(tests, 3)
 
 
 # %%

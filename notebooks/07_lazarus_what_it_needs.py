@@ -39,7 +39,7 @@
 # **Budget.** The four cells the claims read (original teacher with CIFAR-10, CIFAR-100
 # or Gaussian inputs; damaged teacher with CIFAR-10 inputs) run the seed's protocol,
 # 1000 steps, on every verdict seed, each with its own base model. The other cells are
-# exploratory (`quick`: seed 0, 300 steps). Needs the CIFAR-100 archive too. `smoke`:
+# exploratory (seed 0; `quick`: 300 steps, `full`: 1000). Needs the CIFAR-100 archive too. `smoke`:
 # synthetic.
 
 # %% tags=["parameters"]
@@ -131,8 +131,8 @@ tests = pd.DataFrame([
     if m != published_setting
 ])
 tests["steps"] = scale.repair_steps
-ch.save_table(tests.round(4), "paired_tests")
-tests.round(2)
+ch.save_table(experiments.rounded(tests, 4), "paired_tests")
+experiments.rounded(tests, 2)
 
 # %%
 lines = []

@@ -110,11 +110,11 @@ for key in ("d_hier", "d_struct", "sparsity"):
     summary[f"paper_{key}"] = [published.SOVEREIGN_ABLATION.get(v, {}).get(key, np.nan)
                                for v in summary["variant"]]
 ch.save_table(summary.round(4), "ablation")
-ch.save_table(paired.round(4), "paired_tests")
+ch.save_table(experiments.rounded(paired, 4), "paired_tests")
 display(summary[["variant", "n", "d_hier_mean", "d_hier_ci_low", "d_hier_ci_high",
                  "apex_coarse_mean", "apex_fine_mean", "shock_epochs_mean",
                  "paper_d_hier"]].round(2))
-paired.round(3)
+experiments.rounded(paired, 3)
 
 
 # %%
@@ -162,9 +162,9 @@ mixer_effect = pd.DataFrame([
     for key in ("fine", "coarse")
 ])
 ch.save_table(controls.round(4), "controls")
-ch.save_table(mixer_effect.round(4), "mixer_control")
+ch.save_table(experiments.rounded(mixer_effect, 4), "mixer_control")
 display(control_summary.round(2))
-mixer_effect.round(3)
+experiments.rounded(mixer_effect, 3)
 
 # %% [markdown]
 # ## The budget ladder

@@ -84,3 +84,47 @@ def test_sovereign_grid_trains_blind_once_per_seed_and_varies_apex_only():
         sovereign_experiments.threshold_grid(prof)
     ) - {own}
     assert {(r["chain"], r["seed"]) for r in extra} == {("apex", prof.sovereign_seeds[0])}
+
+
+def test_saved_tables_keep_small_p_values_instead_of_rounding_them_to_zero():
+    from plasticity.science import lazarus_claims
+
+    tests = pd.DataFrame(
+        [
+            {
+                "comparison": "repaired vs damaged",
+                "condition": "noise alpha=0.2",
+                "n": 10,
+                "mean_diff": 1.901003,
+                "std_diff": 0.764179,
+                "ci_low": 1.354321,
+                "ci_high": 2.447685,
+                "t_p": 2.5312e-05,
+                "wilcoxon_p": 0.001953125,
+                "steps": 1000,
+            },
+            {
+                "comparison": "repaired vs damaged",
+                "condition": "noise alpha=0.35",
+                "n": 3,
+                "mean_diff": 6.7,
+                "std_diff": 1.9,
+                "ci_low": 2.0,
+                "ci_high": 11.4,
+                "t_p": float("nan"),
+                "wilcoxon_p": 0.25,
+                "steps": 1000,
+            },
+        ]
+    )
+    out = experiments.rounded(tests, 3)
+    assert out.loc[0, "mean_diff"] == 1.901 and out.loc[0, "ci_low"] == 1.354
+    assert out.loc[0, "t_p"] == 2.53e-05  # three significant digits, not 0.0
+    assert out.loc[0, "wilcoxon_p"] == 0.00195
+    assert pd.isna(out.loc[1, "t_p"]) and out.loc[1, "wilcoxon_p"] == 0.25
+    assert tests.loc[0, "t_p"] == 2.5312e-05  # the input is left as it was
+    # the registry's text reads the saved table: it must not print "p = 0"
+    judge = lazarus_claims._paired_claim(
+        "repaired vs damaged", "noise alpha=0.2", lambda e: ("reproduces", "x")
+    )
+    assert "paired t p = 2.53e-05" in judge(out).ours

@@ -379,6 +379,24 @@ def paired(
     }
 
 
+#: Columns that hold p-values: rounded to significant digits, never to decimals.
+P_COLUMNS = ("t_p", "wilcoxon_p")
+
+
+def rounded(df: pd.DataFrame, decimals: int = 4, p_digits: int = 3) -> pd.DataFrame:
+    """``df`` with its numbers rounded to ``decimals`` places for a saved or shown table,
+    except p-values, which keep ``p_digits`` significant digits: rounded to decimals,
+    p = 2.5e-05 would read 0, a probability no test gives."""
+    out = df.round(decimals)
+    for col in P_COLUMNS:
+        if col in df.columns:
+            out[col] = [
+                float(f"{p:.{p_digits}g}") if isinstance(p, float) and math.isfinite(p) else p
+                for p in df[col].astype(float)
+            ]
+    return out
+
+
 def budget_table(df: pd.DataFrame) -> pd.DataFrame:
     """Long table of accuracy, recovery and agreement after each recorded step."""
     steps = sorted({int(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("restored_at_")})
