@@ -39,8 +39,8 @@
 # **Budget.** The four cells the claims read (original teacher with CIFAR-10, CIFAR-100
 # or Gaussian inputs; damaged teacher with CIFAR-10 inputs) run the seed's protocol,
 # 1000 steps, on every verdict seed, each with its own base model. The other cells are
-# exploratory (seed 0; `quick`: 300 steps, `full`: 1000). Needs the CIFAR-100 archive too. `smoke`:
-# synthetic.
+# exploratory (seed 0; `quick`: 300 steps, `full`: 1000). Needs the CIFAR-100 archive
+# too. `smoke`: synthetic.
 
 # %% tags=["parameters"]
 profile = "quick"

@@ -391,8 +391,7 @@ def rounded(df: pd.DataFrame, decimals: int = 4, p_digits: int = 3) -> pd.DataFr
     for col in P_COLUMNS:
         if col in df.columns:
             out[col] = [
-                float(f"{p:.{p_digits}g}") if isinstance(p, float) and math.isfinite(p) else p
-                for p in df[col].astype(float)
+                float(f"{p:.{p_digits}g}") if math.isfinite(p) else p for p in df[col].astype(float)
             ]
     return out
 
