@@ -9,7 +9,8 @@
 #   make results                    the cache's results as results-$(PROFILE).tar.xz (no weights)
 #   make replay RESULTS=pack.tar.xz  every chapter re-executed from a results pack (imported
 #                                   into the cache first): no data, no weights, no training;
-#                                   without RESULTS, the pack shipped in book/ (ONLY=04: one)
+#                                   without RESULTS, the pack shipped in book/ at its own
+#                                   profile unless PROFILE is given (ONLY=04: one chapter)
 #   make site                       the book as a static site in _build/html (offline); a
 #                                   chapter not executed here shows its published run (book/),
 #                                   else a preview of its saved figures
@@ -18,6 +19,7 @@
 #                                   the published book (book/) where a notebook has none
 #   make publish                    executed/ -> book/ (make book does it chapter by chapter),
 #                                   and the profile's results as book/results-$(PROFILE).tar.xz
+#                                   (replacing another profile's pack)
 #   make sync                       jupytext: notebooks/*.py <-> notebooks/*.ipynb
 #   make bench                      this machine's peak GFLOP/s, each phase's share of it,
 #                                   NeuroSovereign's step per spectral route, its chains
@@ -39,7 +41,11 @@ ONLY ?=
 DEVICE ?= cpu
 WORKERS ?=
 SHIPPED := book/results-$(PROFILE).tar.xz
-RESULTS ?= $(if $(wildcard $(SHIPPED)),$(SHIPPED),)
+# make replay, without PROFILE, replays the profile of the pack shipped in book/
+SHIPPED_PROFILE := $(patsubst book/results-%.tar.xz,%,$(firstword $(wildcard book/results-*.tar.xz)))
+REPLAY_PROFILE := $(if $(filter command line environment%,$(origin PROFILE)),$(PROFILE),$(or $(SHIPPED_PROFILE),$(PROFILE)))
+REPLAY_PACK := book/results-$(REPLAY_PROFILE).tar.xz
+RESULTS ?= $(if $(wildcard $(REPLAY_PACK)),$(REPLAY_PACK),)
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -68,9 +74,10 @@ results: $(STAMP)
 
 replay: $(STAMP)
 	$(if $(RESULTS),$(BIN)/python -m plasticity results import $(RESULTS),)
-	$(BIN)/python -m plasticity book run --profile $(PROFILE) --replay $(ONLY_FLAGS)
+	$(BIN)/python -m plasticity book run --profile $(REPLAY_PROFILE) --replay $(ONLY_FLAGS)
 
 publish: $(STAMP)
+	rm -f $(filter-out $(SHIPPED),$(wildcard book/results-*.tar.xz))
 	$(BIN)/python -m plasticity results export $(SHIPPED) --profile $(PROFILE)
 	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
 

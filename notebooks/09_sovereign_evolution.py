@@ -34,8 +34,8 @@
 #
 # **The gap across cycles.** The paper's rule reads the previous epoch's gap
 # ("Gap_prev") and says nothing of a reset between cycles; the published code resets it,
-# so the first epoch of every cycle can never shock. The `quick` and `paper` profiles
-# carry the gap across cycles (`carry_gap=True`), the literal reading; with short
+# so the first epoch of every cycle can never shock. The `quick`, `full` and `paper`
+# profiles carry the gap across cycles (`carry_gap=True`), the literal reading; with short
 # cycles the reset would leave the shock almost no epoch on which it could fire.
 #
 # **Definitions.** dStruct = APEX - BLIND fine accuracy; dHier = APEX - BLIND
