@@ -103,7 +103,7 @@ artifact = lazarus_runs.base_artifact(ds, ch.profile.base, seed, progress=not ch
 result = artifact.result
 history = result["history"]
 source = "loaded from the cache" if artifact.hit else "trained now"
-print(f"base model {source}: {artifact.path}")
+print(f"base model {source}: cache entry {artifact.path.parent.name}/{artifact.path.name}")
 print(
     f"test accuracy {result['test_accuracy']:.2f} % after {result['steps']} steps; "
     f"training took {artifact.result.get('train_seconds', history['epoch_seconds'][-1]):.0f} s "

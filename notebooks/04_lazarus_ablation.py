@@ -72,6 +72,7 @@ experiments.describe("ablation", ch.profile)
 # %%
 runs = experiments.run("ablation", labs, ch.profile)
 ch.save_table(runs.round(4), "runs")
+print(f"{len(runs)} runs, one row each in the saved table runs.csv")
 
 # %% [markdown]
 # ## At equal steps
