@@ -589,7 +589,13 @@ def test_a_preview_page_holds_the_chapters_text_code_and_saved_figures(tmp_path)
     assert site.PREVIEW_KEY in nb.metadata
     first, note = nb.cells[0].source, nb.cells[1].source
     assert first.lstrip().startswith("# ") and note.startswith("**Preview.**")
-    assert "profile quick" in note and "make book ONLY=05" in note
+    # the provenance of the chapter's committed figures, whichever profile made them
+    made = {
+        e["profile"]
+        for e in json.loads((root / "figures" / "MANIFEST.json").read_text())["files"].values()
+        if e["chapter"] == chapter.stem
+    }
+    assert len(made) == 1 and f"profile {made.pop()}" in note and "make book ONLY=05" in note
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] for c in code)
     saved = nb.cells[-1].source
