@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from plasticity.book import publish, runner, site
 from plasticity.foundations import paths
+from plasticity.foundations.manifest import read_manifest
 from plasticity.science import headlines, verdicts
 
 REQUIRE_ENV = "PLASTICITY_REQUIRE_BROWSER"
@@ -592,7 +593,7 @@ def test_a_preview_page_holds_the_chapters_text_code_and_saved_figures(tmp_path)
     # the provenance of the chapter's committed figures, whichever profile made them
     made = {
         e["profile"]
-        for e in json.loads((root / "figures" / "MANIFEST.json").read_text())["files"].values()
+        for e in read_manifest(root / "figures")["files"].values()
         if e["chapter"] == chapter.stem
     }
     assert len(made) == 1 and f"profile {made.pop()}" in note and "make book ONLY=05" in note
