@@ -116,8 +116,8 @@ def _pack_with(tmp_path, members: dict[str, bytes], header=True) -> str:
 def test_a_bad_pack_is_refused_before_the_cache_changes(tmp_path, members, header, match):
     dst = tmp_path / "dst"
     good = {
-        "toy/" + "b" * 20 + "/result.json": json.dumps(
-            {"format": 1, "kind": "toy", "result": {}}
+        f"toy/{cache.cache_key('toy', {'seed': 0}, '1')}/result.json": json.dumps(
+            {"format": 1, "kind": "toy", "config": {"seed": 0}, "version": "1", "result": {}}
         ).encode()
     }
     with pytest.raises(results.PackError, match=match):

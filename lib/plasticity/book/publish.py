@@ -22,10 +22,13 @@ import base64
 import copy
 import hashlib
 import json
+import os
 import re
+import tempfile
 from pathlib import Path
 
 from ..engine.profiles import PROFILES
+from ..foundations import paths
 from ..foundations.manifest import read_manifest
 from .chapters import chapters as all_chapters
 from .chapters import execution_problem
@@ -47,6 +50,7 @@ _SAVE_CALL = re.compile(
 #: its plain-text form.
 MAX_TABLE_HTML = 96_000
 
+_STYLER_ID = re.compile(r"T_[0-9a-f]{5}(?=[_\"' ])")
 _STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
@@ -135,6 +139,10 @@ def _slim_tables(nb: dict) -> None:
             html = _text(data.get("text/html", ""))
             if "<table" not in html:
                 continue
+            # pandas' Styler names its table with a random id: a fixed one here, so that
+            # re-publishing the same numbers writes the same page
+            html = _STYLER_ID.sub("T_table", html)
+            data["text/html"] = html
             plain = _text(data.pop("text/plain", ""))
             if len(html) > MAX_TABLE_HTML and plain and not plain.startswith("<"):
                 data.pop("text/html")
@@ -149,19 +157,110 @@ def restored_notebook(path: Path, figures_dir: Path):
     (:func:`restore`), as an nbformat notebook."""
     import nbformat
 
-    nb = restore(json.loads(Path(path).read_text()), figures_dir)
+    nb = restore(read_page(path), figures_dir)
     return nbformat.reads(json.dumps(nb), as_version=4)
 
 
-def restore(nb: dict, figures_dir: Path) -> dict:
-    """A copy of a published notebook with each figure reference embedded again from
-    ``figures_dir``; a reference whose file is missing keeps its Markdown link."""
-    nb = copy.deepcopy(nb)
+def read_page(path: Path) -> dict:
+    """A published notebook as a dict; :class:`PublishError` naming the file when it is
+    not a notebook (empty, truncated, not JSON)."""
+    path = Path(path)
+    try:
+        nb = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise PublishError(
+            f"{path} is not a readable notebook ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"restore it with `git checkout -- {path.name}` or publish the chapter again"
+        ) from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise PublishError(f"{path} is not a notebook (no cells)")
+    return nb
+
+
+def figure_path(figures_dir: Path, ref) -> Path | None:
+    """The file a figure reference names, confined to ``figures_dir``: a relative
+    ``<chapter>/<name>.png`` of plain names whose real path lies inside the folder, else
+    None (an absolute path, ``..``, a link out of the folder, another suffix)."""
+    rel = ref.get("path") if isinstance(ref, dict) else None
+    if not isinstance(rel, str) or not _FIGURE_REF.match(rel):
+        return None
+    root = Path(figures_dir).resolve()
+    path = (root / rel).resolve()
+    if root not in path.parents or not path.is_file():
+        return None
+    return path
+
+
+_FIGURE_REF = re.compile(r"^[0-9][0-9a-z_]*/[\w.-]+\.png$")
+_ALLOWED_ATTRIBUTES = {"*": {"class", "id", "title", "colspan", "rowspan", "align", "alt"}}
+
+
+def clean_html(html: str) -> str:
+    """HTML from a notebook output made safe to insert in a page: an allow-list
+    sanitiser (``nh3``, the Rust ``ammonia`` library) keeps text, tables, lists, links
+    and images and drops scripts, styles, event handlers and ``javascript:`` links."""
+    import nh3
+
+    attributes = {tag: set(a) for tag, a in nh3.ALLOWED_ATTRIBUTES.items()}
+    for tag, extra in _ALLOWED_ATTRIBUTES.items():
+        attributes[tag] = attributes.get(tag, set()) | extra
+    return nh3.clean(html, attributes=attributes, link_rel="noopener noreferrer")
+
+
+_FENCE = re.compile(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", re.S | re.M)
+
+
+def clean_markdown(text: str) -> str:
+    """Markdown from a notebook output with any raw HTML in it sanitised
+    (:func:`clean_html`); fenced code blocks are kept as they are (their text is never
+    HTML)."""
+    parts, at = [], 0
+    for match in _FENCE.finditer(text):
+        parts.append(_clean_prose(text[at : match.start()]))
+        parts.append(match.group(0))
+        at = match.end()
+    parts.append(_clean_prose(text[at:]))
+    return "".join(parts)
+
+
+def _clean_prose(text: str) -> str:
+    if "<" not in text:
+        return text
+    cleaned = clean_html(text)
+    # the sanitiser escapes what it keeps as text; Markdown wants these characters back
+    return cleaned.replace("&gt;", ">").replace("&amp;", "&").replace("&quot;", '"')
+
+
+def safe_outputs(nb: dict) -> dict:
+    """``nb`` (a notebook as a dict, changed in place and returned) with every HTML and
+    Markdown output sanitised, and every output that a page cannot show safely (a
+    script, a JavaScript or widget view) removed."""
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
-            ref = out.get("metadata", {}).get(FIGURE_KEY)
-            path = Path(figures_dir) / ref["path"] if ref else None
-            if path is None or not path.is_file():
+            data = out.get("data")
+            if not isinstance(data, dict):
+                continue
+            for mime in list(data):
+                if mime in ("text/html", "image/svg+xml"):
+                    data[mime] = clean_html(_text(data[mime]))
+                elif mime == "text/markdown":
+                    data[mime] = clean_markdown(_text(data[mime]))
+                elif mime not in ("text/plain", "image/png", "image/jpeg", "application/json"):
+                    data.pop(mime)
+    return nb
+
+
+def restore(nb: dict, figures_dir: Path) -> dict:
+    """A copy of a published notebook, its outputs sanitised (:func:`safe_outputs`), with
+    each figure reference embedded again from ``figures_dir``; a reference whose file
+    is missing, or that points outside ``figures_dir``, keeps its Markdown link."""
+    nb = safe_outputs(copy.deepcopy(nb))
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata")
+            ref = meta.get(FIGURE_KEY) if isinstance(meta, dict) else None
+            path = figure_path(figures_dir, ref) if ref else None
+            if path is None:
                 continue
             out["data"]["image/png"] = base64.b64encode(path.read_bytes()).decode()
             out["data"].pop("text/markdown", None)
@@ -293,8 +392,8 @@ def publish(
         small, unmatched = slim(nb, stem, figures_dir)
         made = _made(nb, stem, manifest)
         small.setdefault("metadata", {})[PUBLISHED_KEY] = {"made": made}
-        nbformat.write(nbformat.from_dict(small), out / f"{stem}.ipynb")
-        (out / f"{stem}.md").write_text(markdown_page(small, stem, made))
+        write_atomic(out / f"{stem}.ipynb", nbformat.writes(nbformat.from_dict(small)) + "\n")
+        write_atomic(out / f"{stem}.md", markdown_page(small, stem, made))
         size = (out / f"{stem}.ipynb").stat().st_size + (out / f"{stem}.md").stat().st_size
         dropped = f"; {len(unmatched)} unsaved image(s) left out" if unmatched else ""
         log(f"published {stem}: {size / 1e3:.0f} kB{dropped}")
@@ -347,7 +446,7 @@ def write_contents(root: Path) -> Path:
         ]
     for chapter in all_chapters():
         if chapter.stem in have:
-            nb = json.loads(have[chapter.stem].read_text())
+            nb = read_page(have[chapter.stem])
             made = nb.get("metadata", {}).get(PUBLISHED_KEY, {}).get("made", "")
             lines.append(f"- [{chapter.title}]({chapter.stem}.md): {made}")
         else:
@@ -359,8 +458,31 @@ def write_contents(root: Path) -> Path:
             )
     path = root / PUBLISHED_DIR / "README.md"
     path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    write_atomic(path, "\n".join(lines) + "\n")
     return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it renamed into place,
+    so an interrupted write leaves the previous file whole; an error names the file."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise PublishError(f"{path} cannot be written ({exc})") from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~paths.UMASK)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PublishError(f"{path} could not be written ({exc}); the previous file is kept") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def lab_notebooks(root: Path, *, force: bool = False, log=print) -> list[str]:

@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -440,6 +441,81 @@ def myst_script() -> Path:
     return script
 
 
+#: The file that marks a folder as a site this command built: only such a folder (or
+#: an empty one) is ever replaced by ``site build``.
+SITE_MARK = ".plasticity-site"
+SITE_MARK_TEXT = "A static site built by `python -m plasticity site build`; rebuilt in place.\n"
+
+
+def _owned(folder: Path) -> bool:
+    """Whether ``folder`` is a site this command built (its mark), or lies in the book's
+    own build folder (``<root>/_build``, git-ignored, written only by the book)."""
+    mark = folder / SITE_MARK
+    if mark.is_file() and not mark.is_symlink():
+        return True
+    build = (paths.project_root() / "_build").resolve()
+    return build in folder.resolve().parents
+
+
+def check_out(out: Path, root: Path | None = None) -> None:
+    """Refuse an output folder the build could not replace safely, before anything is
+    built: a file, a folder holding the book itself (or one of its parents), a non-empty
+    folder this command did not make (no :data:`SITE_MARK`), or one whose parent cannot
+    be written."""
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise SiteError(f"--out {out} is not a folder; give a new or empty folder")
+    for protected in [paths.project_root(), *([root] if root else [])]:
+        protected = Path(protected).resolve()
+        if out == protected or out in protected.parents:
+            raise SiteError(
+                f"--out {out} holds the book's own files; give a new or empty folder "
+                "(the default is _build/html)"
+            )
+    if out.is_dir() and any(out.iterdir()) and not _owned(out):
+        raise SiteError(
+            f"--out {out} is not empty and was not built by `site build` (no {SITE_MARK} "
+            "in it); nothing was changed. Give a new or empty folder"
+        )
+    parent = out.parent
+    if not parent.is_dir():
+        raise SiteError(f"--out {out}: its parent folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SiteError(f"--out {out}: its parent folder {parent} cannot be written")
+    try:  # a file system that takes no folder (/proc, /sys) fails here, at once
+        probe = Path(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+        probe.rmdir()
+    except OSError as exc:
+        raise SiteError(f"--out {out}: no folder can be made in {parent} ({exc})") from None
+
+
+def _staging_folder(out: Path) -> Path:
+    """A fresh private folder beside ``out`` for the site being rendered."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as exc:
+        raise SiteError(f"--out {out}: no folder can be made beside it ({exc})") from None
+    paths.honour_umask(staging, directory=True)
+    staging.rmdir()  # render.mjs makes it
+    return staging
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Move the finished site ``staging`` to ``out``: an earlier site there (marked as
+    this command's, or an empty folder) is moved aside first and removed after, so
+    ``out`` always holds a whole site."""
+    if out.exists():
+        if any(out.iterdir()) and not _owned(out):  # it changed during the build
+            shutil.rmtree(staging, ignore_errors=True)
+            raise SiteError(f"--out {out} was filled during the build; nothing was replaced")
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "site")
+        os.replace(staging, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
 def _run(cmd: list[str], cwd: Path, what: str, env: dict | None = None) -> str:
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     output = result.stdout + result.stderr
@@ -468,6 +544,7 @@ def build(
     start = time.perf_counter()
     root = Path(root).resolve() if root else paths.project_root()
     out = Path(out_dir).resolve() if out_dir else root / "_build" / "html"
+    check_out(out, root)
     if preview:
         read_config(root)
         stage = root / "_build" / "preview-root"
@@ -487,30 +564,33 @@ def build(
     if problems:
         raise SiteError("myst build reported errors:\n" + "\n".join(problems))
 
-    staging = out.with_name(out.name + ".partial")
+    staging = _staging_folder(out)
     facts = root / "_build" / "provenance.json"
     facts.write_text(json.dumps(provenance(root, read_config(root)), indent=1))
-    _run(
-        [
-            node,
-            str(renderer / "render.mjs"),
-            str(root / "_build" / "site"),
-            str(staging),
-            str(facts),
-        ],
-        root,
-        "render.mjs",
-    )
-    pages = json.loads((staging / "pages.json").read_text())["pages"]
-    rendered = {p["source"].lstrip("/") for p in pages if p.get("source")}
-    lost = [f for f in files if f not in rendered]
-    if lost:
-        raise SiteError(f"the site was built without these pages: {', '.join(lost)}")
-    for pack in publish.shipped_packs(root):  # the status page links it
-        shutil.copy2(pack, staging / pack.name)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    try:
+        _run(
+            [
+                node,
+                str(renderer / "render.mjs"),
+                str(root / "_build" / "site"),
+                str(staging),
+                str(facts),
+            ],
+            root,
+            "render.mjs",
+        )
+        pages = json.loads((staging / "pages.json").read_text())["pages"]
+        rendered = {p["source"].lstrip("/") for p in pages if p.get("source")}
+        lost = [f for f in files if f not in rendered]
+        if lost:
+            raise SiteError(f"the site was built without these pages: {', '.join(lost)}")
+        for pack in publish.shipped_packs(root):  # the status page links it
+            shutil.copy2(pack, staging / pack.name)
+        (staging / SITE_MARK).write_text(SITE_MARK_TEXT)
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     seconds = time.perf_counter() - start
     log(f"site: {len(pages)} pages in {out} ({seconds:.1f} s)")
     return Built(out, pages, seconds)

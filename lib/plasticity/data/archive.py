@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..foundations import paths
+from ..foundations.archives import ArchiveError, Limits, bounded_tarinfo, shown, tar_members
 from .arrays import ImageDataset, arrays_dir, load_cached, store_arrays
 from .cifar import CIFAR10_CLASSES, CIFAR100_FINE, CIFAR100_FINE_TO_COARSE, DATASETS
 
@@ -36,42 +37,20 @@ MAX_MEMBER_BYTES = 1 << 20
 #: The largest tar header record (a GNU long name, a pax record set) read: CIFAR's
 #: member names are under 100 characters; a larger record is refused before it is read.
 MAX_HEADER_BYTES = 4096
-#: Member names are shown in messages up to this many characters.
-MAX_SHOWN_NAME = 200
-_HEADER_TYPES = (
-    tarfile.GNUTYPE_LONGNAME,
-    tarfile.GNUTYPE_LONGLINK,
-    tarfile.XHDTYPE,
-    tarfile.XGLTYPE,
-    tarfile.SOLARIS_XHDTYPE,
-)
 
-_COMPRESSED_MAGIC = (b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh")
-
-
-class ArchiveError(ValueError):
-    """An archive that cannot be imported; the message names the archive and, where
-    one is at fault, the member."""
+def _limits() -> Limits:
+    """What the bounded tar reader admits of an image-folder archive (read at each
+    import, so the module's bounds can be set)."""
+    return Limits(
+        max_members=MAX_ARCHIVE_MEMBERS,
+        max_member_bytes=MAX_MEMBER_BYTES,
+        max_total_bytes=MAX_ARCHIVE_MEMBERS * MAX_MEMBER_BYTES,
+        max_header_bytes=MAX_HEADER_BYTES,
+        what="a CIFAR archive",
+    )
 
 
-def _shown(name: str) -> str:
-    """A member name as a message shows it: at most :data:`MAX_SHOWN_NAME` characters."""
-    if len(name) <= MAX_SHOWN_NAME:
-        return name
-    return f"{name[:MAX_SHOWN_NAME]}... ({len(name)} characters)"
-
-
-class _BoundedTarInfo(tarfile.TarInfo):
-    """A tar member whose extended header records (GNU long names, pax headers) are
-    refused above :data:`MAX_HEADER_BYTES` *before* tarfile reads them into memory."""
-
-    def _proc_member(self, tarfile_):
-        if self.type in _HEADER_TYPES and self.size > MAX_HEADER_BYTES:
-            raise ArchiveError(
-                f"a tar header record (long name or pax header) of {self.size} bytes; no "
-                f"CIFAR archive has one above {MAX_HEADER_BYTES} bytes"
-            )
-        return super()._proc_member(tarfile_)
+_shown = shown
 
 
 def _zip_entries(path: Path) -> int | None:
@@ -147,27 +126,9 @@ def _archive_members(path: Path) -> Iterator[tuple[str, bytes | None]]:
                         )
                     yield info.filename, payload
             return
-        with open(path, "rb") as f:
-            head = f.read(6)
-            plain = not head.startswith(_COMPRESSED_MAGIC)
-            if plain:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - 1024))
-                if size % 512 or f.read(1024).strip(b"\0"):
-                    raise ArchiveError(
-                        f"{path}: the tar archive is truncated (it does not end with the "
-                        "end-of-archive blocks); download or copy it again"
-                    )
-        with tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo) as tf:
-            while (member := tf.next()) is not None:
-                entry()
-                tf.members = []  # tarfile keeps every member read; one at a time here
-                if member.isfile():
-                    admit(member.name, member.size)
-                    handle = tf.extractfile(member)
-                    last = member.name
-                    yield member.name, handle.read() if handle else None
+        for name, payload in tar_members(path, _limits()):
+            last = name
+            yield name, payload
     except ArchiveError as exc:
         if str(exc).startswith(str(path)):
             raise
@@ -228,7 +189,7 @@ def archive_dataset_name(path: str | os.PathLike) -> str:
             first = next((n for n in zf.namelist() if "/" in n.strip("./")), "")
     else:
         try:
-            with tarfile.open(path, "r:*", tarinfo=_BoundedTarInfo) as tf:
+            with tarfile.open(path, "r:*", tarinfo=bounded_tarinfo(_limits())) as tf:
                 member = tf.next()
                 first = member.name if member is not None else ""
         except ArchiveError as exc:

@@ -258,6 +258,7 @@ def train_or_load(
     tmp = _tmp_folder(root, key)
     try:
         save_file(tensors, str(tmp / MODEL_FILE))
+        paths.honour_umask(tmp / MODEL_FILE)  # safetensors writes it private (0600)
         meta["model_sha256"] = _digest(tmp / MODEL_FILE)
         (tmp / RESULT_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True))
         first = _install(tmp, folder, replace=recompute or existed)
@@ -355,24 +356,49 @@ def _install(tmp: Path, folder: Path, replace: bool) -> tuple[dict, dict] | None
 
 
 def install_result(
-    kind: str, key: str, meta: Mapping, cache_dir: str | os.PathLike | None = None
-) -> Path:
+    kind: str,
+    key: str,
+    meta: Mapping,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    checked: bool = False,
+) -> bool:
     """Write an entry made of its ``result.json`` alone (an imported result) into place,
-    replacing an unusable entry of that key; returns its folder."""
+    replacing an unusable entry of that key. Returns whether it was written: an entry
+    that another process made usable meanwhile is kept. ``checked``: the kind folder was
+    already checked (:func:`ensure_writable`), as an import does once per kind."""
     check_kind(kind)
     if not KEY_PATTERN.match(key):
         raise CacheError(f"key={key!r} is not a cache key (20 hexadecimal digits)")
     root = paths.cache_dir(cache_dir) / kind
-    ensure_writable(root)
+    if not checked:
+        ensure_writable(root)
+    folder = root / key
     tmp = _tmp_folder(root, key)
     try:
         # keys in the order recorded: tables built from a result keep their columns
         (tmp / RESULT_FILE).write_text(json.dumps(dict(meta), indent=1))
-        _install(tmp, root / key, replace=True)
+        paths.honour_umask(tmp / RESULT_FILE)
+        for _ in range(3):
+            if usable(folder):  # another import wrote it first: theirs is kept
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+            if folder.exists():  # unusable: moved aside, then removed
+                with contextlib.suppress(OSError):
+                    aside = Path(
+                        tempfile.mkdtemp(prefix=f".{key}.{_HOST}.{os.getpid()}.", dir=root)
+                    )
+                    os.replace(folder, aside / "old")
+                    shutil.rmtree(aside, ignore_errors=True)
+            try:
+                os.replace(tmp, folder)
+                return True
+            except OSError:
+                continue  # it appeared meanwhile: look again
+        raise CacheError(f"{folder} could not be written: another process keeps replacing it")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return root / key
 
 
 def is_cached(
@@ -443,12 +469,49 @@ def _entry_problem(folder: Path, meta: dict) -> str | None:
     model = folder / MODEL_FILE
     if meta.get("shipped") == RESULTS_ONLY and not model.exists():
         return None
-    if "model_sha256" in meta:
-        try:
-            if _digest(model) != meta["model_sha256"]:
-                return "model digest mismatch"
-        except OSError as exc:
-            return str(exc)
+    if "model_sha256" not in meta:
+        return "model.safetensors has no recorded digest" if model.exists() else None
+    try:
+        if _digest(model) != meta["model_sha256"]:
+            return "model digest mismatch"
+        return _safetensors_problem(model)
+    except OSError as exc:
+        return str(exc)
+
+
+#: The largest safetensors header this cache writes is a few kB (names, shapes).
+MAX_SAFETENSORS_HEADER = 1 << 20
+
+
+def _safetensors_problem(model: Path) -> str | None:
+    """Why ``model`` is not a readable safetensors file (its header: a length, then a
+    JSON object of tensors within the file), or None; the tensors are not read."""
+    size = model.stat().st_size
+    with open(model, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            return "model.safetensors is truncated"
+        n = int.from_bytes(head, "little")
+        if n > min(MAX_SAFETENSORS_HEADER, size - 8):
+            return "model.safetensors has a header of impossible length"
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (ValueError, RecursionError):
+        return "model.safetensors has a header that is not JSON"
+    if not isinstance(header, dict):
+        return "model.safetensors has a header that is not an object"
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(isinstance(o, int) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= size - 8 - n
+        ):
+            return f"model.safetensors: tensor {name[:80]!r} lies outside the file"
     return None
 
 

@@ -91,13 +91,19 @@ def _load_checkpoint(run_dir: Path, cycle: int) -> tuple[dict, dict] | None:
 
 def run_key(config: SovereignConfig, seed: int, fingerprint: str, chains=CHAINS) -> str:
     """The cache key of an evolution (its folder name under ``sovereign-run``)."""
-    settings = asdict(config)
-    if settings["precision"] == "fp32":
+    return recorded_run_key(asdict(config), seed, fingerprint, chains)
+
+
+def recorded_run_key(settings: dict, seed: int, fingerprint: str, chains) -> str:
+    """:func:`run_key` from a recorded configuration (a ``result.json``'s ``config``),
+    so that an imported evolution can be checked against its folder name."""
+    settings = dict(settings)
+    if settings.get("precision") == "fp32":
         del settings["precision"]  # the paper's precision: keys as before the option existed
-    if settings["spectral_method"] == "svd":
+    if settings.get("spectral_method") == "svd":
         del settings["spectral_method"]  # likewise for the reference spectral route
     for option in ("l1_epochs", "taxonomy_seed"):
-        if settings[option] is None:
+        if option in settings and settings[option] is None:
             del settings[option]  # the paper's pairing and taxonomy: keys as before
     return cache_key(
         "sovereign-run",
