@@ -1,6 +1,9 @@
 # The book's entry points. Each target sets up the virtual environment first if needed.
 #
-#   make book                       run every chapter (profile quick) and regenerate figures/
+#   make book                       run every chapter (profile quick) into build/quick/: the
+#                                   published book (figures/, book/) is never changed, and a
+#                                   run of the published profile says what differs from it
+#   make book PROFILE=full PUBLISH=1  the published book itself: figures/, executed/, book/
 #   make book DATA_ARCHIVE="a.tar.xz b.tar.xz"   ... importing CIFAR from image-folder archives
 #   make book PROFILE=paper         the seeds' own settings (for a GPU)
 #   make book-gpu PROFILE=full      on a GPU: every run computed first (book plan --execute:
@@ -42,6 +45,7 @@ DEVICE ?= cpu
 WORKERS ?=
 SHIPPED := book/results-$(PROFILE).tar.xz
 # make replay, without PROFILE, replays the profile of the pack shipped in book/
+SHIPPED_PACK := $(firstword $(wildcard book/results-*.tar.xz))
 SHIPPED_PROFILE := $(patsubst book/results-%.tar.xz,%,$(firstword $(wildcard book/results-*.tar.xz)))
 REPLAY_PROFILE := $(if $(filter command line environment%,$(origin PROFILE)),$(PROFILE),$(or $(SHIPPED_PROFILE),$(PROFILE)))
 REPLAY_PACK := book/results-$(REPLAY_PROFILE).tar.xz
@@ -51,9 +55,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
+PUBLISH ?=
+PUBLISH_FLAG := $(if $(PUBLISH),--publish,)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup book book-gpu results replay publish site test lab sync bench bench-train bench-vshape lint clean clean-cache
+.PHONY: lab-prepare setup book book-gpu results replay publish site test lab sync bench bench-train bench-vshape lint clean clean-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,11 +69,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 book: $(STAMP)
-	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+	$(BIN)/python -m plasticity book run --profile $(PROFILE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS) $(PUBLISH_FLAG)
 
 book-gpu: $(STAMP)
 	$(BIN)/python -m plasticity book plan --profile $(PROFILE) --execute --device $(GPU_DEVICE) $(if $(WORKERS),--workers $(WORKERS),) $(ARCHIVE_FLAGS)
-	$(BIN)/python -m plasticity book run --profile $(PROFILE) --device $(GPU_DEVICE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS)
+	$(BIN)/python -m plasticity book run --profile $(PROFILE) --device $(GPU_DEVICE) $(ARCHIVE_FLAGS) $(ONLY_FLAGS) $(PUBLISH_FLAG)
 
 results: $(STAMP)
 	$(BIN)/python -m plasticity results export results-$(PROFILE).tar.xz --profile $(PROFILE)
@@ -87,9 +93,15 @@ site: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-lab: sync
-	$(BIN)/python -m plasticity book outputs
+lab: lab-prepare
 	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/
+
+# what make lab does before opening JupyterLab: the shipped results pack into the cache
+# (so every cell runs and every slider redraws with no data and no training), and the
+# paired notebooks with the published outputs; no tracked file changes
+lab-prepare: $(STAMP)
+	$(if $(SHIPPED_PACK),$(BIN)/python -m plasticity results import $(SHIPPED_PACK),)
+	$(BIN)/python -m plasticity book outputs
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]*_*.py

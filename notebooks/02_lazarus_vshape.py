@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -39,7 +39,7 @@
 # no extra training. `smoke`: 20 steps on synthetic data.
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"  # the published book's profile; "smoke" runs in seconds on synthetic data
 alpha = 0.35
 seed = 0
 data_dir = None

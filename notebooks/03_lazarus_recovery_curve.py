@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,7 +30,7 @@
 # 0.25 included) on 5 seeds. `smoke`: synthetic data, 20 steps.
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"  # the published book's profile; "smoke" runs in seconds on synthetic data
 alpha = 0.2
 data_dir = None
 figures_dir = None

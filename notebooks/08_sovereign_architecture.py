@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -46,7 +46,7 @@
 # 3, `full` and `paper`: 5) to compare fresh and trained layers.
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"  # the published book's profile; "smoke" runs in seconds on synthetic data
 seed = 0
 data_dir = None
 figures_dir = None

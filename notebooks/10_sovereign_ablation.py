@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -57,7 +57,7 @@
 # and 3 epochs per cycle. `smoke`: synthetic.
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"  # the published book's profile; "smoke" runs in seconds on synthetic data
 data_dir = None
 figures_dir = None
 headless = None  # None: detected (sliders only under a notebook front end)

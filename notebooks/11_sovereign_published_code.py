@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,7 +51,7 @@
 # `smoke`: synthetic data.
 
 # %% tags=["parameters"]
-profile = "quick"
+profile = "full"  # the published book's profile; "smoke" runs in seconds on synthetic data
 max_epochs = None  # None: the profile's cap (200 on real data, 5 on synthetic)
 data_dir = None
 figures_dir = None

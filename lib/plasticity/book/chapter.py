@@ -68,6 +68,39 @@ def check_injected_parameters(history: list[str] | None = None) -> None:
                 )
 
 
+def seed_scratch(folder: Path, profile: str) -> bool:
+    """Start a scratch figures folder from the published book's when the published book
+    was made by ``profile``: a reader who runs one chapter then has every other
+    chapter's tables beside it (chapter 12 reads them all), and what the run changes can
+    be compared with the published numbers. Returns whether it copied. Nothing happens
+    when ``folder`` is the published folder itself or already holds a manifest."""
+    import shutil
+
+    from ..foundations.manifest import MANIFEST
+
+    published = paths.published_figures_dir()
+    folder = Path(folder)
+    if folder.resolve() == published.resolve() or (folder / MANIFEST).exists():
+        return False
+    if published_profile(published) != profile:
+        return False
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(published, folder, dirs_exist_ok=True)
+    return True
+
+
+def published_profile(figures: Path | None = None) -> str | None:
+    """The profile that made the published figures (every manifest entry's), or None."""
+    from ..foundations.manifest import ManifestError, read_manifest
+
+    try:
+        files = read_manifest(figures or paths.published_figures_dir()).get("files", {})
+    except (ManifestError, OSError, ValueError):
+        return None
+    profiles = {e.get("profile") for e in files.values() if isinstance(e, dict)}
+    return profiles.pop() if len(profiles) == 1 else None
+
+
 class Chapter:
     """Per-chapter settings and the data sets the chapter has used so far."""
 
@@ -84,11 +117,10 @@ class Chapter:
         self.profile = get_profile(profile)
         self.name = name
         self.data_dir = paths.data_dir(data_dir)
-        self.figures_dir = paths.figures_dir(
-            figures_dir, scratch=self.profile.name if self.profile.synthetic else None
-        )
+        self.figures_dir = paths.figures_dir(figures_dir, scratch=self.profile.name)
         if self.profile.synthetic:
             plots.check_synthetic_target(self.figures_dir, name)
+        seed_scratch(self.figures_dir, self.profile.name)
         self.headless = is_headless(headless)
         self.datasets: dict[str, data.ImageDataset] = {}
         plots.use_style()

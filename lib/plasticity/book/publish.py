@@ -479,7 +479,9 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise PublishError(f"{path} could not be written ({exc}); the previous file is kept") from None
+        raise PublishError(
+            f"{path} could not be written ({exc}); the previous file is kept"
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -504,8 +506,14 @@ def lab_notebooks(root: Path, *, force: bool = False, log=print) -> list[str]:
         if not source.is_file():
             continue
         if target.is_file() and not force:
-            current = json.loads(target.read_text())
-            if any(c.get("outputs") for c in current.get("cells", [])):
+            try:
+                current = json.loads(target.read_text())
+            except (OSError, ValueError, RecursionError):
+                log(f"{target} is not a readable notebook: kept as it is (--force replaces it)")
+                continue
+            cells = current.get("cells", []) if isinstance(current, dict) else []
+            # a reader's own outputs, or images pasted into a Markdown cell, are kept
+            if any(c.get("outputs") or c.get("attachments") for c in cells):
                 continue
         outputs = restored_notebook(path, root / "figures")
         nb = combine_inputs_with_outputs(jupytext.read(source), outputs, fmt="py:percent")

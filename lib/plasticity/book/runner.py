@@ -153,20 +153,111 @@ def run(
     log=print,
     plan_first: bool = True,
     replay: bool = False,
+    publish: bool = False,
 ) -> list[tuple[ChapterFile, float, Path]]:
     """Run the book (or the chapters in ``only``); stop at the first failure. First
     say what it will cost (``plan_first``), then after each chapter how long the book
     has run and roughly how much compute is left. ``replay``: the chapters read every
     run from the cache (an imported results pack) and compute none; a run missing
-    there stops its chapter (:class:`~plasticity.engine.cache.NotRecorded`)."""
+    there stops its chapter (:class:`~plasticity.engine.cache.NotRecorded`).
+
+    Only with ``publish`` does the run write the published book (``figures/``,
+    ``executed/`` and each chapter's page in ``book/``); otherwise it writes to
+    ``build/<profile>/`` and, where the published book was made by the same profile,
+    says which of its tables came out different."""
     prof = get_profile(profile)
+    if timeout is not None and (
+        isinstance(timeout, bool) or int(timeout) != timeout or timeout < 1
+    ):
+        raise ParameterError(f"timeout={timeout!r} must be a whole number of seconds >= 1")
+    if publish:
+        check_publishable(prof, replay=replay, figures_dir=figures_dir, output_dir=output_dir)
     selected = select(chapters(), only)
     archive_paths = [Path(a).expanduser().resolve() for a in archives]
     for path in archive_paths:
         if not path.is_file():
             raise ParameterError(f"data_archive={str(path)!r} does not exist")
-    scratch = prof.name if prof.synthetic else None
+    previous_publish = os.environ.get(paths.PUBLISH_ENV)
+    if publish:
+        os.environ[paths.PUBLISH_ENV] = "1"  # the kernels inherit it
+    else:
+        os.environ.pop(paths.PUBLISH_ENV, None)
+    try:
+        return _run(
+            prof,
+            selected,
+            archive_paths,
+            data_dir,
+            figures_dir,
+            output_dir,
+            timeout,
+            progress,
+            log,
+            plan_first,
+            replay,
+            publish,
+        )
+    finally:
+        if previous_publish is None:
+            os.environ.pop(paths.PUBLISH_ENV, None)
+        else:
+            os.environ[paths.PUBLISH_ENV] = previous_publish
+
+
+def check_publishable(prof, *, replay: bool, figures_dir=None, output_dir=None) -> None:
+    """Refuse ``--publish`` before anything runs unless the run can make the published
+    book: real data, the book's own folders, and for a replay only the committed
+    results pack imported into the cache."""
+    if prof.synthetic:
+        raise ParameterError(
+            f"--publish with profile={prof.name!r}: synthetic data never make the published book"
+        )
+    if figures_dir or output_dir:
+        raise ParameterError(
+            "--publish writes the book's own folders; drop --figures-dir/--output-dir"
+        )
+    if replay:
+        from ..engine import results
+
+        shipped = publish.shipped_packs(paths.project_root())
+        digests = {results.pack_digest(p) for p in shipped}
+        imported = set(results.imported_packs())
+        if not shipped or imported - digests or not imported:
+            raise ParameterError(
+                "--publish --replay republishes the book from recorded results only when the "
+                "cache holds the committed pack alone (book/results-<profile>.tar.xz); this "
+                f"cache has imported {len(imported)} pack(s), "
+                f"{len(imported - digests)} of them not the committed one. Replay without "
+                "--publish (it writes to build/ and says what differs), or use a fresh cache"
+            )
+
+
+def _run(
+    prof,
+    selected,
+    archive_paths,
+    data_dir,
+    figures_dir,
+    output_dir,
+    timeout,
+    progress,
+    log,
+    plan_first,
+    replay,
+    publish,
+):
+    scratch = prof.name
     out = paths.executed_dir(output_dir, scratch=scratch)
+    for what, folder in (
+        ("output_dir", out),
+        ("figures_dir", paths.figures_dir(figures_dir, scratch=scratch)),
+    ):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ParameterError(
+                f"{what}={str(folder)!r} cannot be made ({exc.strerror})"
+            ) from None
     # before any chapter runs: the figures folder's manifest must be readable
     read_manifest(paths.figures_dir(figures_dir, scratch=scratch))
     if prof.synthetic:
@@ -193,14 +284,20 @@ def run(
     # a real-data run into the book's own folders also publishes each chapter it
     # executes (book/, committed): never a scratch, synthetic or redirected run
     root = paths.project_root()
+    figures = paths.figures_dir(figures_dir, scratch=scratch)
     own = (
-        not prof.synthetic
+        publish
         and out.resolve() == (root / "executed").resolve()
-        and paths.figures_dir(figures_dir).resolve() == (root / "figures").resolve()
+        and figures.resolve() == paths.published_figures_dir().resolve()
     )
     done = []
     mode = ", replaying recorded results (nothing is computed)" if replay else ""
     log(f"book: profile {prof.name}, {len(selected)} chapter(s){mode} -> {out}")
+    if not own:
+        log(
+            f"book: figures and tables -> {figures}; the published book (figures/, book/) "
+            "is not changed (`--publish` writes it)"
+        )
     left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
     book_start = time.perf_counter()
     with _replay_env(replay):
@@ -238,8 +335,59 @@ def run(
                 log(f"    warning: {line}")
             if own:
                 publish.publish(root, [chapter.stem], executed_dir=out, log=log)
+            else:
+                for line in differences(figures, chapter.stem, prof.name):
+                    log(f"    {line}")
             done.append((chapter, seconds, executed))
     return done
+
+
+def differences(figures: Path, chapter: str, profile: str, limit: int = 8) -> list[str]:
+    """What a chapter run into ``figures`` changed against the published book, when the
+    published book was made by the same ``profile``: each table of the chapter that
+    differs, with its first differing cells (published -> this run). Empty when the
+    folders are the same, the profiles differ, or nothing moved."""
+    import pandas as pd
+
+    from .chapter import published_profile
+
+    published = paths.published_figures_dir()
+    figures = Path(figures)
+    if figures.resolve() == published.resolve() or published_profile(published) != profile:
+        return []
+    lines, same = [], 0
+    for path in sorted((figures / chapter).glob("*.csv")):
+        ref = published / chapter / path.name
+        if not ref.is_file():
+            lines.append(f"{chapter}/{path.name}: not in the published book")
+            continue
+        if ref.read_bytes() == path.read_bytes():
+            same += 1
+            continue
+        old, new = pd.read_csv(ref), pd.read_csv(path)
+        if old.shape != new.shape or list(old.columns) != list(new.columns):
+            lines.append(
+                f"{chapter}/{path.name} differs from the published table: shape "
+                f"{old.shape} -> {new.shape}"
+            )
+            continue
+        moved = []
+        for col in old.columns:
+            for i, (a, b) in enumerate(zip(old[col], new[col], strict=True)):
+                if not (a == b or (pd.isna(a) and pd.isna(b))):
+                    moved.append(f"row {i} {col}: {a} -> {b}")
+        lines.append(
+            f"{chapter}/{path.name} differs from the published table in {len(moved)} cell(s): "
+            + "; ".join(moved[:limit])
+            + ("; ..." if len(moved) > limit else "")
+        )
+    if lines:
+        lines.insert(
+            0,
+            f"{chapter}: {len(lines)} table(s) differ from the published book "
+            f"(figures/), {same} equal",
+        )
+    return lines
 
 
 @contextlib.contextmanager
@@ -317,6 +465,7 @@ def main_run(args) -> int:
             timeout=args.timeout,
             progress=not args.no_progress,
             replay=args.replay,
+            publish=getattr(args, "publish", False),
         )
     except (BookError, ParameterError, data.DataUnavailableError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -71,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="image-folder archive of CIFAR-10 or CIFAR-100; repeatable",
     )
     p_run.add_argument("--data-dir", help="data folder (default: data/)")
-    p_run.add_argument("--figures-dir", help="where figures and tables go (default: figures/)")
-    p_run.add_argument("--output-dir", help="executed notebooks (default: executed/)")
+    p_run.add_argument(
+        "--figures-dir", help="where figures and tables go (default: build/<profile>/figures)"
+    )
+    p_run.add_argument(
+        "--output-dir", help="executed notebooks (default: build/<profile>/executed)"
+    )
     p_run.add_argument("--timeout", type=int, help="per-cell timeout in seconds")
     p_run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     p_run.add_argument(
@@ -85,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read every run from the cache (e.g. an imported results pack) and compute "
         "none; no data or weights needed",
+    )
+    p_run.add_argument(
+        "--publish",
+        action="store_true",
+        help="write the published book (figures/, executed/, book/); without it a run "
+        "writes to build/<profile>/ and says what differs from the published book",
     )
     p_run.set_defaults(func=book_run)
     book_sub.add_parser("list", help="list the chapters").set_defaults(func=book_list)

@@ -38,6 +38,7 @@ MAX_MEMBER_BYTES = 1 << 20
 #: member names are under 100 characters; a larger record is refused before it is read.
 MAX_HEADER_BYTES = 4096
 
+
 def _limits() -> Limits:
     """What the bounded tar reader admits of an image-folder archive (read at each
     import, so the module's bounds can be set)."""

@@ -60,24 +60,48 @@ def cache_dir(explicit: str | os.PathLike | None = None) -> Path:
     return _resolve("cache", explicit, data_dir() / "cache")
 
 
+#: Set (to 1) by ``book run --publish``, and inherited by its kernels: only then do
+#: the chapters write the committed ``figures/`` and ``executed/`` by default.
+PUBLISH_ENV = "PLASTICITY_PUBLISH"
+
+
+def publishing() -> bool:
+    """Whether this process writes the published book (``book run --publish``)."""
+    return os.environ.get(PUBLISH_ENV, "") not in ("", "0")
+
+
 def scratch_dir(profile: str) -> Path:
-    """Where a synthetic-data profile writes by default: ``<root>/build/<profile>``
+    """Where a run that does not publish writes by default: ``<root>/build/<profile>``
     (ignored by git), never the committed ``figures/`` and ``executed/``."""
     return project_root() / "build" / profile
 
 
+def published_figures_dir() -> Path:
+    """The committed ``figures/`` of the published book (read by every run; written
+    only while :func:`publishing`)."""
+    return project_root() / "figures"
+
+
 def figures_dir(explicit: str | os.PathLike | None = None, *, scratch: str | None = None) -> Path:
-    """Regenerated figures and tables; ``$PLASTICITY_FIGURES_DIR``. The default is the
-    committed ``figures/``, or ``build/<scratch>/figures`` when ``scratch`` names a
-    synthetic-data profile."""
-    default = scratch_dir(scratch) / "figures" if scratch else project_root() / "figures"
+    """Regenerated figures and tables; ``$PLASTICITY_FIGURES_DIR``. The default is
+    ``build/<scratch>/figures`` for a run of profile ``scratch`` that does not publish,
+    and the committed ``figures/`` when publishing (or when no profile is named: a
+    reader of the published tables)."""
+    if scratch and not publishing():
+        default = scratch_dir(scratch) / "figures"
+    else:
+        default = published_figures_dir()
     return _resolve("figures", explicit, default)
 
 
 def executed_dir(explicit: str | os.PathLike | None = None, *, scratch: str | None = None) -> Path:
     """Executed notebooks written by the book runner; ``$PLASTICITY_EXECUTED_DIR``. The
-    default is the committed ``executed/``, or ``build/<scratch>/executed``."""
-    default = scratch_dir(scratch) / "executed" if scratch else project_root() / "executed"
+    default is ``build/<scratch>/executed``, or the committed ``executed/`` when
+    publishing."""
+    if scratch and not publishing():
+        default = scratch_dir(scratch) / "executed"
+    else:
+        default = project_root() / "executed"
     return _resolve("executed", explicit, default)
 
 
