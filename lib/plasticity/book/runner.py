@@ -419,7 +419,7 @@ def cost_by_chapter(profile: str, selected: Sequence[ChapterFile], data_dir, log
 
     runs = plan(profile, [c.stem for c in selected], data_dir=data_dir)
     table = estimate(runs)
-    missing = table[~table["cached"]]
+    missing = table[~table["cached"].astype(bool)]
     order = {chapter_number(c.stem): c.stem for c in selected}
     share: dict[str, float] = dict.fromkeys((c.stem for c in selected), 0.0)
     for _, r in missing.iterrows():

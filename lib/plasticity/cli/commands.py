@@ -279,7 +279,7 @@ def book_plan(args) -> int:
         )
     listed = plan.plan(args.profile, only, data_dir=args.data_dir)
     table = plan.estimate(listed)
-    missing = table[~table["cached"]]
+    missing = table[~table["cached"].astype(bool)]
     if args.json:
         print(table.to_json(orient="records", indent=1))
     else:
@@ -292,7 +292,7 @@ def book_plan(args) -> int:
         f"compute: about {total / 60:.0f} min on this machine's measured rates",
         file=sys.stderr,
     )
-    cached = table[table["cached"]]
+    cached = table[table["cached"].astype(bool)]
     if len(cached):
         recorded = float(cached["recorded_seconds"].fillna(0).sum())
         print(

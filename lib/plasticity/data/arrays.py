@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -240,6 +241,27 @@ def fingerprint_arrays(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()[:16]
 
 
+_TMP_ARRAYS = re.compile(r"^\.[a-z0-9-]+-(\d+)-[A-Za-z0-9_]+$")
+
+
+def _remove_abandoned(folder: Path) -> None:
+    """Remove the temporary folders that killed imports left in ``folder`` (named
+    ``.<name>-<pid>-<random>``, whose process is gone on this host)."""
+    for tmp in folder.iterdir():
+        match = _TMP_ARRAYS.match(tmp.name)
+        if not match or not tmp.is_dir() or tmp.is_symlink():
+            continue
+        pid = int(match.group(1))
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def store_arrays(
     name: str, root: Path, arrays: dict[str, np.ndarray], source: str, origin: dict | None = None
 ) -> ImageDataset:
@@ -253,7 +275,8 @@ def store_arrays(
     fingerprint = fingerprint_arrays(arrays)
     final = arrays_dir(name, root)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
+    _remove_abandoned(final.parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{os.getpid()}-", dir=final.parent))
     paths.honour_umask(tmp, directory=True)
     try:
         for key, value in arrays.items():
