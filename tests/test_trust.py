@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from plasticity.book import chapter as chapter_mod
 from plasticity.book import publish, runner, site
 from plasticity.engine import cache, results
