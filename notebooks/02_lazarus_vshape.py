@@ -109,8 +109,9 @@ def plot_vshape(alpha: float):
             label="seed, alpha = 0.35")
     for x, y in zip(stages, ours, strict=True):
         ax.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(8, -4))
-    ax.set(ylabel="test accuracy (%)",
-           title=f"V-shape on {ds.title}: recovery {r['recovery_pct']:.1f} %")
+    recovery = r["recovery_pct"]  # undefined (NaN) when the damage cost nothing
+    shown = "n/a (the damage cost no accuracy)" if recovery != recovery else f"{recovery:.1f} %"
+    ax.set(ylabel="test accuracy (%)", title=f"V-shape on {ds.title}: recovery {shown}")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig

@@ -8,6 +8,7 @@ not at all; a run that does not publish never writes the published book.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -338,7 +339,6 @@ def test_a_hostile_page_is_sanitised_and_reads_no_file_outside_figures(tmp_path)
     assert "a < b" in text  # code fences are kept as written
     embedded = [o for o in restored["cells"][0]["outputs"] if "image/png" in o["data"]]
     assert len(embedded) == 1  # only the figure inside figures/
-    import base64
 
     assert base64.b64decode(embedded[0]["data"]["image/png"]) == b"\x89PNG fake"
     assert "TOKEN" not in text and "VE9LRU4" not in text  # nor its base64
@@ -481,3 +481,52 @@ def test_the_differences_name_each_moved_cell(tmp_path, monkeypatch):
     lines = runner.differences(scratch, "01_base_model", "full")
     assert "1 table(s) differ" in lines[0] and "row 0 acc: 70.1 -> 72.9" in lines[1]
     assert (published / "01_base_model" / "runs.csv").read_text().endswith("70.5\n")
+
+
+def test_a_published_slider_keeps_every_frame(tmp_path):
+    from plasticity.book.widgets import static_slider_html
+
+    figures = tmp_path / "figs"
+    (figures / "02_x").mkdir(parents=True)
+    frames = [(0.1, b"\x89PNG a"), (0.2, b"\x89PNG b"), (0.35, b"\x89PNG c")]
+    (figures / "02_x" / "vshape.png").write_bytes(b"\x89PNG saved")
+    out = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "text/html": static_slider_html("alpha", frames, 0.35),
+            "image/png": base64.b64encode(b"\x89PNG c").decode(),
+        },
+    }
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "source": 'ch.save_figure(fig, "vshape")',
+                "outputs": [out],
+                "metadata": {},
+            }
+        ],
+        "metadata": {},
+    }
+    small, unmatched = publish.slim(nb, "02_x", figures)
+    assert unmatched == []
+    assert sorted(p.name for p in (figures / "02_x").glob("*.frame-*.png")) == [
+        "vshape.frame-0.1.png",
+        "vshape.frame-0.2.png",
+        "vshape.frame-0.35.png",
+    ]
+    assert "text/html" not in small["cells"][0]["outputs"][0]["data"]  # small in git
+    page = publish.markdown_page(small, "02_x", "made")
+    assert "vshape.frame-0.2.png" in page
+    restored = publish.restore(small, figures)
+    html = restored["cells"][0]["outputs"][0]["data"]["text/html"]
+    assert html.count("data-value=") == 3 and 'type="range"' in html
+    assert base64.b64encode(b"\x89PNG b").decode() in html
+    # a frame reference that leaves figures/ drops the slider, never reads the file
+    small["cells"][0]["outputs"][0]["metadata"][publish.FIGURE_KEY]["frames"][1]["path"] = (
+        "../secret.png"
+    )
+    (tmp_path / "secret.png").write_bytes(b"secret")
+    again = publish.restore(small, figures)["cells"][0]["outputs"][0]["data"]
+    assert "text/html" not in again and "image/png" in again

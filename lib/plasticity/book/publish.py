@@ -85,7 +85,7 @@ def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
 
     An image is that figure when its bytes equal the file's, or when its cell saves
     (or shows) as many named figures as it displays images, in the same order. A
-    static slider (``text/html`` frames) keeps its default frame only. Returns the
+    static slider (``text/html`` frames) has its frames saved beside its figure. Returns the
     notebook and the images that matched no saved figure (dropped, with a note in
     their place), so that the caller can report them.
     """
@@ -93,7 +93,9 @@ def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
     _slim_tables(nb)
     folder = Path(figures_dir) / chapter
     by_hash = {
-        _sha(p.read_bytes()): p.name for p in (folder.glob("*.png") if folder.is_dir() else ())
+        _sha(p.read_bytes()): p.name
+        for p in (folder.glob("*.png") if folder.is_dir() else ())
+        if ".frame-" not in p.name  # a slider's frames are named after its figure
     }
     unmatched: list[str] = []
     for index, cell in enumerate(nb.get("cells", [])):
@@ -108,7 +110,9 @@ def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
             name = by_hash.get(_sha(png))
             if name is None and by_order and (folder / f"{names[k]}.png").is_file():
                 name = f"{names[k]}.png"
-            slider = "static-slider" in _text(data.get("text/html", ""))
+            html = _text(data.get("text/html", ""))
+            slider = "static-slider" in html
+            frames = save_frames(html, folder, name) if slider and name else []
             for key in ("image/png", "text/html"):
                 data.pop(key, None)
             if name is None:
@@ -119,14 +123,72 @@ def slim(nb: dict, chapter: str, figures_dir: Path) -> tuple[dict, list[str]]:
                 )
                 continue
             rel = f"{chapter}/{name}"
-            out.setdefault("metadata", {})[FIGURE_KEY] = {"path": rel, "slider": slider}
-            note = (
-                "\n\n*(The slider's default frame; executing the chapter gives every frame.)*"
-                if slider
-                else ""
-            )
+            ref = {"path": rel, "slider": slider}
+            if frames:
+                ref["frames"] = [{"value": v, "path": f"{chapter}/{f}"} for v, f in frames["files"]]
+                ref["name"], ref["value"] = frames["name"], frames["value"]
+            out.setdefault("metadata", {})[FIGURE_KEY] = ref
+            note = ""
+            if frames:
+                others = ", ".join(f"[{v:g}](../figures/{chapter}/{f})" for v, f in frames["files"])
+                note = f"\n\n*(A slider on the site; each {frames['name']}: {others}.)*"
+            elif slider:
+                note = (
+                    "\n\n*(The slider's default frame; executing the chapter gives every frame.)*"
+                )
             data["text/markdown"] = f"![{Path(name).stem}](../figures/{rel}){note}"
     return nb, unmatched
+
+
+_FRAME = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" data-value="([^"]+)"')
+_SLIDER_NAME = re.compile(r'<figure class="static-slider" data-name="([^"]*)"')
+_SLIDER_VALUE = re.compile(r"<output>([^<]*)</output>")
+
+
+def save_frames(html: str, folder: Path, name: str) -> dict:
+    """Save every frame of a static slider (:func:`~plasticity.book.widgets.static_slider_html`)
+    beside its figure as ``<figure>.frame-<value>.png``, so a published page carries the
+    whole slider by reference; returns its name, default value and (value, file) pairs,
+    or {} when the HTML holds no frames."""
+    import html as html_lib
+
+    found = _FRAME.findall(html)
+    label = _SLIDER_NAME.search(html)
+    current = _SLIDER_VALUE.search(html)
+    if not found or label is None or current is None:
+        return {}
+    stem = Path(name).stem
+    files = []
+    for b64, value in found:
+        v = float(value)
+        file = f"{stem}.frame-{v:g}.png"
+        (folder / file).write_bytes(base64.b64decode(b64))
+        files.append((v, file))
+    return {
+        "name": html_lib.unescape(label.group(1)),
+        "value": float(current.group(1)),
+        "files": files,
+    }
+
+
+def _slider_output(figures_dir: Path, ref: dict) -> str | None:
+    """The static slider a published reference describes, its frames read back from
+    ``figures_dir`` (confined there); None when a frame is missing or malformed."""
+    from .widgets import MAX_FRAMES, static_slider_html
+
+    frames = ref.get("frames")
+    if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_FRAMES:
+        return None
+    loaded = []
+    for frame in frames:
+        value = frame.get("value") if isinstance(frame, dict) else None
+        path = figure_path(figures_dir, frame) if isinstance(frame, dict) else None
+        if path is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        loaded.append((float(value), path.read_bytes()))
+    value = ref.get("value")
+    value = float(value) if isinstance(value, (int, float)) else loaded[0][0]
+    return static_slider_html(str(ref.get("name", "value"))[:80], loaded, value)
 
 
 def _slim_tables(nb: dict) -> None:
@@ -264,6 +326,9 @@ def restore(nb: dict, figures_dir: Path) -> dict:
                 continue
             out["data"]["image/png"] = base64.b64encode(path.read_bytes()).decode()
             out["data"].pop("text/markdown", None)
+            slider = _slider_output(figures_dir, ref) if ref.get("frames") else None
+            if slider:
+                out["data"]["text/html"] = slider
     return nb
 
 

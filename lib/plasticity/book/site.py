@@ -161,8 +161,7 @@ def published_page(root: Path, chapter: runner.ChapterFile, path: Path) -> dict:
     note = nbformat.v4.new_markdown_cell(
         f"**Published run.** This page was not executed in this build: it shows the "
         f"outputs of the chapter's last published run (`{publish.PUBLISHED_DIR}/{path.name}`). "
-        f"{made} A slider shows its default frame only. `make book ONLY={chapter.number}` "
-        "executes the chapter here."
+        f"{made} `make book ONLY={chapter.number}` executes the chapter here."
     )
     first = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
     nb.cells.insert(first, note)
