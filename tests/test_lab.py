@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -41,15 +42,15 @@ def _free_port() -> int:
 
 def _notebook(folder: Path, chapter: str, profile: str | None = None) -> Path:
     """``chapter`` as a notebook, its parameters cell set to ``profile`` (default: the
-    chapter's own, quick), with the kernel named up front (JupyterLab asks for one
+    chapter's own, the published book's), with the kernel named up front (JupyterLab asks for one
     otherwise, and Run All waits)."""
     import jupytext
 
     nb = jupytext.read(paths.project_root() / "notebooks" / f"{chapter}.py")
     (cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert 'profile = "quick"' in cell.source
+    assert re.search(r'^profile = "full"', cell.source, re.M)  # the published profile
     if profile:
-        cell.source = cell.source.replace('profile = "quick"', f'profile = "{profile}"')
+        cell.source = re.sub(r"^profile = .*$", f'profile = "{profile}"', cell.source, flags=re.M)
     nb.metadata["kernelspec"] = dict(launch.KERNELSPEC)
     target = folder / f"{chapter}.ipynb"
     jupytext.write(nb, target)

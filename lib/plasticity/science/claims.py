@@ -106,6 +106,7 @@ class Claim:
     judge: Callable[[pd.DataFrame], Finding]
 
     def evaluate(self, tables: Tables) -> dict:
+        df = None
         try:
             df = tables(self.table, self.columns)
             df.attrs["profile"] = tables.profile(self.table)
@@ -122,6 +123,11 @@ class Claim:
                     v.NOT_COMPARABLE,
                     "synthetic data: the number only shows that the pipeline works",
                 )
+        stability = (
+            _stability(self.judge, df, f.verdict)
+            if df is not None and f.verdict in (v.REPRODUCES, v.FAILS)
+            else {}
+        )
         return {
             "key": self.key,
             "paper": self.paper,
@@ -135,7 +141,52 @@ class Claim:
             "reason": f.reason,
             "rule": self.rule,
             "table": f"{self.table}.csv",
+            "loo_kept": stability.get("loo_kept", ""),
+            "halves": stability.get("halves", ""),
+            "rests_on": stability.get("rests_on", ""),
         }
+
+
+# ---------------------------------------------------------------- stability
+
+
+def _verdict_on(judge, df: pd.DataFrame, seeds) -> str:
+    """The verdict ``judge`` gives on the rows of ``seeds`` only."""
+    sub = df[df["seed"].isin(list(seeds))]
+    sub.attrs.update(df.attrs)
+    try:
+        return judge(sub).verdict
+    except (MissingTable, NotRun, ValueError, KeyError, IndexError, ZeroDivisionError):
+        return v.INCONCLUSIVE
+
+
+def _stability(judge, df: pd.DataFrame, verdict: str) -> dict:
+    """How much a decided verdict rests on: the share of leave-one-seed-out subsets that
+    keep it (and the seeds whose removal changes it), and the verdicts of the two halves
+    of the seeds (in seed order), which agree or differ."""
+    if "seed" not in df.columns:
+        return {"loo_kept": "n/a (no per-seed table)"}
+    seeds = sorted(int(s) for s in pd.unique(df["seed"].dropna()))
+    if len(seeds) < 2:
+        return {}
+    changed = [s for s in seeds if _verdict_on(judge, df, set(seeds) - {s}) != verdict]
+    half = len(seeds) // 2
+    if half < v.MIN_SEEDS:
+        halves = f"n/a (halves of {half} seeds decide nothing)"
+    else:
+        first, second = (_verdict_on(judge, df, part) for part in (seeds[:half], seeds[half:]))
+        decided = {x for x in (first, second) if x in (v.REPRODUCES, v.FAILS)}
+        if first == second:
+            halves = f"agree ({first})"
+        elif len(decided) == 2:
+            halves = f"contradict ({first} / {second})"
+        else:
+            halves = f"one undecided ({first} / {second})"
+    return {
+        "loo_kept": f"{len(seeds) - len(changed)}/{len(seeds)}",
+        "halves": halves,
+        "rests_on": ", ".join(f"seed {s}" for s in changed),
+    }
 
 
 # ---------------------------------------------------------------- helpers
@@ -169,7 +220,20 @@ def judge_finding(
     if guard is not None:
         return Finding(ours, budget, v.INCONCLUSIVE, guard)
     verdict, reason = rule(est)
+    if verdict == v.INCONCLUSIVE and est.n >= v.MIN_SEEDS:
+        reason += "; " + seeds_needed_text(est, rule)
     return Finding(ours, budget, verdict, reason)
+
+
+def seeds_needed_text(est: Estimate, rule) -> str:
+    """How many seeds would decide an inconclusive row at the observed spread."""
+    n = v.seeds_to_decide(est, rule)
+    if n is None:
+        return (
+            f"no number of seeds up to {v.MAX_SEEDS} decides it at this mean and spread "
+            "(the mean sits on the rule's boundary)"
+        )
+    return f"about {n} seeds would decide it at this mean and spread (n = {est.n} now)"
 
 
 def per_seed(rows: pd.DataFrame, value: str) -> pd.Series:

@@ -153,22 +153,95 @@ def _tost(est: Estimate) -> str:
 
 def preference(est: Estimate, margin: float, unit: str = " points") -> tuple[str, str]:
     """The claim: A works better than B; ``est`` is A - B, and a difference within
-    ``+-margin`` counts as none.
+    ``+-margin`` counts as none (a minimum-effect rule).
 
-    Does not reproduce if A and B are equivalent (TOST: the 90 % interval of a 95 %
-    estimate lies inside ``+-margin``), or if the whole 95 % interval lies below 0;
-    reproduces if the whole 95 % interval lies above 0 and they are not equivalent;
-    inconclusive otherwise.
+    Reproduces if the whole 95 % interval lies above ``+margin`` (the effect is larger
+    than no difference); does not reproduce if A and B are equivalent (TOST: the 90 %
+    interval of a 95 % estimate lies inside ``+-margin``) or the whole 95 % interval lies
+    below 0; inconclusive otherwise. As seeds are added the interval narrows around the
+    true difference, so the verdict only ever moves from inconclusive towards the truth:
+    "reproduces" for a true effect above the margin, "does not reproduce" below it.
     """
     if (g := _guard(est)) is not None:
         return INCONCLUSIVE, g
+    if est.ci_low > margin:
+        return REPRODUCES, f"{est.ci} above the +{margin:g}{unit} of no difference"
     if equivalent(est, margin):
         return FAILS, f"{_tost(est)} inside +-{margin:g}{unit}: equivalent (TOST), no preference"
     if est.ci_high < 0:
         return FAILS, f"{est.ci} below 0: the other way round"
-    if est.ci_low > 0:
-        return REPRODUCES, f"{est.ci} above 0 and not inside +-{margin:g}{unit}"
-    return INCONCLUSIVE, f"{est.ci} spans 0 and the {_tost(est)} is not inside +-{margin:g}{unit}"
+    return (
+        INCONCLUSIVE,
+        f"{est.ci} not above +{margin:g}{unit} and the {_tost(est)} not inside +-{margin:g}{unit}",
+    )
+
+
+PREFERENCE_RULE = (
+    "reproduces if the 95 % CI lies above +{margin} (more than no difference); does not "
+    "reproduce if equivalent within +-{margin} (TOST, 90 % CI) or the 95 % CI is below 0"
+)
+
+
+def preference_rule(margin: float, unit: str = " points") -> str:
+    """The words of :func:`preference` for a claim's rule column."""
+    return PREFERENCE_RULE.format(margin=f"{margin:g}{unit}")
+
+
+def hypothetical(est: Estimate, n: int) -> Estimate:
+    """``est`` as it would read from ``n`` seeds with the same mean and spread."""
+    half = stats.t_half_width(est.std, n, est.confidence)
+    return Estimate(n, est.mean, est.std, est.mean - half, est.mean + half, est.confidence)
+
+
+#: Beyond this many seeds a verdict is called undecidable at the observed spread.
+MAX_SEEDS = 1000
+
+
+def seeds_to_decide(est: Estimate, rule) -> int | None:
+    """About how many seeds would decide an inconclusive verdict, if the mean and the
+    spread stayed as observed: the smallest n at which ``rule`` (a function of an
+    :class:`Estimate`) decides; None when even :data:`MAX_SEEDS` would not (the mean
+    sits on a boundary of the rule) or the spread is unknown. Every rule here only
+    narrows towards a decision as n grows, so a bisection finds it."""
+    if est.n < 2 or not math.isfinite(est.std) or est.std <= 0 or not math.isfinite(est.mean):
+        return None
+
+    def decided(n: int) -> bool:
+        return rule(hypothetical(est, n))[0] in (REPRODUCES, FAILS)
+
+    low, high = max(est.n, MIN_SEEDS), MAX_SEEDS
+    if not decided(high):
+        return None
+    if decided(low):
+        return low
+    while high - low > 1:
+        mid = (low + high) // 2
+        if decided(mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def prediction_interval(est: Estimate, confidence: float = 0.95) -> tuple[float, float]:
+    """Where one more run would fall: mean +- t * s * sqrt(1 + 1/n)."""
+    if est.n < 2 or not math.isfinite(est.std):
+        return math.nan, math.nan
+    half = stats.t_half_width(est.std, est.n, confidence) * math.sqrt(est.n + 1)
+    return est.mean - half, est.mean + half
+
+
+def single_run(est: Estimate, seed_value: float) -> tuple[str, str]:
+    """The seed reports one unseeded run: is it a run these seeds could have given?
+    Reproduces if ``seed_value`` lies inside the book's 95 % prediction interval for one
+    run; does not reproduce if outside."""
+    if (g := _guard(est)) is not None:
+        return INCONCLUSIVE, g
+    low, high = prediction_interval(est)
+    band = f"[{low:.3g}, {high:.3g}]"
+    if low <= seed_value <= high:
+        return REPRODUCES, f"the seed's single run {seed_value:g} lies inside our 95 % PI {band}"
+    return FAILS, f"the seed's single run {seed_value:g} lies outside our 95 % PI {band}"
 
 
 def no_difference(est: Estimate, margin: float, unit: str = " points") -> tuple[str, str]:
@@ -201,20 +274,5 @@ def image_guard(
         return (
             f"the damage cost {mean:.2f} points ({images:.0f} test images) on average over "
             f"the seeds; recovery % needs >= {min_images} images"
-        )
-    return None
-
-
-def damage_matched(ours: float, seed: float, tolerance: float = 0.25) -> str | None:
-    """Numbers in points (a residual, an agreement gain) are comparable with the seed's
-    only where the damage costs about as much: ``ours`` (mean points lost) within
-    ``tolerance`` (relative) of ``seed``. Returns why not, or None."""
-    if not (math.isfinite(ours) and seed > 0):
-        return "the damage's cost is unknown"
-    if abs(ours - seed) > tolerance * seed:
-        return (
-            f"the damage costs these models {ours:.2f} points on average, the seed's "
-            f"{seed:.2f}: a number in points is compared only within "
-            f"{100 * tolerance:.0f} % of the seed's damage"
         )
     return None
