@@ -92,8 +92,9 @@ result = vshape(alpha)
 # %% [markdown]
 # ## The V
 #
-# Accuracy of the original, the damaged and the repaired network for seed `seed`. The
-# grey line is the seed's run at alpha = 0.35. The slider offers the alphas the book
+# Accuracy of the original, the damaged and the repaired network for one random seed
+# (the `seed` parameter, 0 unless set). The grey line is the manifesto's run at
+# alpha = 0.35. The slider offers the alphas the book
 # repairs on every seed (chapter 3's curve); on the static site each is a precomputed
 # frame.
 
