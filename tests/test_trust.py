@@ -530,3 +530,25 @@ def test_a_published_slider_keeps_every_frame(tmp_path):
     (tmp_path / "secret.png").write_bytes(b"secret")
     again = publish.restore(small, figures)["cells"][0]["outputs"][0]["data"]
     assert "text/html" not in again and "image/png" in again
+
+
+def test_a_publishing_run_publishes_each_chapter_and_a_scratch_run_does_not(tmp_path, monkeypatch):
+    for var in ("PLASTICITY_FIGURES_DIR", "PLASTICITY_EXECUTED_DIR", paths.PUBLISH_ENV):
+        monkeypatch.delenv(var, raising=False)
+    executed = tmp_path / "page.ipynb"
+    executed.write_text(json.dumps({"cells": [], "metadata": {}}))
+    seen, published = [], []
+
+    def fake_execute(chapter, **kwargs):
+        seen.append((kwargs["output_dir"], os.environ.get(paths.PUBLISH_ENV)))
+        return executed
+
+    monkeypatch.setattr(runner, "execute", fake_execute)
+    monkeypatch.setattr(runner, "sync", lambda chapter: None)
+    monkeypatch.setattr(publish, "publish", lambda root, stems, **k: published.extend(stems))
+    runner.run("full", only=["00"], plan_first=False, log=lambda *a, **k: None)
+    assert published == [] and seen[-1][0] == paths.project_root() / "build" / "full" / "executed"
+    runner.run("full", only=["00"], plan_first=False, publish=True, log=lambda *a, **k: None)
+    assert published == ["00_data"]
+    assert seen[-1] == (paths.project_root() / "executed", "1")
+    assert os.environ.get(paths.PUBLISH_ENV) is None  # the process gets its environment back

@@ -244,7 +244,7 @@ def _run(
     log,
     plan_first,
     replay,
-    publish,
+    to_publish,
 ):
     scratch = prof.name
     out = paths.executed_dir(output_dir, scratch=scratch)
@@ -286,7 +286,7 @@ def _run(
     root = paths.project_root()
     figures = paths.figures_dir(figures_dir, scratch=scratch)
     own = (
-        publish
+        to_publish
         and out.resolve() == (root / "executed").resolve()
         and figures.resolve() == paths.published_figures_dir().resolve()
     )
