@@ -26,6 +26,71 @@
     });
   }
 
+  // ------------------------------------------------------------ light / dark
+  const theme = document.querySelector('button.theme-toggle');
+  const root = document.documentElement;
+  const dark = () => root.dataset.theme === 'dark' || (!root.dataset.theme
+    && window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches);
+  if (theme) {
+    theme.textContent = dark() ? 'Light' : 'Dark';
+    theme.addEventListener('click', () => {
+      root.dataset.theme = dark() ? 'light' : 'dark';
+      try { localStorage.setItem('book-theme', root.dataset.theme); } catch (e) { /* file:// */ }
+      theme.textContent = dark() ? 'Light' : 'Dark';
+    });
+  }
+
+  // ------------------------------------------------------------ anchors and outline
+  const main = document.querySelector('main article') || document.querySelector('main');
+  const slug = (text) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const heads = main ? Array.from(main.querySelectorAll('h2, h3')) : [];
+  const used = new Set();
+  heads.forEach((h) => {
+    if (!h.id) {
+      let id = slug(h.textContent) || 'section';
+      while (used.has(id) || document.getElementById(id)) id += '-';
+      h.id = id;
+    }
+    used.add(h.id);
+    const a = document.createElement('a');
+    a.className = 'anchor';
+    a.href = `#${h.id}`;
+    a.textContent = '#';
+    a.setAttribute('aria-label', `Link to ${h.textContent}`);
+    h.appendChild(a);
+  });
+  const sections = heads.filter((h) => h.tagName === 'H2');
+  if (main && sections.length >= 2) {
+    const nav = document.createElement('nav');
+    nav.className = 'outline';
+    nav.setAttribute('aria-label', 'On this page');
+    nav.innerHTML = '<p class="outline-title">On this page</p>';
+    const ol = document.createElement('ol');
+    sections.forEach((h) => {
+      const li = document.createElement('li');
+      const a = document.createElement('a');
+      a.href = `#${h.id}`;
+      a.textContent = h.firstChild ? h.firstChild.textContent : h.textContent;
+      li.appendChild(a);
+      ol.appendChild(li);
+    });
+    nav.appendChild(ol);
+    const title = main.querySelector('h1');
+    if (title) title.after(nav); else main.prepend(nav);
+  }
+
+  // ------------------------------------------------------------ numbered figures
+  let figure = 0;
+  document.querySelectorAll('main img.output-image, main figure.static-slider').forEach((el) => {
+    if (el.closest('figure.static-slider') && el.tagName === 'IMG') return;
+    figure += 1;
+    const label = document.createElement('p');
+    label.className = 'figure-number';
+    label.id = `figure-${figure}`;
+    label.innerHTML = `<a href="#figure-${figure}">Figure ${figure}</a>`;
+    el.after(label);
+  });
+
   // ------------------------------------------------------------ search
   const box = document.querySelector('input.search-box');
   const list = document.querySelector('div.search-results');

@@ -260,7 +260,8 @@ function htmlOptions(rewrite) {
             return raw(`<details><summary>Show code</summary>${pre}</details>`);
           }
           // every code cell folds (one at a time, or all from the header's button)
-          if (node.fold) return raw(`<details class="code-fold" open><summary>Code</summary>${pre}</details>`);
+          // folded by default: a page reads as text, outputs and figures first
+          if (node.fold) return raw(`<details class="code-fold"><summary>Code</summary>${pre}</details>`);
           return raw(pre);
         },
         crossReference: (h, node) =>
@@ -363,13 +364,15 @@ function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
 <title>${escapeHtml(docTitle)}</title>
 <link rel="stylesheet" href="assets/katex/katex.min.css">
 <link rel="stylesheet" href="assets/style.css">
+<script>try { const t = localStorage.getItem('book-theme'); if (t) document.documentElement.dataset.theme = t; } catch (e) {}</script>
 </head>
 <body>
 <header class="site-header">
 <button class="menu-toggle" type="button" aria-controls="toc" aria-expanded="false">Contents</button>
 <a class="home" href="index.html">${escapeHtml(projectTitle)}</a>
 <span class="tools"><input class="search-box" type="search" placeholder="Search the book" aria-label="Search the book">
-<button class="code-toggle" type="button" aria-pressed="false">Hide code</button>
+<button class="code-toggle" type="button" aria-pressed="true">Show code</button>
+<button class="theme-toggle" type="button" aria-label="Switch between light and dark">Dark</button>
 <a class="status-link" href="status.html">Status</a></span>
 <div class="search-results" hidden></div>
 </header>

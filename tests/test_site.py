@@ -542,15 +542,41 @@ def test_code_is_highlighted_and_folds(built_site, served, browser):
     assert page.locator("pre code span.tok-str").count() > 0
     folds = page.locator("details.code-fold")
     n = folds.count()
-    assert n > 0 and page.locator("details.code-fold[open]").count() == n
+    # folded by default: the page reads as text, outputs and figures
+    assert n > 0 and page.locator("details.code-fold[open]").count() == 0
     toggle = page.locator("button.code-toggle")
-    toggle.click()
-    assert page.locator("details.code-fold[open]").count() == 0
     assert toggle.inner_text() == "Show code"
     # outputs stay visible with the code folded
     assert page.locator("img.output-image").first.is_visible()
     toggle.click()
     assert page.locator("details.code-fold[open]").count() == n
+    assert toggle.inner_text() == "Hide code"
+    toggle.click()
+    assert page.locator("details.code-fold[open]").count() == 0
+    page.close()
+
+
+def test_pages_have_anchors_an_outline_numbered_figures_and_a_theme_toggle(
+    built_site, served, browser
+):
+    _, built = built_site
+    page = browser.new_page()
+    page.goto(served + _chapter_file(built), wait_until="load")
+    anchors = page.locator("main h2 a.anchor")
+    assert anchors.count() > 0
+    href = anchors.first.get_attribute("href")
+    assert href.startswith("#") and page.locator(f"main h2[id='{href[1:]}']").count() == 1
+    if page.locator("main h2").count() >= 2:
+        assert page.locator("nav.outline li").count() == page.locator("main h2").count()
+    numbers = page.locator("p.figure-number")
+    assert numbers.count() > 0 and numbers.first.inner_text() == "Figure 1"
+    theme = page.locator("button.theme-toggle")
+    before = page.evaluate("getComputedStyle(document.body).color")
+    theme.click()
+    assert page.evaluate("document.documentElement.dataset.theme") in ("dark", "light")
+    assert page.evaluate("getComputedStyle(document.body).color") != before
+    page.goto(served + "index.html", wait_until="load")
+    assert "cff-version" in page.locator("main").inner_text()  # the cite block
     page.close()
 
 

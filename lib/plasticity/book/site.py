@@ -75,7 +75,7 @@ def toc_files(config: dict) -> list[str]:
 
 
 #: The site's sources besides the executed pages and the figures.
-SITE_SOURCES = (CONFIG, "README.md", "site/index.md", "site/template.yml")
+SITE_SOURCES = (CONFIG, "README.md", "CITATION.cff", "site/index.md", "site/template.yml")
 
 #: Metadata key of a preview page (a chapter not executed in this build).
 PREVIEW_KEY = "plasticity_preview"
@@ -134,6 +134,8 @@ def preview_notebook(
             c.outputs, c.execution_count = [], None
     saved = [f"## The saved figures and tables of `figures/{chapter.stem}/`"]
     for png in sorted(folder.glob("*.png")) if folder.is_dir() else []:
+        if ".frame-" in png.name:  # a slider's frames: its figure is shown once
+            continue
         saved.append(f"**{png.stem}**\n\n![{png.stem}](../figures/{chapter.stem}/{png.name})")
     for csv in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
         table = pd.read_csv(csv)
@@ -477,8 +479,10 @@ def check_out(out: Path, root: Path | None = None) -> None:
             "in it); nothing was changed. Give a new or empty folder"
         )
     parent = out.parent
-    if not parent.is_dir():
-        raise SiteError(f"--out {out}: its parent folder {parent} does not exist")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SiteError(f"--out {out}: its parent folder cannot be made ({exc.strerror})") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise SiteError(f"--out {out}: its parent folder {parent} cannot be written")
     try:  # a file system that takes no folder (/proc, /sys) fails here, at once
