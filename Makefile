@@ -53,6 +53,7 @@ RESULTS ?= $(if $(wildcard $(REPLAY_PACK)),$(REPLAY_PACK),)
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+READ_STAMP := $(VENV)/.installed-read
 ARCHIVE_FLAGS := $(foreach a,$(DATA_ARCHIVE),--data-archive $(a))
 ONLY_FLAGS := $(foreach c,$(ONLY),--only $(c))
 PUBLISH ?=
@@ -64,6 +65,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@ $(READ_STAMP)
+
+# reading needs no compute stack: the site is built from the published pages with the
+# package's own light dependencies (no torch); a later computing target adds the rest
+$(READ_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
 setup: $(STAMP)
@@ -87,7 +95,7 @@ publish: $(STAMP)
 	$(BIN)/python -m plasticity results export $(SHIPPED) --profile $(PROFILE)
 	$(BIN)/python -m plasticity book publish $(ONLY_FLAGS)
 
-site: $(STAMP)
+site: $(READ_STAMP)
 	$(BIN)/python -m plasticity site build --preview
 
 test: $(STAMP)

@@ -181,3 +181,29 @@ def test_the_quick_plan_keys_every_run_as_before_the_layout_changed(real_archive
     pinned = json.loads(KEYS.read_text())["quick"]
     archives = [real_archives / "cifar10-jpeg.tar.xz", real_archives / "cifar100-jpeg.tar.xz"]
     assert _plan_keys("quick", archives) == pinned
+
+
+def test_the_reading_path_and_the_command_line_import_no_compute_stack():
+    """`make site` installs no torch, and `--help` answers at once: the command line and
+    the site build import nothing of torch, torchvision or scipy."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import plasticity.cli, plasticity.book.site, plasticity.book.publish; "
+        "heavy = [m for m in ('torch', 'torchvision', 'scipy', 'matplotlib') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == ""
+
+
+def test_the_light_profile_names_match_the_profiles():
+    from plasticity.engine.profiles import PROFILES
+    from plasticity.foundations import checks, compute, profile_names
+
+    assert set(profile_names.PROFILE_NAMES) == set(PROFILES)
+    assert profile_names.SYNTHETIC_PROFILES == {n for n, p in PROFILES.items() if p.synthetic}
+    assert checks.COMPILE_MODES is compute.COMPILE_MODES

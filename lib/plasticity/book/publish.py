@@ -27,9 +27,9 @@ import re
 import tempfile
 from pathlib import Path
 
-from ..engine.profiles import PROFILES
 from ..foundations import paths
 from ..foundations.manifest import read_manifest
+from ..foundations.profile_names import PROFILE_NAMES, is_real
 from .chapters import chapters as all_chapters
 from .chapters import execution_problem
 
@@ -444,8 +444,8 @@ def publish(
             raise PublishError(f"{path}: {problem}; only finished pages are published")
         nb = json.loads(path.read_text())
         profile = notebook_profile(nb)
-        if profile not in PROFILES or PROFILES[profile].synthetic:
-            real = ", ".join(p for p, spec in PROFILES.items() if not spec.synthetic)
+        if not is_real(profile):
+            real = ", ".join(p for p in PROFILE_NAMES if is_real(p))
             raise PublishError(
                 f"{path} was executed with profile {profile!r}: only real-data profiles "
                 f"({real}) are published"

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..foundations import paths
-from . import launch, publish, runner
+from ..foundations.profile_names import is_synthetic
+from . import chapters as chapter_files
+from . import launch, publish
+from .chapters import ChapterFile
 
 MIN_NODE = 20
 CONFIG = launch.CONFIG
@@ -97,9 +100,7 @@ def is_preview(notebook: Path) -> bool:
     return _not_executed_here(notebook) is not None
 
 
-def preview_notebook(
-    root: Path, chapter: runner.ChapterFile, chapters_facts: dict | None = None
-) -> dict:
+def preview_notebook(root: Path, chapter: ChapterFile, chapters_facts: dict | None = None) -> dict:
     """The page of a chapter that was not executed in this build: its text and code
     (the paired ``notebooks/<stem>.py``, with no outputs) and, after them, the figures
     and tables its last run saved in ``figures/<stem>/``, with the manifest's account of
@@ -109,7 +110,7 @@ def preview_notebook(
     import nbformat
     import pandas as pd
 
-    from ..science.headlines import markdown_table
+    from ..science.tables import markdown_table
 
     nb = jupytext.read(chapter.path)
     folder = root / "figures" / chapter.stem
@@ -152,7 +153,7 @@ def preview_notebook(
     return nb
 
 
-def published_page(root: Path, chapter: runner.ChapterFile, path: Path) -> dict:
+def published_page(root: Path, chapter: ChapterFile, path: Path) -> dict:
     """The page of a chapter not executed in this build but published in ``book/``:
     the published notebook with its figures embedded again from ``figures/``
     (:func:`publish.restore`) and a note saying which run made it."""
@@ -191,7 +192,7 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
     facts = provenance(root)["chapters"]  # the manifest and pages read once for all
     pages = publish.published(root)
     previewed, shown = [], []
-    for chapter in runner.chapters():
+    for chapter in chapter_files.chapters():
         page = root / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
         target = dest / f"{EXECUTED_PREFIX}{chapter.stem}.ipynb"
         if page.is_file():
@@ -210,10 +211,10 @@ def preview_root(root: Path, dest: Path, log=print) -> list[str]:
     return shown + previewed
 
 
-def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) -> list[str]:
+def check_sources(root: Path, chapters: list[ChapterFile] | None = None) -> list[str]:
     """Raise unless the toc lists every chapter and every listed file exists."""
     files = toc_files(read_config(root))
-    chapters = runner.chapters() if chapters is None else chapters
+    chapters = chapter_files.chapters() if chapters is None else chapters
     expected = [f"{EXECUTED_PREFIX}{c.stem}.ipynb" for c in chapters]
     left_out = [f for f in expected if f not in files]
     if left_out:
@@ -230,7 +231,7 @@ def check_sources(root: Path, chapters: list[runner.ChapterFile] | None = None) 
         for f in files
         if f.endswith(".ipynb")
         and not is_preview(root / f)
-        and (problem := runner.execution_problem(root / f))
+        and (problem := chapter_files.execution_problem(root / f))
     }
     if unfinished:
         raise SiteError(
@@ -316,7 +317,7 @@ def provenance(root: Path, config: dict | None = None) -> dict:
         files = {}
     repo = repository(config) if config is not None else None
     chapters = {}
-    for chapter in runner.chapters():
+    for chapter in chapter_files.chapters():
         entries = sorted(
             (e for e in files.values() if e.get("chapter") == chapter.stem),
             key=lambda e: e.get("utc", ""),
@@ -387,10 +388,7 @@ def _mismatch(files: dict, chapters: dict) -> str | None:
 
 
 def _synthetic_profile(name: str) -> bool:
-    from ..engine.profiles import PROFILES
-
-    profile = PROFILES.get(name)
-    return bool(profile.synthetic) if profile is not None else False
+    return is_synthetic(name)
 
 
 def node_binary() -> str:

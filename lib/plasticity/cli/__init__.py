@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..foundations.checks import ParameterError
+
 # Only light modules at import time, so that --help answers at once; the commands
 # import torch-based modules when they run.
-from ..engine.profiles import PROFILES
-from ..foundations.checks import ParameterError
+from ..foundations.profile_names import PROFILE_NAMES as PROFILES
 from .bench import (
     bench_chains,
     bench_cli,
@@ -43,7 +44,7 @@ from .commands import (
 
 def compile_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--compile MODE``: a ``torch.compile`` mode for stacked computations."""
-    from ..foundations.compute import COMPILE_MODES
+    from ..foundations.checks import COMPILE_MODES
 
     parser.add_argument(
         "--compile", default=None, choices=[m for m in COMPILE_MODES if m], help=help
@@ -357,20 +358,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from .. import data
-    from ..engine.cache import CacheError
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports in one line: bad input, missing data, an unusable
+    cache or manifest. The data and cache modules are only consulted when the command
+    imported them (a command that reads the book, such as the site build, imports no
+    compute stack, and so cannot raise their errors)."""
     from ..foundations.manifest import ManifestError
 
+    known: list[type[BaseException]] = [ParameterError, ValueError, ManifestError]
+    for module, name in (
+        ("plasticity.data.arrays", "DataUnavailableError"),
+        ("plasticity.engine.cache", "CacheError"),
+    ):
+        if module in sys.modules:
+            known.append(getattr(sys.modules[module], name))
+    return tuple(known)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (
-        ParameterError,
-        data.DataUnavailableError,
-        ValueError,
-        CacheError,
-        ManifestError,
-    ) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _known_errors()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+#: torch.compile modes the engine accepts (None: eager); here, so that the command line
+#: offers them without importing torch.
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+
 
 class ParameterError(ValueError):
     """A parameter is outside its valid range; raised before any compute."""

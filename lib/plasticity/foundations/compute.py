@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import COMPILE_MODES as _COMPILE_MODES
 from .checks import ParameterError, check_number
 
 
@@ -78,7 +79,7 @@ def default_device() -> torch.device:
 
 #: ``torch.compile`` modes a stacked computation's forward pass may be compiled with
 #: (None: eager); ``reduce-overhead`` replays it as CUDA graphs on a GPU.
-COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+COMPILE_MODES = _COMPILE_MODES  # torch.compile modes the engine accepts (None: eager)
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -13,7 +13,6 @@ silently downgrade a verdict.
 
 from __future__ import annotations
 
-import math
 import os
 
 import pandas as pd
@@ -21,6 +20,7 @@ import pandas as pd
 from .claims import Claim, Tables
 from .lazarus_claims import LAZARUS_CLAIMS
 from .sovereign_claims import SOVEREIGN_CLAIMS
+from .tables import markdown_table as markdown_table  # re-exported for the chapters
 
 CLAIMS: tuple[Claim, ...] = LAZARUS_CLAIMS + SOVEREIGN_CLAIMS
 
@@ -30,24 +30,6 @@ def collect(figures_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame,
     tables = Tables(figures_dir)
     rows = [c.evaluate(tables) for c in CLAIMS]
     return pd.DataFrame(rows), tables.used
-
-
-def markdown_table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
-    """A GitHub/MyST Markdown table of ``df`` (pipes escaped)."""
-    columns = columns or list(df.columns)
-
-    def cell(value) -> str:
-        text = (
-            "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-        )
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |"
-        for row in df[columns].itertuples(index=False)
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def chapter_markdown(chapter: str, figures_dir: str | os.PathLike | None = None) -> str:
