@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from plasticity.book import publish
 from plasticity.foundations import paths
 
