@@ -79,6 +79,15 @@
     if (title) title.after(nav); else main.prepend(nav);
   }
 
+  // ------------------------------------------------------------ table cells
+  // a cell of long text gets room to be read as lines, not a column of single words;
+  // the table then scrolls sideways in its own box
+  document.querySelectorAll('main td').forEach((td) => {
+    const n = td.textContent.trim().length;
+    if (n > 120) td.style.minWidth = '20rem';
+    else if (n > 40) td.style.minWidth = '11rem';
+  });
+
   // ------------------------------------------------------------ numbered figures
   let figure = 0;
   document.querySelectorAll('main img.output-image, main figure.static-slider').forEach((el) => {
