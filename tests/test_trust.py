@@ -552,3 +552,36 @@ def test_a_publishing_run_publishes_each_chapter_and_a_scratch_run_does_not(tmp_
     assert published == ["00_data"]
     assert seen[-1] == (paths.project_root() / "executed", "1")
     assert os.environ.get(paths.PUBLISH_ENV) is None  # the process gets its environment back
+
+
+def test_a_killed_imports_temporary_arrays_are_removed_by_the_next_import(tmp_path):
+    import numpy as np
+    from plasticity.data.arrays import store_arrays
+
+    folder = tmp_path / "data" / "arrays"
+    folder.mkdir(parents=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = folder / f".cifar10-{dead}-abc123"
+    (stale / "x").mkdir(parents=True)
+    alive = folder / f".cifar10-{os.getpid()}-xyz789"
+    alive.mkdir()
+    arrays = {
+        "train_x": np.zeros((2, 32, 32, 3), np.uint8),
+        "train_y": np.zeros(2, np.int64),
+        "test_x": np.zeros((1, 32, 32, 3), np.uint8),
+        "test_y": np.zeros(1, np.int64),
+    }
+    store_arrays("cifar10", tmp_path / "data", arrays, "test")
+    assert not stale.exists() and alive.exists()
+
+
+def test_book_plan_of_a_chapter_with_no_runs_says_so(capsys):
+    from plasticity.cli import main
+
+    assert main(["book", "plan", "--profile", "smoke", "--only", "00"]) == 0
+    assert "0 distinct runs" in capsys.readouterr().err
