@@ -492,21 +492,25 @@ def write_contents(root: Path) -> Path:
     lines = [
         "# The executed book",
         "",
-        "Every chapter as the last real-data `make book` executed it: text, code (folded) "
+        "Every chapter as the run that published it executed it: text, code (folded) "
         "and outputs, with its figures from [`figures/`](../figures/). These pages are "
-        "written by the book run (`python -m plasticity book publish`); the notebooks "
+        "written only by a publishing run (`make book PUBLISH=1`, `python -m plasticity "
+        "book run --publish`, or `book publish` for chapters already executed); the notebooks "
         "beside them are the same pages for JupyterLab (`make lab` opens them with "
         "their outputs). A chapter's sources are in [`notebooks/`](../notebooks/).",
         "",
     ]
     for pack in shipped_packs(root):
         profile = pack_profile(pack)
+        digest = hashlib.sha256(pack.read_bytes()).hexdigest()
         lines += [
             f"The results of the `{profile}` profile's runs, without weights or data, are "
-            f"[`{pack.name}`]({pack.name}) ({pack.stat().st_size / 1e6:.2f} MB): "
-            f"`make replay PROFILE={profile} ONLY=04` re-executes a chapter from them on a "
-            "CPU, with no data and no training (the README's \"Re-executing from recorded "
-            'results").',
+            f"[`{pack.name}`]({pack.name}) ({pack.stat().st_size / 1e6:.2f} MB, SHA-256 "
+            f"`{digest}`): `make replay PROFILE={profile} ONLY=04` re-executes a chapter from "
+            "them on a CPU, with no data and no training (the README's \"Re-executing from "
+            'recorded results"). A replay writes to `build/`, never to these pages, and names '
+            "every table that comes out different; only a cache holding this pack alone can "
+            "republish them (`book run --replay --publish`).",
             "",
         ]
     for chapter in all_chapters():
