@@ -583,6 +583,16 @@ def _datafree_prune(df: pd.DataFrame) -> Finding:
 DATAFREE_REFERENCE = "CIFAR-10 training images"
 
 
+def _not_judged(ours: str, reason: str):
+    """A claim the book lists without a verdict: no run measures it yet, or none can;
+    the reason says which and why (the registry is the complete list of claims)."""
+
+    def judge(df: pd.DataFrame) -> Finding:
+        return Finding(ours, "", NOT_COMPARABLE, reason)
+
+    return judge
+
+
 def _laz(key, section, quote, seed_number, chapter, table, columns, rule, judge):
     return Claim(key, "Lazarus", section, quote, seed_number, chapter, table, columns, rule, judge)
 
@@ -940,6 +950,69 @@ LAZARUS_CLAIMS: tuple[Claim, ...] = (
         "floor add); " + v.preference_rule(RECOVERY_MARGIN) + "; not comparable where "
         "consistency only leaves less headroom than the margin",
         _stability_judge,
+    ),
+    _laz(
+        "traditional",
+        "§4.3",
+        '"The method works best where traditional methods break"',
+        "stated",
+        "04",
+        "04_lazarus_ablation/runs",
+        ("method",),
+        "not judged: listed so that the registry is complete",
+        _not_judged(
+            "not measured",
+            "no traditional method (temperature distillation, prune-then-fine-tune with "
+            "labels) is run at the manifesto's protocol on the verdict seeds; chapter 4 runs "
+            "distillation and labelled fine-tuning only as exploratory arms at equal steps",
+        ),
+    ),
+    _laz(
+        "compression",
+        "§3, §5, §10.3",
+        '80 % pruning as "5x compression"; "Model compression with quality preservation"',
+        "5x",
+        "05",
+        "05_lazarus_pruning/runs",
+        ("condition",),
+        "not judged: listed so that the registry is complete",
+        _not_judged(
+            "not measured",
+            "no run measures storage: the published code and the book keep dense tensors "
+            "whose pruned entries are zeros (which save nothing until stored in a sparse "
+            "format), and a repair with regrowth refills the zeros",
+        ),
+    ),
+    _laz(
+        "basin",
+        "§6, §9",
+        '"a local projection of model parameters back into the basin of the previous attractor"',
+        "stated",
+        "05",
+        "05_lazarus_pruning/runs",
+        ("condition",),
+        "not judged: listed so that the registry is complete",
+        _not_judged(
+            "not measured",
+            "no saved table records the weights' distance to the original model before and "
+            "after the repair, which would test it",
+        ),
+    ),
+    _laz(
+        "sleep_cycle",
+        "§5 Scenario 2",
+        "damaged autopilot weights \"launch a 'sleep cycle' and restore functionality\"",
+        "stated",
+        "07",
+        "07_lazarus_what_it_needs/runs",
+        ("method",),
+        "not judged on its own: the scenario is a repair with no training data and no "
+        "undamaged original on board",
+        _not_judged(
+            "see own_guide and no_image_best",
+            "in substance the rows own_guide (the damaged model as its own guide) and "
+            "no_image_best (no real image) judge this scenario",
+        ),
     ),
     _laz(
         "scales",
