@@ -92,13 +92,15 @@ def test_slim_references_every_saved_figure_and_restore_embeds_the_same_bytes(sm
     assert total_images >= 10  # the book draws figures in most chapters
 
 
-def test_a_slider_keeps_its_default_frame_only(smoke_book):
+def test_a_slider_keeps_every_frame_by_reference(smoke_book, tmp_path):
     book_root, done = smoke_book
     executed = next(e for c, _, e in done if c.stem == "02_lazarus_vshape")
     nb = json.loads(Path(executed).read_text())
     assert "static-slider" in json.dumps(nb)
-    small, _ = publish.slim(nb, "02_lazarus_vshape", book_root / "figures")
-    assert "static-slider" not in json.dumps(small)
+    figures = tmp_path / "figures"
+    shutil.copytree(book_root / "figures", figures)
+    small, _ = publish.slim(nb, "02_lazarus_vshape", figures)
+    assert "static-slider" not in json.dumps(small)  # the page stays small
     sliders = [
         o
         for c in small["cells"]
@@ -106,7 +108,12 @@ def test_a_slider_keeps_its_default_frame_only(smoke_book):
         if o.get("metadata", {}).get(publish.FIGURE_KEY, {}).get("slider")
     ]
     assert len(sliders) == 1
-    assert "default frame" in sliders[0]["data"]["text/markdown"]
+    frames = sliders[0]["metadata"][publish.FIGURE_KEY]["frames"]
+    assert len(frames) >= 2 and all((figures / f["path"]).is_file() for f in frames)
+    assert "A slider on the site" in sliders[0]["data"]["text/markdown"]
+    html = publish.restore(small, figures)
+    shown = [o for c in html["cells"] for o in c.get("outputs", []) if "text/html" in o["data"]]
+    assert any(o["data"]["text/html"].count("data-value=") == len(frames) for o in shown)
 
 
 def test_an_image_that_is_no_saved_figure_is_reported_and_left_out(tmp_path):

@@ -47,7 +47,11 @@ def test_a_smoke_chapter_with_default_folders_writes_to_scratch(monkeypatch):
     smoke = Chapter("02_lazarus_vshape", "smoke")
     assert smoke.figures_dir == paths.project_root() / "build" / "smoke" / "figures"
     assert paths.executed_dir(scratch="smoke") == paths.project_root() / "build/smoke/executed"
-    assert Chapter("02_lazarus_vshape", "quick").figures_dir == paths.project_root() / "figures"
+    # a real-data profile also writes to scratch unless the run publishes
+    quick = paths.project_root() / "build" / "quick" / "figures"
+    assert Chapter("02_lazarus_vshape", "quick").figures_dir == quick
+    monkeypatch.setenv(paths.PUBLISH_ENV, "1")
+    assert paths.figures_dir(scratch="quick") == paths.project_root() / "figures"
 
 
 def test_a_synthetic_run_refuses_to_replace_real_results_before_any_compute(isolated):

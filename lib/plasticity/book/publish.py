@@ -203,8 +203,9 @@ def _slim_tables(nb: dict) -> None:
                 continue
             # pandas' Styler names its table with a random id: a fixed one here, so that
             # re-publishing the same numbers writes the same page
-            html = _STYLER_ID.sub("T_table", html)
-            data["text/html"] = html
+            if _STYLER_ID.search(html):
+                html = _STYLER_ID.sub("T_table", html)
+                data["text/html"] = html
             plain = _text(data.pop("text/plain", ""))
             if len(html) > MAX_TABLE_HTML and plain and not plain.startswith("<"):
                 data.pop("text/html")
