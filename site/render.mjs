@@ -364,7 +364,7 @@ function pageHtml({ title, projectTitle, nav, body, pager, downloads }) {
 <title>${escapeHtml(docTitle)}</title>
 <link rel="stylesheet" href="assets/katex/katex.min.css">
 <link rel="stylesheet" href="assets/style.css">
-<script>try { const t = localStorage.getItem('book-theme'); if (t) document.documentElement.dataset.theme = t; } catch (e) {}</script>
+<script>(function () { let t = null; try { t = localStorage.getItem('book-theme'); } catch (e) {} if (!t && window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches) t = 'dark'; if (t) document.documentElement.dataset.theme = t; })();</script>
 </head>
 <body>
 <header class="site-header">

@@ -26,6 +26,7 @@ from ..foundations import paths
 from ..foundations.checks import ParameterError
 from ..foundations.manifest import ManifestError, read_manifest
 from . import publish
+from . import publish as publishing  # run() takes a flag of that name
 from .chapters import ChapterFile, chapter_number, chapters, select
 from .chapters import execution_problem as execution_problem  # the runner's, re-exported
 
@@ -177,31 +178,101 @@ def run(
     for path in archive_paths:
         if not path.is_file():
             raise ParameterError(f"data_archive={str(path)!r} does not exist")
-    previous_publish = os.environ.get(paths.PUBLISH_ENV)
-    if publish:
-        os.environ[paths.PUBLISH_ENV] = "1"  # the kernels inherit it
-    else:
-        os.environ.pop(paths.PUBLISH_ENV, None)
-    try:
-        return _run(
-            prof,
-            selected,
-            archive_paths,
-            data_dir,
-            figures_dir,
-            output_dir,
-            timeout,
-            progress,
-            log,
-            plan_first,
-            replay,
-            publish,
+    with _publish_env(publish):
+        scratch = prof.name
+        out = paths.executed_dir(output_dir, scratch=scratch)
+        for what, folder in (
+            ("output_dir", out),
+            ("figures_dir", paths.figures_dir(figures_dir, scratch=scratch)),
+        ):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ParameterError(
+                    f"{what}={str(folder)!r} cannot be made ({exc.strerror})"
+                ) from None
+        # before any chapter runs: the figures folder's manifest must be readable
+        read_manifest(paths.figures_dir(figures_dir, scratch=scratch))
+        if prof.synthetic:
+            from .plots import RealResultsError, check_synthetic_target
+
+            try:
+                check_synthetic_target(paths.figures_dir(figures_dir, scratch=scratch))
+            except RealResultsError as exc:
+                raise ParameterError(str(exc)) from exc
+
+        # The kernels inherit this environment.
+        os.environ["PLASTICITY_HEADLESS"] = "1"
+        if replay:
+            plan_first = False  # nothing is computed: there is no cost to state
+        if archive_paths:
+            existing = data.archives_from_env()
+            os.environ[data.ARCHIVE_ENV] = os.pathsep.join(map(str, archive_paths + existing))
+            for path in archive_paths:
+                start = time.perf_counter()
+                log(f"data: {path.name} ...", end=" ", flush=True)
+                ds = data.ensure_imported(path, data_dir)
+                log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
+
+        # a real-data run into the book's own folders also publishes each chapter it
+        # executes (book/, committed): never a scratch, synthetic or redirected run
+        root = paths.project_root()
+        figures = paths.figures_dir(figures_dir, scratch=scratch)
+        own = (
+            publish
+            and out.resolve() == (root / "executed").resolve()
+            and figures.resolve() == paths.published_figures_dir().resolve()
         )
-    finally:
-        if previous_publish is None:
-            os.environ.pop(paths.PUBLISH_ENV, None)
-        else:
-            os.environ[paths.PUBLISH_ENV] = previous_publish
+        done = []
+        mode = ", replaying recorded results (nothing is computed)" if replay else ""
+        log(f"book: profile {prof.name}, {len(selected)} chapter(s){mode} -> {out}")
+        if not own:
+            log(
+                f"book: figures and tables -> {figures}; the published book (figures/, book/) "
+                "is not changed (`--publish` writes it)"
+            )
+        left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
+        book_start = time.perf_counter()
+        with _replay_env(replay):
+            for i, chapter in enumerate(selected, 1):
+                log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
+                start = time.perf_counter()
+                sync(chapter)
+                try:
+                    executed = execute(
+                        chapter,
+                        profile=prof.name,
+                        output_dir=out,
+                        data_dir=data_dir,
+                        figures_dir=figures_dir,
+                        timeout=timeout,
+                        progress=progress,
+                    )
+                except KeyboardInterrupt:
+                    log(
+                        f"\ninterrupted in {chapter.stem}: every run finished so far is "
+                        "cached; the same command resumes from there"
+                    )
+                    raise
+                seconds = time.perf_counter() - start
+                left.pop(chapter.stem, None)
+                remaining = sum(left.values())
+                elapsed = time.perf_counter() - book_start
+                eta = f", about {_duration(remaining)} of compute left" if left else ""
+                log(
+                    f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s; book "
+                    f"{_duration(elapsed)} so far{eta}",
+                    flush=True,
+                )
+                for line in warnings_in(executed):
+                    log(f"    warning: {line}")
+                if own:
+                    publishing.publish(root, [chapter.stem], executed_dir=out, log=log)
+                else:
+                    for line in differences(figures, chapter.stem, prof.name):
+                        log(f"    {line}")
+                done.append((chapter, seconds, executed))
+        return done
 
 
 def check_publishable(prof, *, replay: bool, figures_dir=None, output_dir=None) -> None:
@@ -230,116 +301,6 @@ def check_publishable(prof, *, replay: bool, figures_dir=None, output_dir=None) 
                 f"{len(imported - digests)} of them not the committed one. Replay without "
                 "--publish (it writes to build/ and says what differs), or use a fresh cache"
             )
-
-
-def _run(
-    prof,
-    selected,
-    archive_paths,
-    data_dir,
-    figures_dir,
-    output_dir,
-    timeout,
-    progress,
-    log,
-    plan_first,
-    replay,
-    to_publish,
-):
-    scratch = prof.name
-    out = paths.executed_dir(output_dir, scratch=scratch)
-    for what, folder in (
-        ("output_dir", out),
-        ("figures_dir", paths.figures_dir(figures_dir, scratch=scratch)),
-    ):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ParameterError(
-                f"{what}={str(folder)!r} cannot be made ({exc.strerror})"
-            ) from None
-    # before any chapter runs: the figures folder's manifest must be readable
-    read_manifest(paths.figures_dir(figures_dir, scratch=scratch))
-    if prof.synthetic:
-        from .plots import RealResultsError, check_synthetic_target
-
-        try:
-            check_synthetic_target(paths.figures_dir(figures_dir, scratch=scratch))
-        except RealResultsError as exc:
-            raise ParameterError(str(exc)) from exc
-
-    # The kernels inherit this environment.
-    os.environ["PLASTICITY_HEADLESS"] = "1"
-    if replay:
-        plan_first = False  # nothing is computed: there is no cost to state
-    if archive_paths:
-        existing = data.archives_from_env()
-        os.environ[data.ARCHIVE_ENV] = os.pathsep.join(map(str, archive_paths + existing))
-        for path in archive_paths:
-            start = time.perf_counter()
-            log(f"data: {path.name} ...", end=" ", flush=True)
-            ds = data.ensure_imported(path, data_dir)
-            log(f"{ds.name} ({ds.fingerprint}) ready in {time.perf_counter() - start:.1f} s")
-
-    # a real-data run into the book's own folders also publishes each chapter it
-    # executes (book/, committed): never a scratch, synthetic or redirected run
-    root = paths.project_root()
-    figures = paths.figures_dir(figures_dir, scratch=scratch)
-    own = (
-        to_publish
-        and out.resolve() == (root / "executed").resolve()
-        and figures.resolve() == paths.published_figures_dir().resolve()
-    )
-    done = []
-    mode = ", replaying recorded results (nothing is computed)" if replay else ""
-    log(f"book: profile {prof.name}, {len(selected)} chapter(s){mode} -> {out}")
-    if not own:
-        log(
-            f"book: figures and tables -> {figures}; the published book (figures/, book/) "
-            "is not changed (`--publish` writes it)"
-        )
-    left = cost_by_chapter(prof.name, selected, data_dir, log) if plan_first else {}
-    book_start = time.perf_counter()
-    with _replay_env(replay):
-        for i, chapter in enumerate(selected, 1):
-            log(f"[{i}/{len(selected)}] {chapter.stem}: {chapter.title}", flush=True)
-            start = time.perf_counter()
-            sync(chapter)
-            try:
-                executed = execute(
-                    chapter,
-                    profile=prof.name,
-                    output_dir=out,
-                    data_dir=data_dir,
-                    figures_dir=figures_dir,
-                    timeout=timeout,
-                    progress=progress,
-                )
-            except KeyboardInterrupt:
-                log(
-                    f"\ninterrupted in {chapter.stem}: every run finished so far is cached; the "
-                    "same command resumes from there"
-                )
-                raise
-            seconds = time.perf_counter() - start
-            left.pop(chapter.stem, None)
-            remaining = sum(left.values())
-            elapsed = time.perf_counter() - book_start
-            eta = f", about {_duration(remaining)} of compute left" if left else ""
-            log(
-                f"[{i}/{len(selected)}] {chapter.stem} done in {seconds:.1f} s; book "
-                f"{_duration(elapsed)} so far{eta}",
-                flush=True,
-            )
-            for line in warnings_in(executed):
-                log(f"    warning: {line}")
-            if own:
-                publish.publish(root, [chapter.stem], executed_dir=out, log=log)
-            else:
-                for line in differences(figures, chapter.stem, prof.name):
-                    log(f"    {line}")
-            done.append((chapter, seconds, executed))
-    return done
 
 
 def differences(figures: Path, chapter: str, profile: str, limit: int = 8) -> list[str]:
@@ -388,6 +349,25 @@ def differences(figures: Path, chapter: str, profile: str, limit: int = 8) -> li
             f"(figures/), {same} equal",
         )
     return lines
+
+
+@contextlib.contextmanager
+def _publish_env(publish: bool):
+    """The chapters' kernels inherit :data:`~plasticity.foundations.paths.PUBLISH_ENV`
+    while the book publishes (and never otherwise); this process gets its environment
+    back afterwards."""
+    previous = os.environ.get(paths.PUBLISH_ENV)
+    if publish:
+        os.environ[paths.PUBLISH_ENV] = "1"
+    else:
+        os.environ.pop(paths.PUBLISH_ENV, None)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(paths.PUBLISH_ENV, None)
+        else:
+            os.environ[paths.PUBLISH_ENV] = previous
 
 
 @contextlib.contextmanager

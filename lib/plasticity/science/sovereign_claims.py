@@ -308,6 +308,72 @@ def _sov(key, section, quote, seed_number, chapter, table, columns, rule, judge)
 
 ABL = "10_sovereign_ablation/runs"
 
+#: The paper's claims that no row judges yet, or none can: key, section, quote, its
+#: number, the chapter it belongs to, ours, and why.
+UNJUDGED = (
+    (
+        "shock_when_overfitting",
+        "Abstract, §1",
+        'the shock "activates only when fine-grained overfitting is detected (Gap > threshold)"',
+        "stated",
+        "09",
+        "not measured",
+        "the book's shock fires exactly when the train-validation gap exceeds the threshold, "
+        "by construction, and at this schedule it fires on most epochs (the shock epochs per "
+        "seed are in the no_shock row); whether a firing marks overfitting needs the "
+        "per-epoch gap against validation accuracy, which no saved table holds yet",
+    ),
+    (
+        "phase_control",
+        "Abstract vs §3.4",
+        '"phase-driven plasticity control" (Abstract) against "We log but don\'t intervene" (§3.4)',
+        "stated",
+        "09",
+        "not testable",
+        "the paper says both; the book follows §3.4 (phases are logged, never acted on), so "
+        "no run here can show phase-driven control",
+    ),
+    (
+        "mask_share",
+        "§3.3",
+        '"Post-warmup, hard masking eliminates 30-40% of weights"',
+        "30-40 %",
+        "10",
+        "not testable",
+        "the share is a setting (sparsity 0.35 in every profile, as in the published code), "
+        "so 35 % holds by construction",
+    ),
+    (
+        "shifting_predicts",
+        "§3.4, §5.2",
+        '"A SHIFTING phase predicts grokking or collapse"; SHIFTING phases "Correlate with '
+        'ΔAcc spikes"',
+        "stated",
+        "09",
+        "not measured",
+        "no saved table relates SHIFTING epochs to later jumps or collapses of accuracy",
+    ),
+    (
+        "l_mon",
+        "§5.2",
+        '"STABLE phases (blue): 68% of training time; L_mon ≈ 2.2 ± 0.1"',
+        "2.2 +- 0.1",
+        "09",
+        "not measured",
+        "the runs log L_mon every epoch, but no saved table gives it per phase yet",
+    ),
+    (
+        "fine_sacrifice",
+        "§6.2",
+        '"We sacrifice 20-24% fine accuracy for transferable structure"',
+        "20-24 %",
+        "10",
+        "not measured",
+        "the paper names no reference the 20-24 % is measured against, and no arm here "
+        "trains the fine head alone at the paper's schedule",
+    ),
+)
+
 ABLATION_RULE = (
     "the full run's dHier minus the variant's per seed (BLIND fixed, so this is APEX's "
     "drop); " + v.preference_rule(NS_MARGIN)
@@ -508,97 +574,19 @@ SOVEREIGN_CLAIMS: tuple[Claim, ...] = (
         "beside it)",
         _stable_judge,
     ),
-    _sov(
-        "shock_when_overfitting",
-        "Abstract, §1",
-        'the shock "activates only when fine-grained overfitting is detected (Gap > threshold)"',
-        "stated",
-        "09",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not measured",
-            "the book's shock fires exactly when the train-validation gap exceeds the "
-            "threshold, by construction, and at this schedule it fires on most epochs (the "
-            "shock epochs per seed are in the no_shock row); whether a firing marks "
-            "overfitting needs the per-epoch gap against validation accuracy, which no saved "
-            "table holds yet",
-        ),
-    ),
-    _sov(
-        "phase_control",
-        "Abstract vs §3.4",
-        '"phase-driven plasticity control" (Abstract) against "We log but don\'t intervene" (§3.4)',
-        "stated",
-        "09",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not testable",
-            "the paper says both; the book follows §3.4 (phases are logged, never acted on), "
-            "so no run here can show phase-driven control",
-        ),
-    ),
-    _sov(
-        "mask_share",
-        "§3.3",
-        '"Post-warmup, hard masking eliminates 30-40% of weights"',
-        "30-40 %",
-        "10",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not testable",
-            "the share is a setting (sparsity 0.35 in every profile, as in the published "
-            "code), so 35 % holds by construction",
-        ),
-    ),
-    _sov(
-        "shifting_predicts",
-        "§3.4, §5.2",
-        '"A SHIFTING phase predicts grokking or collapse"; SHIFTING phases "Correlate with '
-        'ΔAcc spikes"',
-        "stated",
-        "09",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not measured",
-            "no saved table relates SHIFTING epochs to later jumps or collapses of accuracy",
-        ),
-    ),
-    _sov(
-        "l_mon",
-        "§5.2",
-        '"STABLE phases (blue): 68% of training time; L_mon ≈ 2.2 ± 0.1"',
-        "2.2 +- 0.1",
-        "09",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not measured",
-            "the runs log L_mon every epoch, but no saved table gives it per phase yet",
-        ),
-    ),
-    _sov(
-        "fine_sacrifice",
-        "§6.2",
-        '"We sacrifice 20-24% fine accuracy for transferable structure"',
-        "20-24 %",
-        "10",
-        ABL,
-        ("variant",),
-        NOT_JUDGED,
-        _not_judged(
-            "not measured",
-            "the paper names no reference the 20-24 % is measured against, and no arm here "
-            "trains the fine head alone at the paper's schedule",
-        ),
+    *(
+        _sov(
+            key,
+            section,
+            quote,
+            seed_number,
+            chapter,
+            ABL,
+            ("variant",),
+            NOT_JUDGED,
+            _not_judged(ours, reason),
+        )  # fmt: skip
+        for key, section, quote, seed_number, chapter, ours, reason in UNJUDGED
     ),
     _sov(
         "extractor",
