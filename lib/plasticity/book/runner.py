@@ -352,38 +352,33 @@ def differences(figures: Path, chapter: str, profile: str, limit: int = 8) -> li
 
 
 @contextlib.contextmanager
+def _flag_env(name: str, on: bool, *, clear_when_off: bool):
+    """Set the environment flag ``name`` (to 1) while the block runs when ``on``; when
+    not, remove it if ``clear_when_off`` (else an inherited value stays). The chapters'
+    kernels inherit it; this process gets its environment back afterwards."""
+    previous = os.environ.get(name)
+    if on:
+        os.environ[name] = "1"
+    elif clear_when_off:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
 def _publish_env(publish: bool):
-    """The chapters' kernels inherit :data:`~plasticity.foundations.paths.PUBLISH_ENV`
-    while the book publishes (and never otherwise); this process gets its environment
-    back afterwards."""
-    previous = os.environ.get(paths.PUBLISH_ENV)
-    if publish:
-        os.environ[paths.PUBLISH_ENV] = "1"
-    else:
-        os.environ.pop(paths.PUBLISH_ENV, None)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(paths.PUBLISH_ENV, None)
-        else:
-            os.environ[paths.PUBLISH_ENV] = previous
+    """:data:`~plasticity.foundations.paths.PUBLISH_ENV` while the book publishes, and
+    never otherwise (not even inherited)."""
+    return _flag_env(paths.PUBLISH_ENV, publish, clear_when_off=True)
 
 
-@contextlib.contextmanager
 def _replay_env(replay: bool):
-    """The chapters' kernels inherit :data:`~plasticity.engine.cache.REPLAY_ENV` while
-    the book replays; this process gets its environment back afterwards."""
-    previous = os.environ.get(cache.REPLAY_ENV)
-    if replay:
-        os.environ[cache.REPLAY_ENV] = "1"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(cache.REPLAY_ENV, None)
-        else:
-            os.environ[cache.REPLAY_ENV] = previous
+    """:data:`~plasticity.engine.cache.REPLAY_ENV` while the book replays."""
+    return _flag_env(cache.REPLAY_ENV, replay, clear_when_off=False)
 
 
 def _duration(seconds: float) -> str:
