@@ -177,7 +177,7 @@ def _stability(judge, df: pd.DataFrame, verdict: str) -> dict:
         first, second = (_verdict_on(judge, df, part) for part in (seeds[:half], seeds[half:]))
         decided = {x for x in (first, second) if x in (v.REPRODUCES, v.FAILS)}
         if first == second:
-            halves = f"agree ({first})"
+            halves = f"agree ({first})" if first in decided else f"both undecided ({first})"
         elif len(decided) == 2:
             halves = f"contradict ({first} / {second})"
         else:
