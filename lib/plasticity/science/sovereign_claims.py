@@ -308,6 +308,9 @@ def _sov(key, section, quote, seed_number, chapter, table, columns, rule, judge)
 
 ABL = "10_sovereign_ablation/runs"
 
+#: The chapter tables the unjudged claims stand beside (each chapter's own).
+UNJUDGED_TABLES = {"09": "09_sovereign_evolution/phases", "10": ABL}
+
 #: The paper's claims that no row judges yet, or none can: key, section, quote, its
 #: number, the chapter it belongs to, ours, and why.
 UNJUDGED = (
@@ -581,11 +584,11 @@ SOVEREIGN_CLAIMS: tuple[Claim, ...] = (
             quote,
             seed_number,
             chapter,
-            ABL,
-            ("variant",),
+            UNJUDGED_TABLES[chapter],
+            ("seed",),
             NOT_JUDGED,
             _not_judged(ours, reason),
-        )  # fmt: skip
+        )
         for key, section, quote, seed_number, chapter, ours, reason in UNJUDGED
     ),
     _sov(
