@@ -7,19 +7,18 @@ their fingerprints (or "synthetic"), the git commit and the UTC time.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib
 
-from ..foundations import paths
+from ..foundations import locks, paths
 from ..foundations.manifest import MANIFEST, read_manifest
 
 PALETTE = "colorblind"
@@ -61,20 +60,9 @@ def check_synthetic_target(
         )
 
 
-@contextlib.contextmanager
-def _manifest_lock(figures_dir: Path) -> Iterator[None]:
+def _manifest_lock(figures_dir: Path):
     """An exclusive lock on the manifest, so concurrent writers lose no entries."""
-    try:
-        import fcntl
-    except ImportError:  # no POSIX locks (Windows): single writer assumed
-        yield
-        return
-    with open(figures_dir / ".manifest.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.exclusive(figures_dir / ".manifest.lock")
 
 
 def use_style() -> None:

@@ -18,8 +18,6 @@ there, nothing is computed (:class:`~plasticity.engine.cache.NotRecorded` otherw
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -33,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..data import ImageDataset
-from ..foundations import paths
+from ..foundations import locks, paths
 from ..foundations.archives import ArchiveError, Limits, shown, tar_members
 from ..foundations.checks import ParameterError
 from . import cache
@@ -369,16 +367,11 @@ def imported_packs(cache_dir: str | os.PathLike | None = None) -> dict[str, str]
     return _packs(cache_dir)
 
 
-@contextlib.contextmanager
 def _records_lock(cache_dir):
+    """An exclusive lock on the cache's records of data sets and imported packs."""
     root = paths.cache_dir(cache_dir)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".records.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.exclusive(root / ".records.lock")
 
 
 def _records(cache_dir) -> dict[str, dict]:
