@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from .. import lazarus
-from ..engine import cache, lazarus_runs
+from ..engine import cache, lazarus_runs, reference
 from ..engine.cache import cache_key
 from ..engine.profiles import Profile, get_profile
 from ..foundations import paths
@@ -39,8 +39,10 @@ from .chapters import chapter_number
 #: cold estimate is within a factor of 2 on either.
 DEFAULT_SECONDS = {
     "lazarus-base": 33.0,
+    "lazarus-seed-recipe": 60.0,
     "lazarus-repair": 0.09,
     "lazarus-repair-explore": 0.09,
+    "lazarus-rerun": 0.09,
     "lazarus-inversion": 0.0021,
     "sovereign-run": 2.1,
     "sovereign-probe": 0.08,
@@ -81,6 +83,8 @@ def measured_rates(cache_dir, keys: set[str] | None = None) -> dict[str, float]:
     rates: dict[str, list[float]] = {}
     for kind, unit_of in (
         ("lazarus-base", lambda m: m["config"]["training"]["epochs"]),
+        ("lazarus-seed-recipe", lambda m: m["config"]["epochs"]),
+        ("lazarus-rerun", lambda m: _repair_units(m["config"]["repair"]["repair"])),
         ("lazarus-repair", lambda m: _repair_units(m["config"]["repair"])),
         (
             "lazarus-inversion",
@@ -163,6 +167,23 @@ def plan(
                 ),
                 "01_base_model",
             )
+        if wanted("01_base_model"):
+            # the seed's own recipe on the same data, the reference chapter 01 reads against
+            for s in scale.reference_seeds:
+                cfg = reference.recipe_config(ds, prof.base, s)
+                add(
+                    Run(
+                        "lazarus-seed-recipe",
+                        cache_key("lazarus-seed-recipe", cfg, reference.REFERENCE_VERSION),
+                        f"the seed's recipe, seed {s}",
+                        prof.base.epochs,
+                        compute=lambda s=s: reference.seed_recipe(
+                            ds, prof.base, s, cache_dir=cache_dir
+                        ),
+                        order=0,
+                    ),
+                    "01_base_model",
+                )
         if not scale.base_per_seed:
             base_keys = dict.fromkeys(experiments.seeds_needed(prof), base_keys[0])
         other = None
@@ -220,6 +241,19 @@ def plan(
             else:
                 fp = c.config.inputs
             cfg = lazarus_runs.repair_config_key(base_keys[c.seed], c.damage, c.config, c.seed, fp)
+            if c.rerun:
+                add(
+                    Run(
+                        "lazarus-rerun",
+                        cache_key("lazarus-rerun", {"repair": cfg}, lazarus.REPAIR_VERSION),
+                        f"{c.condition}, {c.method}, seed {c.seed} (computed again)",
+                        _repair_units(asdict(c.config)),
+                        compute=lambda c=c: lab_for(c.seed).rerun(c.damage, c.config, c.seed),
+                        order=1,
+                    ),
+                    chapter,
+                )
+                continue
             key = cache_key("lazarus-repair", cfg, lazarus.REPAIR_VERSION)
             add(
                 Run(

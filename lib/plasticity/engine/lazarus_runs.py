@@ -389,6 +389,24 @@ class Lab:
         )
         return {**art.result, "cached": art.hit}
 
+    def rerun_key(self, dmg: Damage, config: RepairConfig, seed: int) -> dict:
+        """The cache key of :meth:`rerun`."""
+        return {"repair": self.repair_key(dmg, config, seed)}
+
+    def rerun(self, dmg: Damage, config: RepairConfig, seed: int = 0) -> dict:
+        """The repair :meth:`run` caches, computed again from this base model's weights as
+        they are now (kind ``lazarus-rerun``), so that it pairs with other runs computed
+        from them; a base model trained again on another machine can differ from the one
+        the recorded run started from by the machine's floating-point rounding."""
+        art = train_or_load(
+            "lazarus-rerun",
+            self.rerun_key(dmg, config, seed),
+            lambda: self._compute(dmg, config, seed),
+            version=REPAIR_VERSION,
+            cache_dir=self.cache_dir,
+        )
+        return {**art.result, "cached": art.hit}
+
     def resolve(self, dmg: Damage) -> Damage:
         """``dmg`` itself, or for a matched damage the pruning fraction whose damage
         costs this base model ``dmg.target_lost`` points of test accuracy: a bisection
@@ -441,6 +459,7 @@ class Lab:
         student, info = concrete.apply(self.model)
         if dmg.kind == "prune":
             info["amount"] = concrete.level
+        info["distance"] = damage.weight_distance(student, self.model)
         before = self.measure_damaged(dmg, student)
         if config.teacher == "original":
             teacher = self.model
@@ -527,6 +546,9 @@ class Lab:
             "sparsity_restored": after["sparsity"],
             "regrowth": regrown,
             "prune_amount": pending.info.get("amount"),
+            # relative weight distance from the original, before and after the repair
+            "distance_damaged": pending.info.get("distance"),
+            "distance_restored": damage.weight_distance(student, self.model),
             "floor_active_pct": float(np.mean(history["floor_active_pct"])),
             "history": history,
             "budget": budget,

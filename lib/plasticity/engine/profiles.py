@@ -42,6 +42,8 @@ class LazarusScale:
     #: Pruning at matched damage levels, on every verdict seed: (points of test accuracy
     #: the pruning must cost, mode); the fraction is found per base model.
     matched_prune: tuple[tuple[float, str], ...] = ()
+    #: Seeds of the seed's own recipe trained on the same data (chapter 1's reference).
+    reference_seeds: tuple[int, ...] = (0,)
     #: Teacher inversion (chapter 7b): images in the pool, Adam steps per image.
     inversion_pool: int = 2048
     inversion_steps: int = 100
@@ -179,6 +181,7 @@ PROFILES: dict[str, Profile] = {
             ),
             # what 70 % and 80 % pruning cost the seed's model (§3, §7.2)
             matched_prune=((1.04, "frozen"), (1.90, "frozen")),
+            reference_seeds=(0, 1, 2, 3, 4),
         ),
         sovereign={
             "cycles": 4,

@@ -96,6 +96,27 @@ def finalize(model: nn.Module) -> nn.Module:
 
 
 @torch.no_grad()
+def weight_distance(model: nn.Module, original: nn.Module) -> float:
+    """Relative distance of ``model``'s parameters from ``original``'s: the Euclidean norm
+    of the difference over every parameter (the effective weight while pruned), divided by
+    the norm of the original's."""
+    diff = norm = 0.0
+    mods = dict(original.named_modules())
+    for name, module in model.named_modules():
+        other = mods.get(name)
+        if other is None:
+            continue
+        for pname, _ in list(module.named_parameters(recurse=False)):
+            pname = pname.removesuffix("_orig")
+            mine = effective_weight(module) if pname == "weight" else getattr(module, pname)
+            theirs = effective_weight(other) if pname == "weight" else getattr(other, pname)
+            mine, theirs = mine.detach().float().cpu(), theirs.detach().float().cpu()
+            diff += float(((mine - theirs) ** 2).sum())
+            norm += float((theirs**2).sum())
+    return (diff / norm) ** 0.5 if norm else 0.0
+
+
+@torch.no_grad()
 def regrowth(
     model: nn.Module,
     masks: dict[str, torch.Tensor],

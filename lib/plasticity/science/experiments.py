@@ -48,6 +48,13 @@ NEEDS_VERDICT = (
     ("damaged", "train"),
 )
 NEEDS_EXPLORE = (("damaged", "cifar100"), ("damaged", "gaussian"), ("original", "uniform"))
+#: The traditional repairs of 80 % pruning (frozen mask) that chapter 6 sets beside
+#: Lazarus v3: magnitude-prune-then-fine-tune with the training labels (cross-entropy) and
+#: standard temperature knowledge distillation (T = 4) from the original.
+TRADITIONAL_METHODS = ("finetune_labels", "kd")
+TRADITIONAL_PRUNE = (0.8, "frozen")
+#: Seeds of the V-shape repair computed again for its weight distance (the first five).
+BASIN_NOISE_SEEDS = 5
 #: The data-free ladder (chapter 7b): each source's name, its change to the protocol,
 #: and what it sees (no image, other real images, the training images).
 NO_IMAGE = "no image"
@@ -87,6 +94,9 @@ class Cell:
     config: RepairConfig
     seed: int
     role: str
+    #: Computed again from the base model's present weights (``Lab.rerun``), beside the
+    #: recorded run of the same key, so that it pairs with runs computed from them.
+    rerun: bool = False
 
     @property
     def needs_cifar100(self) -> bool:
@@ -113,10 +123,10 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
     explore = RepairConfig(steps=scale.explore_steps)
     out: list[Cell] = []
 
-    def add(damage_for, method, config, seeds, role):
+    def add(damage_for, method, config, seeds, role, rerun=False):
         for s in seeds:
             d = damage_for(s)
-            out.append(Cell(name, condition(d), method, d, config, s, role))
+            out.append(Cell(name, condition(d), method, d, config, s, role, rerun))
 
     if name == "vshape":
         add(lambda s: _noise(VSHAPE_ALPHA, s), "full", protocol, scale.seeds, VERDICT)
@@ -200,10 +210,42 @@ def _cells(name: str, profile: Profile) -> list[Cell]:
                 # the protocol's steps, so that the row compares with the ladder's
                 cfg = replace(protocol, teacher="original", **change)
                 add(damage_for, source, cfg, scale.explore_seeds, EXPLORATORY)
+    elif name == "traditional":
+        # §4.3 "works best where traditional methods break", at its strong damage (80 %
+        # pruning, frozen mask): Lazarus v3 computed again from the same base weights as
+        # the two traditional repairs, at equal steps on the same training images
+        amount, mode = TRADITIONAL_PRUNE
+        for method in ("full", *TRADITIONAL_METHODS):
+            add(
+                lambda s: Damage("prune", amount, mode, seed=0),
+                method,
+                method_config(method, protocol),
+                scale.seeds,
+                VERDICT,
+                rerun=method == "full",
+            )
+        # the basin (§6, §9): the weight distance before and after the V-shape's repair
+        add(
+            lambda s: _noise(VSHAPE_ALPHA, s),
+            "full",
+            protocol,
+            scale.seeds[:BASIN_NOISE_SEEDS],
+            VERDICT,
+            rerun=True,
+        )
     return out
 
 
-EXPERIMENTS = ("vshape", "curve", "ablation", "pruning", "significance", "needs", "datafree")
+EXPERIMENTS = (
+    "vshape",
+    "curve",
+    "ablation",
+    "pruning",
+    "significance",
+    "needs",
+    "datafree",
+    "traditional",
+)
 
 #: Which chapter runs (and saves) each experiment.
 CHAPTERS = {
@@ -214,6 +256,7 @@ CHAPTERS = {
     "significance": "06_lazarus_significance",
     "needs": "07_lazarus_what_it_needs",
     "datafree": "07b_lazarus_data_free",
+    "traditional": "06_lazarus_significance",
 }
 
 
@@ -254,7 +297,8 @@ def run(name: str, labs: dict[int, Lab], profile: Profile) -> pd.DataFrame:
     for c in cells(name, profile):
         if c.seed not in labs:
             raise KeyError(f"no Lab for seed {c.seed}; build labs for {sorted(labs)}")
-        r = labs[c.seed].run(c.damage, c.config, c.seed)
+        lab = labs[c.seed]
+        r = (lab.rerun if c.rerun else lab.run)(c.damage, c.config, c.seed)
         rows.append(
             result_row(
                 r,
@@ -455,6 +499,8 @@ def result_row(result: dict, **labels) -> dict:
         "floor_active_pct",
     ):
         row[key] = result[key]
+    for key in ("distance_damaged", "distance_restored"):
+        row[key] = result.get(key, math.nan)
     # measured where the run was computed (a cache hit reads it back)
     row["repair_seconds"] = result.get("repair_seconds", float("nan"))
     if result.get("regrowth"):
