@@ -73,6 +73,7 @@ from plasticity.book.chapter import Chapter
 from plasticity.book.widgets import check_parameter, explore, slider
 from plasticity.engine import sovereign_runs
 from plasticity.foundations.checks import check_number
+from plasticity.science import sovereign_claims
 from plasticity.science import published
 from plasticity.science import sovereign_experiments as sx
 
@@ -296,6 +297,18 @@ ch.save_table(null.round(2), "phase_null")
 display(phases)
 null.groupby("chain")[["observed_stable_pct", "shuffled_stable_pct", "iid_stable_pct",
                        "paper_stable_pct"]].mean().round(1)
+
+# %% [markdown]
+# The same epoch logs, read by phase (APEX): the monitoring loss L_mon over the STABLE
+# epochs (the paper: "L_mon ≈ 2.2 ± 0.1", section 5.2), and how much validation accuracy
+# moves on SHIFTING epochs against STABLE ones (the paper: SHIFTING phases "correlate
+# with ΔAcc spikes" and "predict grokking or collapse").
+
+# %%
+phase_epochs = pd.DataFrame([
+    sovereign_claims.phase_epochs(results[("full", "apex", s)]["epochs"], s) for s in seeds])
+ch.save_table(phase_epochs.round(4), "phase_epochs")
+phase_epochs.round(2)
 
 # %%
 bm = benchmark.groupby("network")[["fine", "coarse head"]].mean()

@@ -184,6 +184,24 @@ def plan(
                     ),
                     "01_base_model",
                 )
+            for s, key in base_keys.items():
+                add(
+                    Run(
+                        "lazarus-damage-costs",
+                        cache_key(
+                            "lazarus-damage-costs",
+                            reference.base_costs_config(key, s),
+                            reference.REFERENCE_VERSION,
+                        ),
+                        f"damage costs of the base model, seed {s}",
+                        0,
+                        compute=lambda s=s: reference.base_damage_costs(
+                            ds, prof.base, s, cache_dir=cache_dir
+                        ),
+                        order=1,
+                    ),
+                    "01_base_model",
+                )
         if not scale.base_per_seed:
             base_keys = dict.fromkeys(experiments.seeds_needed(prof), base_keys[0])
         other = None

@@ -8,8 +8,7 @@ seeds (``torch.manual_seed`` and ``np.random.seed`` at the start), and measures 
 seed's damages cost the model it trains: the same relative-noise draw and the same global
 magnitude pruning as every Lazarus chapter (:class:`plasticity.lazarus.Damage`).
 
-The book's own base models are measured with the same damages by the chapters' recorded
-repairs (their damaged accuracy, before any repair).
+:func:`base_damage_costs` measures the same damages on the book's own base models.
 """
 
 from __future__ import annotations
@@ -116,3 +115,35 @@ def seed_recipe(
         cache_dir=cache_dir,
     )
 
+
+
+def base_costs_config(base_key: str, seed: int) -> dict:
+    """The cache key of :func:`base_damage_costs`: the base model and the damages."""
+    return {"base": base_key, "damages": [d.key() for d in reference_damages(seed)]}
+
+
+def base_damage_costs(
+    dataset: ImageDataset,
+    training: BaseTraining,
+    seed: int = 0,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+) -> dict:
+    """:func:`damage_costs` of the book's own base model for ``seed``, cached per base
+    model (kind ``lazarus-damage-costs``): the book's side of the comparison with
+    :func:`seed_recipe`, measured the same way."""
+    from .lazarus_runs import base_artifact, base_model
+
+    art = base_artifact(dataset, training, seed, progress=False, cache_dir=cache_dir)
+
+    def compute():
+        model, _ = base_model(dataset, training, seed, progress=False, cache_dir=cache_dir)
+        return {}, damage_costs(model.cpu(), dataset, seed)
+
+    return train_or_load(
+        "lazarus-damage-costs",
+        base_costs_config(art.key, seed),
+        compute,
+        version=REFERENCE_VERSION,
+        cache_dir=cache_dir,
+    ).result

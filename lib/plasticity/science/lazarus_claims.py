@@ -256,7 +256,7 @@ def _base_judge(df: pd.DataFrame) -> Finding:
     r = estimate(ref["test_accuracy"])
     r_verdict, _ = _base_rule(r)
     gap = estimate(book["test_accuracy"]).mean - r.mean
-    ref_text = f"the seed's own script on these data: {r.text(' %', 2)} ({len(ref)} seeds)"
+    ref_text = f"the seed's own script on these data: {r.text(' %', 2)}"
     f = replace(f, ours=f"{f.ours}; {ref_text}")
     if f.verdict == NOT_COMPARABLE:
         return f
