@@ -158,11 +158,28 @@ def _plan_keys(profile: str, archives: list[Path] | None = None) -> list[list[st
     return sorted([r.kind, r.key] for r in plan.plan(profile))
 
 
+def _new_evidence(profile) -> dict[str, int]:
+    """Runs added with the new evidence, by kind: the traditional repairs of chapter 6,
+    v3 computed again beside them (80 % pruning on every seed, the V-shape's noise on the
+    first five), the seed's own recipe and the damage costs of each base model."""
+    from plasticity.science import experiments
+
+    scale = profile.lazarus
+    bases = len(experiments.seeds_needed(profile)) if scale.base_per_seed else 1
+    return {
+        "lazarus-repair": len(experiments.TRADITIONAL_METHODS) * len(scale.seeds),
+        "lazarus-rerun": len(scale.seeds) + len(scale.seeds[: experiments.BASIN_NOISE_SEEDS]),
+        "lazarus-seed-recipe": len(scale.reference_seeds),
+        "lazarus-damage-costs": bases,
+    }
+
+
 def test_the_smoke_plan_keys_every_run_as_before_the_layout_changed():
     """Cache keys name what a run computes, not where its code lives: the smoke plan's
     118 runs keep the keys ``book plan --json`` listed on the flat layout. The only
-    runs added since are the arm with random superclasses (APEX and BLIND per seed) and
-    the repairs at a matched damage level (one per target and verdict seed)."""
+    runs added since are the arm with random superclasses (APEX and BLIND per seed), the
+    repairs at a matched damage level (one per target and verdict seed) and the new
+    evidence (:func:`_new_evidence`)."""
     from plasticity.engine.profiles import get_profile
 
     smoke = get_profile("smoke")
@@ -173,14 +190,24 @@ def test_the_smoke_plan_keys_every_run_as_before_the_layout_changed():
     kinds = [kind for kind, _ in added]
     assert kinds.count("sovereign-run") == 2 * len(smoke.sovereign_seeds)
     matched = len(smoke.lazarus.matched_prune) * len(smoke.lazarus.seeds)
-    assert kinds.count("lazarus-repair") == matched and len(added) == len(kinds)
-    assert len(added) == 2 * len(smoke.sovereign_seeds) + matched
+    new = _new_evidence(smoke)
+    assert kinds.count("lazarus-repair") == matched + new.pop("lazarus-repair")
+    for kind, count in new.items():
+        assert kinds.count(kind) == count, kind
+    assert len(added) == 2 * len(smoke.sovereign_seeds) + matched + sum(
+        _new_evidence(smoke).values()
+    )
 
 
 def test_the_quick_plan_keys_every_run_as_before_the_layout_changed(real_archives):
     pinned = json.loads(KEYS.read_text())["quick"]
     archives = [real_archives / "cifar10-jpeg.tar.xz", real_archives / "cifar100-jpeg.tar.xz"]
-    assert _plan_keys("quick", archives) == pinned
+    from plasticity.engine.profiles import get_profile
+
+    now = _plan_keys("quick", archives)
+    assert [k for k in pinned if k not in now] == []
+    kinds = [kind for kind, key in now if [kind, key] not in pinned]
+    assert {k: kinds.count(k) for k in set(kinds)} == _new_evidence(get_profile("quick"))
 
 
 def test_the_reading_path_and_the_command_line_import_no_compute_stack():
