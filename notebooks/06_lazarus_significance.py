@@ -153,12 +153,12 @@ display(Markdown("\n\n".join(lines)))
 # The same runs record how far the weights are from the original's before and after the
 # repair, as ||w - w0|| / ||w0|| over every parameter: a "local projection ... back into
 # the basin of the previous attractor" (sections 6 and 9) should close part of that
-# distance. The V-shape's noise (alpha 0.35) is computed again for it on the first five
+# distance. The V-shape's noise (alpha 0.35) is computed again for it on the first three
 # seeds. With a frozen mask the pruned weights cannot move back, so the pruning reading
 # is shown, not judged.
 #
-# **Budget.** 1000 steps each; 10 seeds at 80 % pruning (three repairs each), 5 at alpha
-# 0.35, about 70 s a repair on a 2-core CPU. The base models are trained again for these
+# **Budget.** 1000 steps each; the first 5 seeds at 80 % pruning (three repairs each), the
+# first 3 at alpha 0.35; one to two minutes a repair on a 2-core CPU. The base models are trained again for these
 # runs from the same recipe and seed; the table below says how far they are from the
 # recorded ones.
 

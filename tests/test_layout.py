@@ -160,15 +160,17 @@ def _plan_keys(profile: str, archives: list[Path] | None = None) -> list[list[st
 
 def _new_evidence(profile) -> dict[str, int]:
     """Runs added with the new evidence, by kind: the traditional repairs of chapter 6,
-    v3 computed again beside them (80 % pruning on every seed, the V-shape's noise on the
-    first five), the seed's own recipe and the damage costs of each base model."""
+    v3 computed again beside them (80 % pruning on the first five seeds, the V-shape's
+    noise on the first three), the seed's own recipe and the damage costs of each base model."""
     from plasticity.science import experiments
 
     scale = profile.lazarus
     bases = len(experiments.seeds_needed(profile)) if scale.base_per_seed else 1
     return {
-        "lazarus-repair": len(experiments.TRADITIONAL_METHODS) * len(scale.seeds),
-        "lazarus-rerun": len(scale.seeds) + len(scale.seeds[: experiments.BASIN_NOISE_SEEDS]),
+        "lazarus-repair": len(experiments.TRADITIONAL_METHODS)
+        * len(scale.seeds[: experiments.TRADITIONAL_SEEDS]),
+        "lazarus-rerun": len(scale.seeds[: experiments.TRADITIONAL_SEEDS])
+        + len(scale.seeds[: experiments.BASIN_NOISE_SEEDS]),
         "lazarus-seed-recipe": len(scale.reference_seeds),
         "lazarus-damage-costs": bases,
     }
