@@ -204,7 +204,11 @@ base_models
 # `PIL -> ToTensor -> Normalize(0.5, 0.5)`, SGD lr 0.01 momentum 0.9, cross-entropy read
 # back every step, 5 epochs, seeded as the seed's significance script seeds. Both sides
 # then take the same damages: relative weight noise (one draw per seed, the draw the
-# repairs of that seed use) and global magnitude pruning.
+# repairs of that seed use) and global magnitude pruning. The book's test accuracy is
+# each base model's recorded one; its damage costs are measured on the base models as
+# trained again for chapter 6's new runs (same recipe and seed, another CPU's rounding:
+# chapter 6's `computed_again` table says how far apart they are), each model against
+# itself.
 #
 # **Budget.** 5 epochs per model, about 2-3 minutes each on a 2-core CPU (the DataLoader
 # decodes every image per step); `full`: 5 seeds of the script beside the 10 base models.
