@@ -502,8 +502,9 @@ def result_row(result: dict, **labels) -> dict:
         "floor_active_pct",
     ):
         row[key] = result[key]
-    for key in ("distance_damaged", "distance_restored"):
-        row[key] = result.get(key, math.nan)
+    for key in ("distance_damaged", "distance_restored"):  # recorded since the basin row
+        if result.get(key) is not None:
+            row[key] = result[key]
     # measured where the run was computed (a cache hit reads it back)
     row["repair_seconds"] = result.get("repair_seconds", float("nan"))
     if result.get("regrowth"):

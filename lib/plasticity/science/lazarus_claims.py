@@ -265,7 +265,7 @@ def _base_judge(df: pd.DataFrame) -> Finding:
             f,
             verdict=NOT_COMPARABLE,
             reason=f"the data: the seed's own script misses the seed's range on these data "
-            f"too ({r.ci}), so the gap comes from the data (a JPEG quality-75 copy of "
+            f"too ({r.text(' %', 2)}), so the gap comes from the data (a JPEG quality-75 copy of "
             f"CIFAR-10), not the recipe; the book's models minus the script's: {gap:+.2f} "
             "points",
         )
