@@ -43,6 +43,7 @@ DEFAULT_SECONDS = {
     "lazarus-repair": 0.09,
     "lazarus-repair-explore": 0.09,
     "lazarus-rerun": 0.09,
+    "lazarus-damage-costs": 12.0,
     "lazarus-inversion": 0.0021,
     "sovereign-run": 2.1,
     "sovereign-probe": 0.08,
@@ -194,7 +195,7 @@ def plan(
                             reference.REFERENCE_VERSION,
                         ),
                         f"damage costs of the base model, seed {s}",
-                        0,
+                        1,
                         compute=lambda s=s: reference.base_damage_costs(
                             ds, prof.base, s, cache_dir=cache_dir
                         ),
@@ -264,7 +265,7 @@ def plan(
                     Run(
                         "lazarus-rerun",
                         cache_key("lazarus-rerun", {"repair": cfg}, lazarus.REPAIR_VERSION),
-                        f"{c.condition}, {c.method}, seed {c.seed} (computed again)",
+                        f"computed again: {c.condition}, {c.method}, seed {c.seed}",
                         _repair_units(asdict(c.config)),
                         compute=lambda c=c: lab_for(c.seed).rerun(c.damage, c.config, c.seed),
                         order=1,
