@@ -380,9 +380,12 @@ class Lab:
 
     def run(self, dmg: Damage, config: RepairConfig, seed: int = 0) -> dict:
         """Damage, repair and measure (or read from the cache); returns the result dict."""
+        return self._cached("lazarus-repair", self.repair_key(dmg, config, seed), dmg, config, seed)
+
+    def _cached(self, kind: str, key: dict, dmg: Damage, config: RepairConfig, seed: int) -> dict:
         art = train_or_load(
-            "lazarus-repair",
-            self.repair_key(dmg, config, seed),
+            kind,
+            key,
             lambda: self._compute(dmg, config, seed),
             version=REPAIR_VERSION,
             cache_dir=self.cache_dir,
@@ -398,14 +401,7 @@ class Lab:
         they are now (kind ``lazarus-rerun``), so that it pairs with other runs computed
         from them; a base model trained again on another machine can differ from the one
         the recorded run started from by the machine's floating-point rounding."""
-        art = train_or_load(
-            "lazarus-rerun",
-            self.rerun_key(dmg, config, seed),
-            lambda: self._compute(dmg, config, seed),
-            version=REPAIR_VERSION,
-            cache_dir=self.cache_dir,
-        )
-        return {**art.result, "cached": art.hit}
+        return self._cached("lazarus-rerun", self.rerun_key(dmg, config, seed), dmg, config, seed)
 
     def resolve(self, dmg: Damage) -> Damage:
         """``dmg`` itself, or for a matched damage the pruning fraction whose damage

@@ -208,16 +208,8 @@ PHASE_COLS = ("seed", "epochs", "stable_epochs", "shifting_epochs", "stable_l_mo
               "shifting_minus_stable_dacc", "shifting_minus_stable_dacc_next")
 
 
-def _phase_budget(df: pd.DataFrame) -> tuple[str, str | None]:
-    epochs = sorted({int(e) for e in df["epochs"]})
-    text = f"{'/'.join(map(str, epochs))} epochs, {df['seed'].nunique()} seeds"
-    if epochs != [SOVEREIGN_EPOCHS]:
-        return text, f"{text}; the paper trains {SOVEREIGN_EPOCHS} epochs (15 x 100)"
-    return text, None
-
-
 def _shifting_spikes(df: pd.DataFrame) -> Finding:
-    budget, _ = _phase_budget(df)
+    budget, _ = _sov_budget(df)
     f = judge_finding(
         estimate(df["shifting_minus_stable_dacc"]),
         budget,
@@ -235,7 +227,7 @@ def _shifting_spikes(df: pd.DataFrame) -> Finding:
 
 
 def _l_mon(df: pd.DataFrame) -> Finding:
-    budget, off = _phase_budget(df)
+    budget, off = _sov_budget(df)
     return judge_finding(
         estimate(df["stable_l_mon"]), budget, off, lambda e: v.magnitude(e, 2.2, 0.2), "", 2
     )
